@@ -1,0 +1,55 @@
+# Finds edgeclr's dependencies, all from Debian packages (also what Raspberry Pi OS
+# ships). A missing one stops the configure step with the package that provides it.
+
+function(edgeclr_require found what package)
+  if(NOT ${found})
+    message(FATAL_ERROR "edgeclr: ${what} not found; install the Debian package '${package}' "
+                        "(scripts/install-deps does it for you)")
+  endif()
+endfunction()
+
+# XNNPACK, pthreadpool: Debian ships no CMake package for them.
+find_path(XNNPACK_INCLUDE_DIR xnnpack.h)
+find_library(XNNPACK_LIBRARY NAMES XNNPACK xnnpack)
+edgeclr_require(XNNPACK_LIBRARY "XNNPACK (libXNNPACK.so)" libxnnpack-dev)
+edgeclr_require(XNNPACK_INCLUDE_DIR "XNNPACK (xnnpack.h)" libxnnpack-dev)
+find_path(PTHREADPOOL_INCLUDE_DIR pthreadpool.h)
+find_library(PTHREADPOOL_LIBRARY pthreadpool)
+edgeclr_require(PTHREADPOOL_LIBRARY "pthreadpool" libpthreadpool-dev)
+# Debian 12's cpuinfo CMake package points at a wrong path (/usr/lib/lib/...), so find
+# the library directly.
+find_path(CPUINFO_INCLUDE_DIR cpuinfo.h)
+find_library(CPUINFO_LIBRARY cpuinfo)
+edgeclr_require(CPUINFO_LIBRARY "cpuinfo" libcpuinfo-dev)
+find_package(Threads REQUIRED)
+
+if(NOT TARGET edgeclr::xnnpack)
+  add_library(edgeclr::xnnpack UNKNOWN IMPORTED)
+  set_target_properties(edgeclr::xnnpack PROPERTIES
+    IMPORTED_LOCATION "${XNNPACK_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${XNNPACK_INCLUDE_DIR}")
+  add_library(edgeclr::pthreadpool UNKNOWN IMPORTED)
+  set_target_properties(edgeclr::pthreadpool PROPERTIES
+    IMPORTED_LOCATION "${PTHREADPOOL_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${PTHREADPOOL_INCLUDE_DIR}")
+  add_library(edgeclr::cpuinfo UNKNOWN IMPORTED)
+  set_target_properties(edgeclr::cpuinfo PROPERTIES
+    IMPORTED_LOCATION "${CPUINFO_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${CPUINFO_INCLUDE_DIR}")
+endif()
+
+# FlatBuffers: header-only use in the runtime; flatc generates the schema header.
+find_package(FlatBuffers CONFIG QUIET)
+edgeclr_require(FlatBuffers_FOUND "FlatBuffers" libflatbuffers-dev)
+find_program(FLATC_EXECUTABLE flatc)
+edgeclr_require(FLATC_EXECUTABLE "flatc" flatbuffers-compiler)
+find_path(FLATBUFFERS_INCLUDE_DIR flatbuffers/flatbuffers.h)
+
+# stb: compiled into edgeclr from the header (no link dependency on libstb).
+find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb)
+edgeclr_require(STB_INCLUDE_DIR "stb_image.h" libstb-dev)
+
+if(EDGECLR_BUILD_TESTS)
+  find_package(doctest CONFIG QUIET)
+  edgeclr_require(doctest_FOUND "doctest" doctest-dev)
+endif()

@@ -1,0 +1,83 @@
+/* edgeclr: contrastive image encoders on small CPUs. The stable C ABI.
+ *
+ * Conventions
+ * - Every function that can fail returns edgeclr_status. On failure, a one-line message
+ *   is available from edgeclr_last_error() on the same thread.
+ * - Handles are opaque. A handle returned through an out-parameter is owned by the
+ *   caller and released with the matching _close/_destroy function; passing NULL to
+ *   those is a no-op.
+ * - No exception, abort or exit crosses this boundary, whatever the input.
+ * - Thread-safety: an edgeclr_model is immutable once open and may be used from any
+ *   number of threads at once.
+ */
+#ifndef EDGECLR_H_
+#define EDGECLR_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define EDGECLR_API __attribute__((visibility("default")))
+#else
+#define EDGECLR_API
+#endif
+
+typedef enum edgeclr_status {
+  EDGECLR_OK = 0,
+  EDGECLR_INVALID_ARGUMENT = 1, /* null pointer, bad size, bad option */
+  EDGECLR_INVALID_MODEL = 2,    /* a model file failed verification */
+  EDGECLR_UNSUPPORTED = 3,      /* valid, but this build cannot run it (e.g. newer format) */
+  EDGECLR_IO_ERROR = 4,         /* open/read/mmap failed */
+  EDGECLR_OUT_OF_MEMORY = 5,
+  EDGECLR_INTERNAL = 6          /* a bug in edgeclr; please report it */
+} edgeclr_status;
+
+/* A verified, read-only model (.eclr file). */
+typedef struct edgeclr_model edgeclr_model;
+
+/* Library version, "MAJOR.MINOR.PATCH". Static storage. */
+EDGECLR_API const char* edgeclr_version(void);
+
+/* The .eclr format version this build writes and the newest it reads. */
+EDGECLR_API uint32_t edgeclr_format_version(void);
+
+/* Message of the last failure on the calling thread, "" if none. Valid until the next
+ * edgeclr call on this thread. */
+EDGECLR_API const char* edgeclr_last_error(void);
+
+/* Short name of a status code ("invalid model"). Static storage. */
+EDGECLR_API const char* edgeclr_status_string(edgeclr_status status);
+
+/* Maps `path` read-only and verifies it. `path` is only read during the call.
+ * On success *out owns the model; on failure *out is set to NULL. */
+EDGECLR_API edgeclr_status edgeclr_model_open(const char* path, edgeclr_model** out);
+
+/* Verifies a model held in memory. When `data` is 64-byte aligned it is used in place
+ * and must stay valid and unchanged until edgeclr_model_close; otherwise it is copied
+ * and may be freed when this returns. */
+EDGECLR_API edgeclr_status edgeclr_model_open_buffer(const void* data, size_t size, edgeclr_model** out);
+
+EDGECLR_API void edgeclr_model_close(edgeclr_model* model);
+
+/* Input the model expects: height, width and channels (1 gray, 3 RGB) after
+ * preprocessing. */
+EDGECLR_API uint32_t edgeclr_model_input_height(const edgeclr_model* model);
+EDGECLR_API uint32_t edgeclr_model_input_width(const edgeclr_model* model);
+EDGECLR_API uint32_t edgeclr_model_input_channels(const edgeclr_model* model);
+
+/* Length of a feature (backbone output) and of an embedding (head output). */
+EDGECLR_API uint32_t edgeclr_model_feature_dim(const edgeclr_model* model);
+EDGECLR_API uint32_t edgeclr_model_embedding_dim(const edgeclr_model* model);
+
+/* Hash of the backbone's content; adapted heads are bound to it. */
+EDGECLR_API uint64_t edgeclr_model_backbone_hash(const edgeclr_model* model);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDGECLR_H_ */

@@ -1,0 +1,22 @@
+// Bounds the loader enforces on every count and size taken from a model file, so that
+// no allocation or loop is sized by an unchecked field. Generous for edge encoders
+// (ResNet-50 at 224x224 is well inside), tight enough to reject nonsense early.
+#pragma once
+
+#include <cstdint>
+
+namespace edgeclr {
+
+inline constexpr uint32_t kFormatVersion = 1;  // written by this build; newer is refused
+
+inline constexpr uint32_t kMaxRank = 4;
+inline constexpr uint32_t kMaxDim = 1u << 20;                // any one dimension
+inline constexpr uint64_t kMaxTensorElements = 1ull << 28;  // 1 GiB of fp32
+inline constexpr uint32_t kMaxTensors = 1u << 16;
+inline constexpr uint32_t kMaxOperators = 1u << 15;
+inline constexpr uint32_t kMaxImageSide = 4096;  // input spec height and width
+inline constexpr uint32_t kMaxKernelOrStride = 1u << 12;
+inline constexpr uint32_t kMaxHeadLayers = 16;
+inline constexpr uint32_t kMaxHeadDim = 1u << 16;
+
+}  // namespace edgeclr

@@ -1,0 +1,8 @@
+// The CLI's commands. Each takes the arguments after its name and returns an exit code.
+#pragma once
+
+namespace edgeclr::cli {
+
+int run_inspect(int argc, char** argv);
+
+}  // namespace edgeclr::cli

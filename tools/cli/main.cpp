@@ -1,0 +1,57 @@
+// edgeclr: the command-line tool. Dispatches to one command per file.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "edgeclr/edgeclr.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);
+};
+
+constexpr Command kCommands[] = {
+    {"inspect", "show a model's input, operators, parameters, dimensions and hash",
+     edgeclr::cli::run_inspect},
+};
+
+void print_usage() {
+  std::printf(
+      "usage: edgeclr COMMAND [ARGS...]\n"
+      "       edgeclr COMMAND --help\n"
+      "       edgeclr --version\n\n"
+      "edgeclr runs contrastive image encoders (.eclr models) on small CPUs.\n\n"
+      "commands:\n");
+  for (const Command& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
+  std::printf(
+      "\nexit codes: 0 success, 1 bad input (file, image, model), 2 bad usage.\n"
+      "errors go to stderr as one line starting with 'edgeclr: '.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage();
+    return edgeclr::cli::kExitUsage;
+  }
+  const std::string name = argv[1];
+  if (name == "-h" || name == "--help" || name == "help") {
+    print_usage();
+    return edgeclr::cli::kExitOk;
+  }
+  if (name == "--version") {
+    std::printf("edgeclr %s (model format %u)\n", edgeclr_version(), edgeclr_format_version());
+    return edgeclr::cli::kExitOk;
+  }
+  for (const Command& c : kCommands) {
+    if (name == c.name) return c.run(argc - 2, argv + 2);
+  }
+  std::fprintf(stderr, "edgeclr: unknown command '%s' (see 'edgeclr --help')\n", name.c_str());
+  return edgeclr::cli::kExitUsage;
+}
