@@ -22,6 +22,17 @@ struct QuantParams {
   int32_t axis = -1;  // -1 per tensor, else the channel axis
 };
 
+// Wraps operator options for add_operator: op_options(schema::OpOptions_Conv2DOptions, conv).
+// `T` must be the options type of `type` (the generated union has no typed setter,
+// because average and max pooling share one options table).
+template <typename T>
+schema::OpOptionsUnion op_options(schema::OpOptions type, T options) {
+  schema::OpOptionsUnion u;
+  u.type = type;
+  u.value = new T(std::move(options));
+  return u;
+}
+
 class ModelBuilder {
  public:
   ModelBuilder();

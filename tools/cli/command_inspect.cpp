@@ -64,9 +64,9 @@ void print_json(const Model& model, const ModelSummary& s) {
   j.key("height").value(in.height()).key("width").value(in.width()).key("channels").value(in.channels());
   j.key("color").value(in.color() == schema::ColorSpace_GRAY ? "gray" : "rgb");
   j.key("mean").begin_array();
-  for (float m : *in.mean()) j.value(double{m});
+  for (float m : *in.mean()) j.value(m);
   j.end_array().key("std").begin_array();
-  for (float d : *in.std()) j.value(double{d});
+  for (float d : *in.std()) j.value(d);
   j.end_array();
   j.key("resize").value(resize_name(in.resize())).key("resize_shorter_side").value(in.resize_shorter_side());
   j.end_object();

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace edgeclr::cli {
 
@@ -90,6 +91,18 @@ JsonWriter& JsonWriter::value(double v) {
   before_value();
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.9g", v);
+  out_ += buf;
+  return *this;
+}
+
+JsonWriter& JsonWriter::value(float v) {
+  if (!std::isfinite(v)) return null();
+  before_value();
+  char buf[32];
+  for (int digits = 6; digits <= 9; ++digits) {
+    std::snprintf(buf, sizeof(buf), "%.*g", digits, static_cast<double>(v));
+    if (std::strtof(buf, nullptr) == v) break;
+  }
   out_ += buf;
   return *this;
 }

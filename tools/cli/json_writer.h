@@ -22,6 +22,7 @@ class JsonWriter {
   JsonWriter& value(uint32_t v) { return value(uint64_t{v}); }
   JsonWriter& value(int v) { return value(int64_t{v}); }
   JsonWriter& value(double v);  // non-finite becomes null
+  JsonWriter& value(float v);   // shortest text that reads back as the same float
   JsonWriter& value(bool v);
   JsonWriter& null();
 
