@@ -23,5 +23,5 @@ TEST_CASE("JsonWriter escapes strings and turns non-finite numbers into null") {
 TEST_CASE("JsonWriter prints floats in their shortest round-trip form") {
   JsonWriter j;
   j.begin_array().value(0.485f).value(1.0f / 3.0f).value(0.1f).end_array();
-  CHECK(j.str() == "[0.485,0.333333343,0.1]");
+  CHECK(j.str() == "[0.485,0.33333334,0.1]");  // 1/3 as float needs 8 digits
 }
