@@ -63,4 +63,31 @@ bool parse_args(int argc, char** argv, const std::set<std::string>& switches, co
   return true;
 }
 
+bool parse_uint(const std::string& text, const std::string& name, uint32_t min, uint32_t max, uint32_t* out,
+                std::string* error) {
+  uint64_t value = 0;
+  bool ok = !text.empty() && text.size() <= 10;
+  for (const char c : text) {
+    if (c < '0' || c > '9') ok = false;
+    if (ok) value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (!ok || value < min || value > max) {
+    *error = "--" + name + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
+             ", got '" + text + "'";
+    return false;
+  }
+  *out = static_cast<uint32_t>(value);
+  return true;
+}
+
+bool option_uint(const Args& args, const std::string& name, uint32_t fallback, uint32_t min, uint32_t max,
+                 uint32_t* out, std::string* error) {
+  const auto it = args.options.find(name);
+  if (it == args.options.end()) {
+    *out = fallback;
+    return true;
+  }
+  return parse_uint(it->second, name, min, max, out, error);
+}
+
 }  // namespace edgeclr::cli

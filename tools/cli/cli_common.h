@@ -4,6 +4,7 @@
 // Errors are one line on stderr starting with "edgeclr: ".
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -36,5 +37,14 @@ struct Args {
 // option or a missing value, returns false with `*error` set.
 bool parse_args(int argc, char** argv, const std::set<std::string>& switches, const std::set<std::string>& valued,
                 Args* args, std::string* error);
+
+// Parses a whole decimal number in [min, max] given to `--name`; on failure `*error`
+// says which option and why.
+bool parse_uint(const std::string& text, const std::string& name, uint32_t min, uint32_t max, uint32_t* out,
+                std::string* error);
+
+// Value of `--name` as a bounded number, or `fallback` when absent.
+bool option_uint(const Args& args, const std::string& name, uint32_t fallback, uint32_t min, uint32_t max,
+                 uint32_t* out, std::string* error);
 
 }  // namespace edgeclr::cli

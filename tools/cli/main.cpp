@@ -18,6 +18,10 @@ struct Command {
 constexpr Command kCommands[] = {
     {"inspect", "show a model's input, operators, parameters, dimensions and hash",
      edgeclr::cli::run_inspect},
+    {"embed", "print the embeddings (or features) of images, as text, JSON or .npy", edgeclr::cli::run_embed},
+    {"similarity", "print the cosine similarity of two images", edgeclr::cli::run_similarity},
+    {"bench", "measure open, create, first-embedding and per-call latency, and peak memory",
+     edgeclr::cli::run_bench},
 };
 
 void print_usage() {

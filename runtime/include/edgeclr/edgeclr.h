@@ -8,7 +8,7 @@
  *   those is a no-op.
  * - No exception, abort or exit crosses this boundary, whatever the input.
  * - Thread-safety: an edgeclr_model is immutable once open and may be used from any
- *   number of threads at once.
+ *   number of threads at once; an edgeclr_encoder by one thread at a time.
  */
 #ifndef EDGECLR_H_
 #define EDGECLR_H_
@@ -38,6 +38,27 @@ typedef enum edgeclr_status {
 
 /* A verified, read-only model (.eclr file). */
 typedef struct edgeclr_model edgeclr_model;
+
+/* Turns images into features and embeddings with one model. Owns its threads and
+ * buffers. Use one encoder from one thread at a time; create one encoder per thread
+ * (they may share a model). */
+typedef struct edgeclr_encoder edgeclr_encoder;
+
+typedef enum edgeclr_pixel_format {
+  EDGECLR_PIXEL_GRAY8 = 0, /* 1 byte per pixel */
+  EDGECLR_PIXEL_RGB8 = 1,  /* 3 bytes: R, G, B */
+  EDGECLR_PIXEL_RGBA8 = 2, /* 4 bytes: R, G, B, A (alpha ignored) */
+  EDGECLR_PIXEL_BGRA8 = 3  /* 4 bytes: B, G, R, A (alpha ignored), as Android and iOS cameras give */
+} edgeclr_pixel_format;
+
+/* Pixels in memory, e.g. a camera frame. Only read during the call that takes it. */
+typedef struct edgeclr_image {
+  const uint8_t* data;
+  uint32_t width;
+  uint32_t height;
+  size_t stride_bytes; /* bytes from one row to the next, >= width x bytes per pixel */
+  edgeclr_pixel_format format;
+} edgeclr_image;
 
 /* Library version, "MAJOR.MINOR.PATCH". Static storage. */
 EDGECLR_API const char* edgeclr_version(void);
@@ -75,6 +96,34 @@ EDGECLR_API uint32_t edgeclr_model_embedding_dim(const edgeclr_model* model);
 
 /* Hash of the backbone's content; adapted heads are bound to it. */
 EDGECLR_API uint64_t edgeclr_model_backbone_hash(const edgeclr_model* model);
+
+/* Creates an encoder for `model`, which must outlive it. `threads`: 1 runs on the calling
+ * thread (the default to choose when unsure), N > 1 uses a pool of N threads. `batch`:
+ * the most images one edgeclr_encode_batch call takes (the backbone is built for
+ * exactly this batch; shapes are static). XNNPACK packs the weights here, so creation
+ * takes longer than one encode. */
+EDGECLR_API edgeclr_status edgeclr_encoder_create(const edgeclr_model* model, uint32_t threads, uint32_t batch,
+                                                  edgeclr_encoder** out);
+
+EDGECLR_API void edgeclr_encoder_destroy(edgeclr_encoder* encoder);
+
+EDGECLR_API uint32_t edgeclr_encoder_batch(const edgeclr_encoder* encoder);
+
+/* Decodes an image file (JPEG with EXIF orientation, PNG, BMP, PGM, PPM) and encodes it.
+ * `embedding` receives edgeclr_model_embedding_dim floats, `feature`
+ * edgeclr_model_feature_dim floats; either may be NULL. */
+EDGECLR_API edgeclr_status edgeclr_encode_file(edgeclr_encoder* encoder, const char* path, float* embedding,
+                                               float* feature);
+
+/* Encodes pixels in memory. No heap allocation. Outputs as for edgeclr_encode_file. */
+EDGECLR_API edgeclr_status edgeclr_encode_image(edgeclr_encoder* encoder, const edgeclr_image* image,
+                                                float* embedding, float* feature);
+
+/* Encodes `count` <= batch images in one backbone run. `embeddings` receives count x
+ * embedding_dim floats, row by row; `features` count x feature_dim; either may be NULL.
+ * No heap allocation. */
+EDGECLR_API edgeclr_status edgeclr_encode_batch(edgeclr_encoder* encoder, const edgeclr_image* images,
+                                                uint32_t count, float* embeddings, float* features);
 
 #ifdef __cplusplus
 }

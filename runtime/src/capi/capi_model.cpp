@@ -6,11 +6,8 @@
 #include "capi/capi_guard.h"
 #include "edgeclr/edgeclr.h"
 #include "model/model.h"
+#include "capi/capi_model.h"
 #include "model/model_limits.h"
-
-struct edgeclr_model {
-  std::unique_ptr<edgeclr::Model> impl;
-};
 
 using edgeclr::capi::guard;
 using edgeclr::capi::set_error;

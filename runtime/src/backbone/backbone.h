@@ -1,0 +1,45 @@
+// The backbone of a model, built into an XNNPACK runtime: image tensor in, feature out.
+//
+// This interface is the only way the rest of edgeclr reaches XNNPACK; no other file
+// includes xnnpack.h (Debian 12 ships XNNPACK 2022-02, Debian 13 2024-11, with different
+// APIs; both are to live behind this).
+//
+// Shapes are static in this XNNPACK: the batch is fixed at creation. Thread-safety: one
+// Backbone is used by one thread at a time; several Backbones may share one Model.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/status.h"
+#include "model/model.h"
+
+namespace edgeclr {
+
+struct BackboneOptions {
+  uint32_t threads = 1;  // 1 runs on the calling thread; N > 1 uses a pool of N threads
+  uint32_t batch = 1;    // images per run(), fixed for the life of the Backbone
+};
+
+class Backbone {
+ public:
+  // Builds and prepares the XNNPACK subgraph (XNNPACK packs the weights here). Fails
+  // with kUnsupported naming the operator when this XNNPACK cannot express it.
+  // `model` must outlive the Backbone.
+  static Result<std::unique_ptr<Backbone>> create(const Model& model, const BackboneOptions& options);
+
+  virtual ~Backbone() = default;
+
+  // input: batch x H x W x C floats (preprocessed, NHWC); feature: batch x feature_dim
+  // floats. When `input` is not input_buffer() it is copied there first. No heap
+  // allocation once the same `feature` pointer has been used before.
+  virtual Status run(const float* input, float* feature) = 0;
+
+  // Where to write the next input to skip the copy in run(): batch x H x W x C floats.
+  virtual float* input_buffer() = 0;
+
+  virtual uint32_t batch() const = 0;
+  virtual uint32_t threads() const = 0;
+};
+
+}  // namespace edgeclr

@@ -1,0 +1,407 @@
+// Backbone on XNNPACK's subgraph API (Debian 12's XNNPACK of 2022-02).
+//
+// The model's tensors become XNNPACK values (fp32, qint8, qcint8, qint32, qcint32), its
+// operators become nodes, and xnn_create_runtime packs the weights. The batch is folded
+// into dimension 0 of every activation, since shapes are static in this XNNPACK.
+#include <pthreadpool.h>
+#include <xnnpack.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "backbone/backbone.h"
+#include "model/op_checks.h"
+
+namespace edgeclr {
+namespace {
+
+constexpr uint32_t kInputId = 0;    // external value ids
+constexpr uint32_t kFeatureId = 1;
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+struct Range {
+  float min;
+  float max;
+};
+
+Range activation_range(schema::Activation act) {
+  switch (act) {
+    case schema::Activation_RELU: return {0.0f, kInf};
+    case schema::Activation_RELU6: return {0.0f, 6.0f};
+    default: return {-kInf, kInf};
+  }
+}
+
+const char* xnn_status_name(xnn_status status) {
+  switch (status) {
+    case xnn_status_success: return "success";
+    case xnn_status_uninitialized: return "uninitialized";
+    case xnn_status_invalid_parameter: return "invalid parameter";
+    case xnn_status_invalid_state: return "invalid state";
+    case xnn_status_unsupported_parameter: return "unsupported parameter";
+    case xnn_status_unsupported_hardware: return "unsupported hardware";
+    case xnn_status_out_of_memory: return "out of memory";
+  }
+  return "unknown status";
+}
+
+class XnnpackBackbone final : public Backbone {
+ public:
+  XnnpackBackbone(const Model& model, const BackboneOptions& options) : model_(model), options_(options) {}
+  ~XnnpackBackbone() override {
+    if (runtime_ != nullptr) xnn_delete_runtime(runtime_);
+    if (subgraph_ != nullptr) xnn_delete_subgraph(subgraph_);
+    if (threadpool_ != nullptr) pthreadpool_destroy(threadpool_);
+  }
+
+  Status build();
+  Status run(const float* input, float* feature) override;
+  float* input_buffer() override { return input_.data(); }
+  uint32_t batch() const override { return options_.batch; }
+  uint32_t threads() const override { return options_.threads; }
+
+ private:
+  Status define_value(uint32_t tensor, uint32_t* id);
+  Status define_depthwise_filter(uint32_t tensor, uint32_t* id);
+  Status define_operator(const schema::Operator& op, uint32_t index);
+  Status op_error(const schema::Operator& op, uint32_t index, const char* what, xnn_status status) const;
+  Status unsupported(const schema::Operator& op, uint32_t index, const std::string& why) const;
+
+  const Model& model_;
+  BackboneOptions options_;
+  xnn_subgraph_t subgraph_ = nullptr;
+  xnn_runtime_t runtime_ = nullptr;
+  pthreadpool_t threadpool_ = nullptr;
+  std::vector<uint32_t> value_ids_;                 // per model tensor, XNN_INVALID_VALUE_ID until defined
+  std::vector<std::vector<uint8_t>> owned_weights_;  // re-laid-out weights; must outlive the runtime
+  std::vector<float> input_;                        // batch x H x W x C plus XNN_EXTRA_BYTES
+  float* bound_feature_ = nullptr;                  // output the runtime was last set up with
+};
+
+Status XnnpackBackbone::unsupported(const schema::Operator& op, uint32_t index, const std::string& why) const {
+  const char* name = op.name() ? op.name()->c_str() : "";
+  return error(StatusCode::kUnsupported,
+               format("failed to create backbone for '%s': operator %u '%s' (%s): %s", model_.name().c_str(), index,
+                      name, op_type_name(op, model_.tensors()), why.c_str()));
+}
+
+Status XnnpackBackbone::op_error(const schema::Operator& op, uint32_t index, const char* what,
+                                 xnn_status status) const {
+  const TensorInfo& in = model_.tensors()[op.inputs()->Get(0)];
+  return unsupported(op, index, format("this XNNPACK cannot run it with %s input %s (%s: %s)", dtype_name(in.dtype),
+                                       shape_string(in).c_str(), what, xnn_status_name(status)));
+}
+
+// Shape of a tensor as XNNPACK sees it: activations carry the batch in dimension 0.
+std::vector<size_t> xnn_dims(const TensorInfo& t, uint32_t batch) {
+  std::vector<size_t> dims(t.dims.begin(), t.dims.begin() + t.rank);
+  if (!t.is_constant) dims[0] *= batch;
+  return dims;
+}
+
+Status XnnpackBackbone::define_value(uint32_t tensor, uint32_t* id) {
+  if (value_ids_[tensor] != XNN_INVALID_VALUE_ID) {
+    *id = value_ids_[tensor];
+    return Status::Ok();
+  }
+  const TensorInfo& t = model_.tensors()[tensor];
+  const schema::Tensor& st = *model_.backbone().tensors()->Get(tensor);
+  const std::vector<size_t> dims = xnn_dims(t, options_.batch);
+  uint32_t external = XNN_INVALID_VALUE_ID;
+  uint32_t flags = 0;
+  if (tensor == model_.backbone().input()) {
+    external = kInputId;
+    flags = XNN_VALUE_FLAG_EXTERNAL_INPUT;
+  } else if (tensor == model_.backbone().feature()) {
+    external = kFeatureId;
+    flags = XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
+  }
+  xnn_status status;
+  if (t.dtype == schema::DType_FLOAT32) {
+    status = xnn_define_tensor_value(subgraph_, xnn_datatype_fp32, dims.size(), dims.data(), t.data, external, flags, id);
+  } else if (t.per_channel) {
+    const auto type = t.dtype == schema::DType_INT8 ? xnn_datatype_qcint8 : xnn_datatype_qcint32;
+    status = xnn_define_channelwise_quantized_tensor_value(subgraph_, type, st.quantization()->scale()->data(),
+                                                           dims.size(), static_cast<size_t>(t.quant_axis),
+                                                           dims.data(), t.data, external, flags, id);
+  } else {
+    const auto type = t.dtype == schema::DType_INT8 ? xnn_datatype_qint8 : xnn_datatype_qint32;
+    status = xnn_define_quantized_tensor_value(subgraph_, type, st.quantization()->zero_point()->Get(0),
+                                               st.quantization()->scale()->Get(0), dims.size(), dims.data(), t.data,
+                                               external, flags, id);
+  }
+  if (status != xnn_status_success) {
+    return error(StatusCode::kUnsupported, format("failed to create backbone for '%s': tensor %u %s %s: %s",
+                                                  model_.name().c_str(), tensor, dtype_name(t.dtype),
+                                                  shape_string(t).c_str(), xnn_status_name(status)));
+  }
+  value_ids_[tensor] = *id;
+  return Status::Ok();
+}
+
+// Our depthwise weights are [O, KH, KW, 1]; XNNPACK wants [1, KH, KW, O].
+Status XnnpackBackbone::define_depthwise_filter(uint32_t tensor, uint32_t* id) {
+  const TensorInfo& t = model_.tensors()[tensor];
+  const size_t element = dtype_size(t.dtype);
+  const uint32_t out = t.dims[0];
+  const size_t taps = size_t{t.dims[1]} * t.dims[2];
+  std::vector<uint8_t> laid_out(t.elements * element);
+  for (uint32_t o = 0; o < out; ++o) {
+    for (size_t k = 0; k < taps; ++k) {
+      std::memcpy(&laid_out[(k * out + o) * element], t.data + (o * taps + k) * element, element);
+    }
+  }
+  owned_weights_.push_back(std::move(laid_out));
+  const void* data = owned_weights_.back().data();
+  const size_t dims[4] = {1, t.dims[1], t.dims[2], out};
+  const schema::Tensor& st = *model_.backbone().tensors()->Get(tensor);
+  xnn_status status;
+  if (t.dtype == schema::DType_FLOAT32) {
+    status = xnn_define_tensor_value(subgraph_, xnn_datatype_fp32, 4, dims, data, XNN_INVALID_VALUE_ID, 0, id);
+  } else if (t.per_channel) {
+    status = xnn_define_channelwise_quantized_tensor_value(subgraph_, xnn_datatype_qcint8,
+                                                           st.quantization()->scale()->data(), 4, 3, dims, data,
+                                                           XNN_INVALID_VALUE_ID, 0, id);
+  } else {
+    status = xnn_define_quantized_tensor_value(subgraph_, xnn_datatype_qint8, 0, st.quantization()->scale()->Get(0), 4,
+                                               dims, data, XNN_INVALID_VALUE_ID, 0, id);
+  }
+  if (status != xnn_status_success) {
+    return error(StatusCode::kUnsupported, format("failed to create backbone for '%s': depthwise weight %u: %s",
+                                                  model_.name().c_str(), tensor, xnn_status_name(status)));
+  }
+  return Status::Ok();
+}
+
+bool is_depthwise(const schema::Conv2DOptions& o, const TensorInfo& input, const TensorInfo& weight) {
+  return o.groups() > 1 && o.groups() == input.dims[3] && weight.dims[3] == 1;
+}
+
+Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t index) {
+  const auto& tensors = model_.tensors();
+  const uint32_t in_t = op.inputs()->Get(0);
+  const uint32_t out_t = op.outputs()->Get(0);
+  uint32_t in = 0, out = 0;
+  EDGECLR_RETURN_IF_ERROR(define_value(in_t, &in));
+  EDGECLR_RETURN_IF_ERROR(define_value(out_t, &out));
+  uint32_t bias = XNN_INVALID_VALUE_ID;
+  if (op.inputs()->size() > 2) EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(2), &bias));
+  uint32_t second = XNN_INVALID_VALUE_ID;  // weight or second operand
+  xnn_status status = xnn_status_success;
+  const char* what = "";
+  switch (op.options_type()) {
+    case schema::OpOptions_Conv2DOptions: {
+      const auto& o = *op.options_as_Conv2DOptions();
+      const TensorInfo& w = tensors[op.inputs()->Get(1)];
+      const Range r = activation_range(o.activation());
+      if (is_depthwise(o, tensors[in_t], w)) {
+        EDGECLR_RETURN_IF_ERROR(define_depthwise_filter(op.inputs()->Get(1), &second));
+        what = "xnn_define_depthwise_convolution_2d";
+        status = xnn_define_depthwise_convolution_2d(
+            subgraph_, o.pad_top(), o.pad_right(), o.pad_bottom(), o.pad_left(), o.kernel_h(), o.kernel_w(),
+            o.stride_h(), o.stride_w(), o.dilation_h(), o.dilation_w(), w.dims[0] / o.groups(), o.groups(), r.min,
+            r.max, in, second, bias, out, 0);
+      } else {
+        EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second));
+        what = "xnn_define_convolution_2d";
+        status = xnn_define_convolution_2d(subgraph_, o.pad_top(), o.pad_right(), o.pad_bottom(), o.pad_left(),
+                                           o.kernel_h(), o.kernel_w(), o.stride_h(), o.stride_w(), o.dilation_h(),
+                                           o.dilation_w(), o.groups(), w.dims[3], w.dims[0] / o.groups(), r.min, r.max,
+                                           in, second, bias, out, 0);
+      }
+      break;
+    }
+    case schema::OpOptions_FullyConnectedOptions: {
+      if (tensors[op.inputs()->Get(1)].per_channel) {
+        return unsupported(op, index, "per-channel int8 weights in fully connected need XNNPACK 2024 or later; "
+                                      "quantize them per tensor or express the layer as a 1x1 convolution");
+      }
+      EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second));
+      const Range r = activation_range(op.options_as_FullyConnectedOptions()->activation());
+      what = "xnn_define_fully_connected";
+      status = xnn_define_fully_connected(subgraph_, r.min, r.max, in, second, bias, out, 0);
+      break;
+    }
+    case schema::OpOptions_AddOptions:
+    case schema::OpOptions_MultiplyOptions: {
+      EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second));
+      const bool add = op.options_type() == schema::OpOptions_AddOptions;
+      const Range r = activation_range(add ? op.options_as_AddOptions()->activation()
+                                           : op.options_as_MultiplyOptions()->activation());
+      what = add ? "xnn_define_add2" : "xnn_define_multiply2";
+      status = add ? xnn_define_add2(subgraph_, r.min, r.max, in, second, out, 0)
+                   : xnn_define_multiply2(subgraph_, r.min, r.max, in, second, out, 0);
+      break;
+    }
+    case schema::OpOptions_AveragePool2DOptions:
+    case schema::OpOptions_MaxPool2DOptions: {
+      const auto& o = *static_cast<const schema::Pool2DOptions*>(op.options());
+      const Range r = activation_range(o.activation());
+      if (op.options_type() == schema::OpOptions_MaxPool2DOptions) {
+        what = "xnn_define_max_pooling_2d";
+        status = xnn_define_max_pooling_2d(subgraph_, o.pad_top(), o.pad_right(), o.pad_bottom(), o.pad_left(),
+                                           o.kernel_h(), o.kernel_w(), o.stride_h(), o.stride_w(), 1, 1, r.min, r.max,
+                                           in, out, 0);
+      } else {
+        what = "xnn_define_average_pooling_2d";
+        status = xnn_define_average_pooling_2d(subgraph_, o.pad_top(), o.pad_right(), o.pad_bottom(), o.pad_left(),
+                                               o.kernel_h(), o.kernel_w(), o.stride_h(), o.stride_w(), r.min, r.max,
+                                               in, out, 0);
+      }
+      break;
+    }
+    case schema::OpOptions_GlobalAveragePoolOptions:
+      what = "xnn_define_global_average_pooling_2d";
+      status = xnn_define_global_average_pooling_2d(subgraph_, -kInf, kInf, in, out, 0);
+      break;
+    case schema::OpOptions_ClampOptions:
+      what = "xnn_define_clamp";
+      status = xnn_define_clamp(subgraph_, op.options_as_ClampOptions()->min(), op.options_as_ClampOptions()->max(),
+                                in, out, 0);
+      break;
+    case schema::OpOptions_HardSwishOptions:
+      what = "xnn_define_hardswish";
+      status = xnn_define_hardswish(subgraph_, in, out, 0);
+      break;
+    case schema::OpOptions_SigmoidOptions:
+      what = "xnn_define_sigmoid";
+      status = xnn_define_sigmoid(subgraph_, in, out, 0);
+      break;
+    case schema::OpOptions_LeakyReluOptions:
+      what = "xnn_define_leaky_relu";
+      status = xnn_define_leaky_relu(subgraph_, op.options_as_LeakyReluOptions()->alpha(), in, out, 0);
+      break;
+    case schema::OpOptions_ReshapeOptions: {
+      const std::vector<size_t> shape = xnn_dims(tensors[out_t], options_.batch);
+      what = "xnn_define_static_reshape";
+      status = xnn_define_static_reshape(subgraph_, shape.size(), shape.data(), in, out, 0);
+      break;
+    }
+    case schema::OpOptions_PadOptions: {
+      const auto& o = *op.options_as_PadOptions();
+      if (options_.batch > 1 && (o.pre_pad()->Get(0) != 0 || o.post_pad()->Get(0) != 0)) {
+        return unsupported(op, index, "padding the batch dimension only works with batch 1");
+      }
+      size_t pre[XNN_MAX_TENSOR_DIMS] = {}, post[XNN_MAX_TENSOR_DIMS] = {};
+      for (uint32_t d = 0; d < o.pre_pad()->size(); ++d) {
+        pre[d] = o.pre_pad()->Get(d);
+        post[d] = o.post_pad()->Get(d);
+      }
+      what = "xnn_define_static_constant_pad";
+      status = xnn_define_static_constant_pad(subgraph_, pre, post, o.value(), in, out, 0);
+      break;
+    }
+    case schema::OpOptions_QuantizeOptions:
+    case schema::OpOptions_DequantizeOptions:
+      what = "xnn_define_convert";
+      status = xnn_define_convert(subgraph_, in, out, 0);
+      break;
+    case schema::OpOptions_NONE: break;
+  }
+  if (status != xnn_status_success) return op_error(op, index, what, status);
+  return Status::Ok();
+}
+
+// Activations must carry the batch in dimension 0 (the loader checked batch 1 there
+// for the input and the feature; intermediate tensors are checked here).
+Status check_batchable(const Model& model, uint32_t batch) {
+  if (batch == 1) return Status::Ok();
+  const auto& tensors = model.tensors();
+  for (uint32_t i = 0; i < tensors.size(); ++i) {
+    if (!tensors[i].is_constant && tensors[i].dims[0] != 1) {
+      return error(StatusCode::kUnsupported,
+                   format("failed to create backbone for '%s' with batch %u: tensor %u %s has no batch dimension",
+                          model.name().c_str(), batch, i, shape_string(tensors[i]).c_str()));
+    }
+  }
+  return Status::Ok();
+}
+
+// Which operators the feature depends on. Only those are given to XNNPACK: its 2022
+// optimizer drops values nobody reads but keeps the nodes writing them, and then
+// aborts on an assertion.
+std::vector<bool> operators_reaching_feature(const Model& model) {
+  const auto* ops = model.backbone().operators();
+  std::vector<bool> needed(model.tensors().size(), false);
+  std::vector<bool> live(ops->size(), false);
+  needed[model.backbone().feature()] = true;
+  for (uint32_t i = ops->size(); i-- > 0;) {
+    const schema::Operator& op = *ops->Get(i);
+    if (!needed[op.outputs()->Get(0)]) continue;
+    live[i] = true;
+    for (uint32_t t : *op.inputs()) needed[t] = true;
+  }
+  return live;
+}
+
+Status XnnpackBackbone::build() {
+  if (options_.batch == 0 || options_.batch > 4096 || options_.threads == 0 || options_.threads > 256) {
+    return error(StatusCode::kInvalidArgument,
+                 format("failed to create backbone: batch %u and threads %u, expected 1..4096 and 1..256",
+                        options_.batch, options_.threads));
+  }
+  EDGECLR_RETURN_IF_ERROR(check_batchable(model_, options_.batch));
+  if (xnn_initialize(nullptr) != xnn_status_success) {
+    return error(StatusCode::kUnsupported, "failed to initialize XNNPACK: this CPU is not supported");
+  }
+  if (xnn_create_subgraph(2, 0, &subgraph_) != xnn_status_success) {
+    return error(StatusCode::kOutOfMemory, "failed to create backbone: cannot create an XNNPACK subgraph");
+  }
+  value_ids_.assign(model_.tensors().size(), XNN_INVALID_VALUE_ID);
+  const auto* ops = model_.backbone().operators();
+  const std::vector<bool> live = operators_reaching_feature(model_);
+  for (uint32_t i = 0; i < ops->size(); ++i) {
+    if (live[i]) EDGECLR_RETURN_IF_ERROR(define_operator(*ops->Get(i), i));
+  }
+  if (options_.threads > 1) {
+    threadpool_ = pthreadpool_create(options_.threads);
+    if (threadpool_ == nullptr) return error(StatusCode::kOutOfMemory, "failed to create backbone: no thread pool");
+  }
+  const xnn_status status = xnn_create_runtime_v2(subgraph_, threadpool_, 0, &runtime_);
+  if (status != xnn_status_success) {
+    return error(StatusCode::kUnsupported,
+                 format("failed to create backbone for '%s': xnn_create_runtime: %s", model_.name().c_str(),
+                        xnn_status_name(status)));
+  }
+  xnn_delete_subgraph(subgraph_);
+  subgraph_ = nullptr;
+  const TensorInfo& in = model_.tensors()[model_.backbone().input()];
+  input_.assign(in.elements * options_.batch + XNN_EXTRA_BYTES / sizeof(float), 0.0f);
+  return Status::Ok();
+}
+
+Status XnnpackBackbone::run(const float* input, float* feature) {
+  if (input == nullptr || feature == nullptr) {
+    return error(StatusCode::kInvalidArgument, "failed to run backbone: input or feature is null");
+  }
+  // XNNPACK may read XNN_EXTRA_BYTES past the input, so it always reads our padded copy.
+  if (input != input_.data()) {
+    const size_t count = input_.size() - XNN_EXTRA_BYTES / sizeof(float);
+    std::memcpy(input_.data(), input, count * sizeof(float));
+  }
+  if (bound_feature_ != feature) {  // setup once per output pointer: no per-run work
+    const xnn_external_value values[2] = {{kInputId, input_.data()}, {kFeatureId, feature}};
+    const xnn_status status = xnn_setup_runtime(runtime_, 2, values);
+    if (status != xnn_status_success) {
+      return error(StatusCode::kInternal, format("failed to set up backbone: %s", xnn_status_name(status)));
+    }
+    bound_feature_ = feature;
+  }
+  const xnn_status status = xnn_invoke_runtime(runtime_);
+  if (status != xnn_status_success) {
+    return error(StatusCode::kInternal, format("failed to run backbone: %s", xnn_status_name(status)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Backbone>> Backbone::create(const Model& model, const BackboneOptions& options) {
+  auto backbone = std::make_unique<XnnpackBackbone>(model, options);
+  EDGECLR_RETURN_IF_ERROR(backbone->build());
+  return std::unique_ptr<Backbone>(std::move(backbone));
+}
+
+}  // namespace edgeclr

@@ -1,0 +1,47 @@
+#include "encoder/encoder.h"
+
+#include <cstring>
+
+namespace edgeclr {
+
+Result<std::unique_ptr<Encoder>> Encoder::create(const Model& model, const EncoderOptions& options) {
+  auto backbone = Backbone::create(model, BackboneOptions{options.threads, options.batch});
+  if (!backbone.ok()) return backbone.status();
+  std::unique_ptr<Encoder> encoder(new Encoder(model, std::move(backbone).value()));
+  const uint32_t batch = options.batch;
+  encoder->features_.assign(size_t{batch} * model.feature_dim(), 0.0f);
+  encoder->embeddings_.assign(size_t{batch} * encoder->embedding_dim(), 0.0f);
+  encoder->head_scratch_.assign(encoder->head_.scratch_floats(batch), 0.0f);
+  return encoder;
+}
+
+Status Encoder::encode(const PixelView* images, uint32_t count, float* features, float* embeddings) {
+  if (images == nullptr || count == 0 || count > batch()) {
+    return error(StatusCode::kInvalidArgument,
+                 format("failed to encode: %u images for an encoder of batch %u", count, batch()));
+  }
+  float* input = backbone_->input_buffer();
+  const size_t image_floats = size_t{spec_.height} * spec_.width * spec_.channels;
+  for (uint32_t i = 0; i < count; ++i) {
+    EDGECLR_RETURN_IF_ERROR(preprocess(images[i], spec_, input + i * image_floats));
+  }
+  // Unused slots of a partial batch still run; zero them so results never depend on
+  // what was there before.
+  std::memset(input + count * image_floats, 0, (batch() - count) * image_floats * sizeof(float));
+  EDGECLR_RETURN_IF_ERROR(backbone_->run(input, features_.data()));
+  if (features != nullptr) std::memcpy(features, features_.data(), sizeof(float) * count * feature_dim());
+  if (embeddings != nullptr) {
+    head_.forward(features_.data(), count, embeddings_.data(), head_scratch_.data());
+    std::memcpy(embeddings, embeddings_.data(), sizeof(float) * count * embedding_dim());
+  }
+  return Status::Ok();
+}
+
+Status Encoder::encode_file(const std::string& path, float* feature, float* embedding) {
+  auto image = decode_image_file(path, spec_.channels);
+  if (!image.ok()) return image.status();
+  const PixelView view = image->view();
+  return encode(&view, 1, feature, embedding);
+}
+
+}  // namespace edgeclr

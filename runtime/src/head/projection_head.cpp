@@ -1,0 +1,70 @@
+#include "head/projection_head.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace edgeclr {
+
+ProjectionHead ProjectionHead::from_schema(const schema::Head& head, uint32_t feature_dim) {
+  ProjectionHead h;
+  h.feature_dim_ = feature_dim;
+  h.l2_normalize_ = head.l2_normalize();
+  if (const auto* layers = head.layers()) {
+    for (const schema::DenseLayer* l : *layers) {
+      DenseLayer layer;
+      layer.in_dim = l->in_dim();
+      layer.out_dim = l->out_dim();
+      layer.weight.assign(l->weight()->begin(), l->weight()->end());
+      if (l->bias() != nullptr) layer.bias.assign(l->bias()->begin(), l->bias()->end());
+      layer.activation = l->activation();
+      h.max_width_ = std::max(h.max_width_, layer.out_dim);
+      h.layers_.push_back(std::move(layer));
+    }
+  }
+  return h;
+}
+
+size_t ProjectionHead::scratch_floats(uint32_t batch) const { return size_t{2} * batch * max_width_; }
+
+void dense_forward(const DenseLayer& layer, const float* in, uint32_t rows, float* out) {
+  const uint32_t n_in = layer.in_dim;
+  const uint32_t n_out = layer.out_dim;
+  for (uint32_t r = 0; r < rows; ++r) {
+    const float* x = in + size_t{r} * n_in;
+    float* y = out + size_t{r} * n_out;
+    for (uint32_t o = 0; o < n_out; ++o) {
+      const float* w = layer.weight.data() + size_t{o} * n_in;
+      float acc = layer.bias.empty() ? 0.0f : layer.bias[o];
+      for (uint32_t i = 0; i < n_in; ++i) acc += w[i] * x[i];
+      if (layer.activation == schema::Activation_RELU) acc = std::max(acc, 0.0f);
+      if (layer.activation == schema::Activation_RELU6) acc = std::min(std::max(acc, 0.0f), 6.0f);
+      y[o] = acc;
+    }
+  }
+}
+
+void l2_normalize_rows(float* x, uint32_t rows, uint32_t dim) {
+  for (uint32_t r = 0; r < rows; ++r) {
+    float* row = x + size_t{r} * dim;
+    double sum = 0.0;
+    for (uint32_t i = 0; i < dim; ++i) sum += double{row[i]} * row[i];
+    if (sum == 0.0) continue;
+    const auto inv = static_cast<float>(1.0 / std::sqrt(sum));
+    for (uint32_t i = 0; i < dim; ++i) row[i] *= inv;
+  }
+}
+
+void ProjectionHead::forward(const float* features, uint32_t batch, float* embeddings, float* scratch) const {
+  const float* in = features;
+  float* buffers[2] = {scratch, scratch + size_t{batch} * max_width_};
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    float* out = i + 1 == layers_.size() ? embeddings : buffers[i % 2];
+    dense_forward(layers_[i], in, batch, out);
+    in = out;
+  }
+  if (layers_.empty()) std::memcpy(embeddings, features, sizeof(float) * batch * feature_dim_);
+  if (l2_normalize_) l2_normalize_rows(embeddings, batch, embedding_dim());
+}
+
+}  // namespace edgeclr

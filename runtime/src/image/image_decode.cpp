@@ -1,0 +1,299 @@
+// Decoding image files: bounded read, format sniffing, header checks before stb_image
+// decodes, gray/RGB conversion and EXIF orientation. The one place stb_image is compiled.
+#include "image/image_decode.h"
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <fcntl.h>
+#include <memory>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image/exif_orientation.h"
+
+// stb_image, static to this file (no symbol clashes with an app's own copy), only the
+// formats edgeclr accepts, memory input only.
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_STATIC
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_PNM
+#define STBI_NO_STDIO
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"  // static: the parts we don't call
+#include "stb_image.h"
+#pragma GCC diagnostic pop
+
+namespace edgeclr {
+namespace {
+
+struct StbFree {
+  void operator()(uint8_t* p) const { stbi_image_free(p); }
+};
+using StbPixels = std::unique_ptr<uint8_t, StbFree>;
+
+enum class FileKind { kUnknown, kJpeg, kPng, kBmp, kPgm, kPpm };
+
+const char* kind_name(FileKind kind) {
+  switch (kind) {
+    case FileKind::kJpeg: return "JPEG";
+    case FileKind::kPng: return "PNG";
+    case FileKind::kBmp: return "BMP";
+    case FileKind::kPgm: return "PGM";
+    case FileKind::kPpm: return "PPM";
+    case FileKind::kUnknown: break;
+  }
+  return "image";
+}
+
+// From the first bytes, as stb_image tells the formats apart.
+FileKind sniff_kind(const uint8_t* data, size_t size) {
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) return FileKind::kJpeg;
+  if (size >= 8 && std::memcmp(data, kPng, 8) == 0) return FileKind::kPng;
+  if (size >= 2 && data[0] == 'B' && data[1] == 'M') return FileKind::kBmp;
+  if (size >= 2 && data[0] == 'P' && data[1] == '5') return FileKind::kPgm;
+  if (size >= 2 && data[0] == 'P' && data[1] == '6') return FileKind::kPpm;
+  return FileKind::kUnknown;
+}
+
+std::string first_bytes_hex(const uint8_t* data, size_t size) {
+  std::string hex;
+  for (size_t i = 0; i < size && i < 4; ++i) hex += format(i ? " %02x" : "%02x", data[i]);
+  return hex;
+}
+
+// A binary PGM/PPM header as stb_image reads it. stb_image 2.27 checks neither its numbers
+// for int overflow nor that the pixel data is all there (it would hand out uninitialised
+// bytes), so edgeclr does both.
+struct PnmHeader {
+  bool numbers_fit = true;  // width, height and maxval have at most 9 digits each
+  uint64_t width = 0, height = 0, max_value = 0;
+  uint64_t data_offset = 0;  // one whitespace byte after maxval ends the header
+};
+
+PnmHeader parse_pnm_header(const uint8_t* data, size_t size) {
+  constexpr int kMaxDigits = 9;
+  PnmHeader header;
+  uint64_t* numbers[3] = {&header.width, &header.height, &header.max_value};
+  size_t pos = 2;  // after "P5" / "P6"
+  for (uint64_t* number : numbers) {
+    while (pos < size && (std::strchr(" \t\n\v\f\r", data[pos]) != nullptr || data[pos] == '#')) {
+      if (data[pos] == '#') {
+        while (pos < size && data[pos] != '\n' && data[pos] != '\r') ++pos;
+      } else {
+        ++pos;
+      }
+    }
+    for (int digits = 0; pos < size && data[pos] >= '0' && data[pos] <= '9'; ++pos) {
+      if (++digits > kMaxDigits) {
+        header.numbers_fit = false;
+        return header;
+      }
+      *number = *number * 10 + (data[pos] - '0');
+    }
+  }
+  header.data_offset = pos + 1;
+  return header;
+}
+
+// stb_image's reason, printable (one reason is built from a PNG chunk's raw type bytes).
+std::string stb_reason() {
+  const char* reason = stbi_failure_reason();
+  if (reason == nullptr || reason[0] == '\0') return "no reason given";
+  std::string text(reason);
+  for (char& c : text) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return text;
+}
+
+// stb_image is called per format, through its internal per-format entry points (stb_image
+// 2.27, Debian's libstb-dev): its public calls try every format in turn, and the
+// signature tests of the others would leave their failure reasons ("bad png sig") behind.
+void start_stb(stbi__context* context, const uint8_t* data, size_t size) {
+  static_assert(kMaxImageFileBytes <= INT_MAX, "stb_image takes an int size");
+  stbi__g_failure_reason = nullptr;  // some failures set no reason; don't show a stale one
+  stbi__start_mem(context, data, static_cast<int>(size));
+}
+
+int stb_header_info(FileKind kind, const uint8_t* data, size_t size, int* width, int* height, int* components) {
+  stbi__context context;
+  start_stb(&context, data, size);
+  switch (kind) {
+    case FileKind::kJpeg: return stbi__jpeg_info(&context, width, height, components);
+    case FileKind::kPng: return stbi__png_info(&context, width, height, components);
+    case FileKind::kBmp: return stbi__bmp_info(&context, width, height, components);
+    case FileKind::kPgm:
+    case FileKind::kPpm: return stbi__pnm_info(&context, width, height, components);
+    case FileKind::kUnknown: break;
+  }
+  return 0;
+}
+
+// height x width x channels uint8 (16-bit samples reduced to 8, as stbi_load does), or null.
+uint8_t* stb_decode(FileKind kind, const uint8_t* data, size_t size, int channels, int* width, int* height) {
+  stbi__context context;
+  start_stb(&context, data, size);
+  stbi__result_info info;
+  std::memset(&info, 0, sizeof info);
+  info.bits_per_channel = 8;
+  info.channel_order = STBI_ORDER_RGB;
+  int stored_channels = 0;
+  void* pixels = nullptr;
+  switch (kind) {
+    case FileKind::kJpeg: pixels = stbi__jpeg_load(&context, width, height, &stored_channels, channels, &info); break;
+    case FileKind::kPng: pixels = stbi__png_load(&context, width, height, &stored_channels, channels, &info); break;
+    case FileKind::kBmp: pixels = stbi__bmp_load(&context, width, height, &stored_channels, channels, &info); break;
+    case FileKind::kPgm:
+    case FileKind::kPpm: pixels = stbi__pnm_load(&context, width, height, &stored_channels, channels, &info); break;
+    case FileKind::kUnknown: break;
+  }
+  if (pixels != nullptr && info.bits_per_channel == 16) {
+    pixels = stbi__convert_16_to_8(static_cast<stbi__uint16*>(pixels), *width, *height, channels);
+  }
+  return static_cast<uint8_t*>(pixels);
+}
+
+Status decode_failure(const std::string& name, StatusCode code, const std::string& why) {
+  return error(code, format("failed to decode image '%s': %s", name.c_str(), why.c_str()));
+}
+
+struct HeaderInfo {
+  int width = 0, height = 0;
+  int components = 0;  // channels the file stores, 1..4, alpha included
+};
+
+// The checks that need no decoding: format, header, dimensions, PGM/PPM data length.
+Status check_header(const uint8_t* data, size_t size, const std::string& name, FileKind kind, HeaderInfo* header) {
+  const auto invalid = [&](const std::string& why) { return decode_failure(name, StatusCode::kInvalidArgument, why); };
+  if (kind == FileKind::kUnknown) {
+    return invalid(format("not a JPEG, PNG, BMP or binary PGM/PPM file (starts with %s)",
+                          first_bytes_hex(data, size).c_str()));
+  }
+  const bool pnm = kind == FileKind::kPgm || kind == FileKind::kPpm;
+  const PnmHeader pnm_header = pnm ? parse_pnm_header(data, size) : PnmHeader{};
+  if (!pnm_header.numbers_fit) return invalid(format("corrupt %s header (a number over 9 digits)", kind_name(kind)));
+  int& width = header->width;
+  int& height = header->height;
+  if (!stb_header_info(kind, data, size, &width, &height, &header->components)) {
+    return invalid(format("corrupt or unsupported %s (stb_image: %s)", kind_name(kind), stb_reason().c_str()));
+  }
+  if (width <= 0 || height <= 0) return invalid(format("%dx%d pixels, expected at least 1x1", width, height));
+  if (uint64_t(width) * uint64_t(height) > kMaxImagePixels) {
+    return invalid(format("%dx%d pixels, the limit is %llu", width, height,
+                          static_cast<unsigned long long>(kMaxImagePixels)));
+  }
+  if (pnm) {
+    const uint64_t needed = uint64_t(width) * height * header->components * (pnm_header.max_value > 255 ? 2 : 1);
+    const uint64_t present = pnm_header.data_offset < size ? size - pnm_header.data_offset : 0;
+    if (present < needed) {
+      return invalid(format("truncated %s (%llu bytes of pixels, expected %llu)", kind_name(kind),
+                            static_cast<unsigned long long>(present), static_cast<unsigned long long>(needed)));
+    }
+  }
+  return Status::Ok();
+}
+
+void rgb_to_gray_in_place(uint8_t* pixels, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    pixels[i] = luma_bt601(pixels[3 * i], pixels[3 * i + 1], pixels[3 * i + 2]);
+  }
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// A regular file of 1 to kMaxImageFileBytes bytes, whole. Errors: "<why>" only.
+Status read_bounded_file(const std::string& path, std::vector<uint8_t>* bytes) {
+  const FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (file.get() < 0) return error(StatusCode::kIoError, format("cannot open: %s", std::strerror(errno)));
+  struct stat st;
+  if (::fstat(file.get(), &st) != 0) {
+    return error(StatusCode::kIoError, format("cannot stat: %s", std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) return error(StatusCode::kIoError, "not a regular file");
+  const auto file_size = static_cast<uint64_t>(st.st_size);
+  if (file_size == 0) return error(StatusCode::kInvalidArgument, "file is empty");
+  if (file_size > kMaxImageFileBytes) {
+    return error(StatusCode::kInvalidArgument, format("file has %llu bytes, the limit is %zu",
+                                                      static_cast<unsigned long long>(file_size), kMaxImageFileBytes));
+  }
+  bytes->resize(static_cast<size_t>(file_size));
+  size_t done = 0;
+  while (done < bytes->size()) {
+    const ssize_t n = ::read(file.get(), bytes->data() + done, bytes->size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return error(StatusCode::kIoError, format("cannot read: %s", std::strerror(errno)));
+    if (n == 0) break;  // the file shrank while being read: decode what is there
+    done += static_cast<size_t>(n);
+  }
+  bytes->resize(done);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Image> decode_image_memory(const uint8_t* data, size_t size, const std::string& name, uint32_t channels) {
+  const auto invalid = [&](const std::string& why) { return decode_failure(name, StatusCode::kInvalidArgument, why); };
+  if (channels != 1 && channels != 3) return invalid(format("channels %u, expected 1 (gray) or 3 (RGB)", channels));
+  if (data == nullptr || size == 0) return invalid("no data (0 bytes)");
+  if (size > kMaxImageFileBytes) return invalid(format("%zu bytes, the limit is %zu", size, kMaxImageFileBytes));
+  const FileKind kind = sniff_kind(data, size);
+  HeaderInfo header;
+  EDGECLR_RETURN_IF_ERROR(check_header(data, size, name, kind, &header));
+
+  // Gray files decode straight to 1 channel; colour ones to RGB, then to gray with our
+  // luma weights when asked (stb_image's own weights differ).
+  const int stb_channels = (channels == 3 || header.components >= 3) ? 3 : 1;
+  int width = 0, height = 0;
+  StbPixels decoded(stb_decode(kind, data, size, stb_channels, &width, &height));
+  if (!decoded) {
+    const std::string reason = stb_reason();
+    if (reason == "outofmem") {
+      return decode_failure(name, StatusCode::kOutOfMemory, format("out of memory (%s)", kind_name(kind)));
+    }
+    return invalid(format("corrupt or unsupported %s (stb_image: %s)", kind_name(kind), reason.c_str()));
+  }
+  if (width != header.width || height != header.height) {  // the pixel limit was checked on the header
+    return invalid(format("corrupt %s: header says %dx%d pixels, the data %dx%d", kind_name(kind), header.width,
+                          header.height, width, height));
+  }
+  const size_t pixel_count = size_t(width) * size_t(height);
+  if (stb_channels == 3 && channels == 1) rgb_to_gray_in_place(decoded.get(), pixel_count);
+
+  const uint32_t orientation = kind == FileKind::kJpeg ? jpeg_exif_orientation(data, size) : kOrientationUpright;
+  const bool swap = orientation_swaps_sides(orientation);
+  Image image;
+  image.width = static_cast<uint32_t>(swap ? height : width);
+  image.height = static_cast<uint32_t>(swap ? width : height);
+  image.channels = channels;
+  image.pixels.resize(pixel_count * channels);
+  apply_orientation(decoded.get(), static_cast<uint32_t>(width), static_cast<uint32_t>(height), channels, orientation,
+                    image.pixels.data());
+  return image;
+}
+
+Result<Image> decode_image_file(const std::string& path, uint32_t channels) {
+  std::vector<uint8_t> bytes;
+  const Status read = read_bounded_file(path, &bytes);
+  if (!read.ok()) {
+    return error(read.code(), format("failed to read image '%s': %s", path.c_str(), read.message().c_str()));
+  }
+  return decode_image_memory(bytes.data(), bytes.size(), path, channels);
+}
+
+}  // namespace edgeclr

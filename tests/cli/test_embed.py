@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `edgeclr embed`, `similarity` and `bench` on the sample models and
+the images edgeclr-test-models writes.
+
+usage: test_embed.py EDGECLR_BINARY MODELS_DIR
+"""
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+BINARY, MODELS = sys.argv[1], sys.argv[2]
+MODEL = os.path.join(MODELS, "good", "sample-int8.eclr")
+FP32 = os.path.join(MODELS, "good", "sample-fp32.eclr")
+IMAGES = [os.path.join(MODELS, "images", n) for n in ("gradient.png", "checker.bmp", "stripes.png", "stripes.pgm")]
+failures = []
+checks = 0
+
+
+def check(condition, what):
+    global checks
+    checks += 1
+    if not condition:
+        failures.append(what)
+
+
+def run(*args):
+    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=120)
+
+
+def read_npy(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:8] == b"\x93NUMPY\x01\x00", data[:8]
+    header_len = struct.unpack("<H", data[8:10])[0]
+    header = data[10:10 + header_len].decode()
+    assert (10 + header_len) % 64 == 0, "data not 64-byte aligned"
+    shape = tuple(int(x) for x in header.split("'shape': (")[1].split(")")[0].split(",") if x.strip())
+    values = struct.unpack("<%df" % (shape[0] * shape[1]), data[10 + header_len:])
+    assert "'descr': '<f4'" in header and "'fortran_order': False" in header, header
+    return shape, [list(values[r * shape[1]:(r + 1) * shape[1]]) for r in range(shape[0])]
+
+
+def test_embed():
+    for model in (MODEL, FP32):
+        r = run("embed", model, *IMAGES, "--json")
+        check(r.returncode == 0, f"embed --json: exit {r.returncode} {r.stderr!r}")
+        if r.returncode != 0:
+            continue
+        rows = json.loads(r.stdout)
+        check([row["file"] for row in rows] == IMAGES, f"files {[row['file'] for row in rows]}")
+        for row in rows:
+            e = row["embedding"]
+            norm = math.sqrt(sum(v * v for v in e))
+            check(len(e) == 4 and abs(norm - 1) < 1e-5, f"{row['file']}: {e} norm {norm}")
+        # PGM and PNG of the same gray stripes decode to the same pixels.
+        check(rows[2]["embedding"] == rows[3]["embedding"], "stripes.png and stripes.pgm differ")
+        check(rows[0]["embedding"] != rows[1]["embedding"], "different images gave the same embedding")
+
+        again = json.loads(run("embed", model, IMAGES[0], IMAGES[0], "--json").stdout)
+        check(again[0]["embedding"] == again[1]["embedding"] == rows[0]["embedding"], "embedding is not repeatable")
+
+        text = run("embed", model, IMAGES[0])
+        parts = text.stdout.split()
+        check(text.returncode == 0 and parts[0] == IMAGES[0] and len(parts) == 5, f"text output {text.stdout!r}")
+
+        feature = json.loads(run("embed", model, IMAGES[0], "--feature", "--json").stdout)
+        check(len(feature[0]["feature"]) == 8, f"--feature gave {feature}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        npy = os.path.join(tmp, "e.npy")
+        r = run("embed", MODEL, *IMAGES, "--npy", npy)
+        check(r.returncode == 0 and r.stdout == "", f"--npy: exit {r.returncode} {r.stderr!r}")
+        shape, values = read_npy(npy)
+        rows = json.loads(run("embed", MODEL, *IMAGES, "--json").stdout)
+        check(shape == (4, 4), f"npy shape {shape}")
+        check(all(abs(a - b) < 1e-6 for v, row in zip(values, rows) for a, b in zip(v, row["embedding"])),
+              "npy values differ from JSON")
+
+
+def test_errors():
+    for name in ("truncated.png", "text.jpg", "missing.png"):
+        path = os.path.join(MODELS, "images", name)
+        r = run("embed", MODEL, IMAGES[0], path)
+        lines = r.stderr.splitlines()
+        check(r.returncode == 1 and len(lines) == 1 and lines[0].startswith("edgeclr: ") and path in lines[0],
+              f"{name}: exit {r.returncode} stderr {r.stderr!r}")
+    r = run("embed", MODEL, IMAGES[0], "--threads", "0")
+    check(r.returncode == 2 and "--threads" in r.stderr, f"--threads 0: {r.returncode} {r.stderr!r}")
+    r = run("embed", MODEL)
+    check(r.returncode == 2, f"no image: {r.returncode}")
+    r = run("embed", os.path.join(MODELS, "bad", "zero_scale.eclr"), IMAGES[0])
+    check(r.returncode == 1 and "scale 0 is 0" in r.stderr, f"bad model: {r.returncode} {r.stderr!r}")
+    for command in ("embed", "similarity", "bench"):
+        r = run(command, "--help")
+        check(r.returncode == 0 and r.stdout.startswith("usage: edgeclr " + command), f"{command} --help")
+
+
+def test_similarity():
+    same = run("similarity", MODEL, IMAGES[0], IMAGES[0])
+    check(same.returncode == 0 and abs(float(same.stdout) - 1.0) < 1e-5, f"self-similarity {same.stdout!r}")
+    rows = json.loads(run("embed", MODEL, IMAGES[0], IMAGES[1], "--json").stdout)
+    expected = sum(a * b for a, b in zip(rows[0]["embedding"], rows[1]["embedding"]))
+    other = run("similarity", MODEL, IMAGES[0], IMAGES[1])
+    check(other.returncode == 0 and abs(float(other.stdout) - expected) < 1e-5,
+          f"similarity {other.stdout!r}, dot of embeddings {expected}")
+
+
+def test_bench():
+    r = run("bench", MODEL, "--runs", "5", "--batch", "2", "--threads", "2", "--json")
+    check(r.returncode == 0, f"bench: {r.returncode} {r.stderr!r}")
+    if r.returncode == 0:
+        d = json.loads(r.stdout)
+        keys = ("open_ms", "create_ms", "first_embedding_ms", "p50_ms", "p90_ms", "peak_rss_mb", "threads", "batch")
+        check(all(k in d for k in keys), f"bench keys {sorted(d)}")
+        check(d["threads"] == 2 and d["batch"] == 2 and 0 < d["p50_ms"] <= d["p90_ms"] and d["peak_rss_mb"] > 1,
+              f"bench values {d}")
+
+
+test_embed()
+test_errors()
+test_similarity()
+test_bench()
+for f in failures:
+    print("FAIL:", f)
+print(f"{checks - len(failures)} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)

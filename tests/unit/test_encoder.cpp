@@ -1,0 +1,189 @@
+// The encoder end to end on the sample models: preprocessing + XNNPACK backbone + head.
+// Per-operator correctness against reference kernels lives in test_backbone_ops.cpp.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "edgeclr/edgeclr.h"
+#include "encoder/encoder.h"
+#include "support/sample_models.h"
+#include "support/temp_dir.h"
+
+using namespace edgeclr;
+using namespace edgeclr::testing;
+
+namespace {
+
+struct Fixture {
+  std::vector<uint8_t> bytes;
+  std::unique_ptr<Model> model;
+  explicit Fixture(std::vector<uint8_t> b) : bytes(std::move(b)) {
+    auto m = Model::open_buffer(bytes.data(), bytes.size(), "sample");
+    REQUIRE_MESSAGE(m.ok(), m.status().message());
+    model = std::move(m).value();
+  }
+};
+
+std::unique_ptr<Encoder> make_encoder(const Model& model, uint32_t threads, uint32_t batch) {
+  auto encoder = Encoder::create(model, EncoderOptions{threads, batch});
+  REQUIRE_MESSAGE(encoder.ok(), encoder.status().message());
+  return std::move(encoder).value();
+}
+
+// RGB images of odd sizes with random pixels; the encoder resizes them.
+std::vector<std::vector<uint8_t>> random_images(uint32_t count, uint32_t w, uint32_t h, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::vector<uint8_t>> images(count, std::vector<uint8_t>(size_t{w} * h * 3));
+  for (auto& image : images) {
+    for (uint8_t& p : image) p = static_cast<uint8_t>(rng());
+  }
+  return images;
+}
+
+PixelView view_of(const std::vector<uint8_t>& pixels, uint32_t w, uint32_t h) {
+  return PixelView{pixels.data(), w, h, size_t{w} * 3, PixelFormat::kRGB};
+}
+
+}  // namespace
+
+TEST_CASE("encoding the same pixels twice gives identical vectors") {
+  for (auto bytes : {sample_fp32_model(), sample_int8_model()}) {
+    Fixture f(std::move(bytes));
+    auto encoder = make_encoder(*f.model, 1, 1);
+    const auto images = random_images(1, 23, 19, 3);
+    const PixelView view = view_of(images[0], 23, 19);
+    std::vector<float> a(kSampleEmbedding), b(kSampleEmbedding);
+    REQUIRE(encoder->encode(&view, 1, nullptr, a.data()).ok());
+    REQUIRE(encoder->encode(&view, 1, nullptr, b.data()).ok());
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("the embedding is the head applied to the feature, L2-normalised") {
+  Fixture f(sample_fp32_model());
+  auto encoder = make_encoder(*f.model, 1, 1);
+  const auto images = random_images(1, 16, 16, 5);
+  const PixelView view = view_of(images[0], 16, 16);
+  std::vector<float> feature(kSampleChannels), embedding(kSampleEmbedding);
+  REQUIRE(encoder->encode(&view, 1, feature.data(), embedding.data()).ok());
+
+  // The head in double, straight from the model file: layer 0 relu, layer 1 linear.
+  const auto& layers = *f.model->head().layers();
+  std::vector<double> x(feature.begin(), feature.end());
+  for (uint32_t l = 0; l < layers.size(); ++l) {
+    const auto& layer = *layers.Get(l);
+    std::vector<double> y(layer.out_dim());
+    for (uint32_t o = 0; o < layer.out_dim(); ++o) {
+      double acc = layer.bias()->Get(o);
+      for (uint32_t i = 0; i < layer.in_dim(); ++i) acc += double{layer.weight()->Get(o * layer.in_dim() + i)} * x[i];
+      y[o] = l == 0 ? std::max(acc, 0.0) : acc;
+    }
+    x = y;
+  }
+  double norm = 0;
+  for (double v : x) norm += v * v;
+  norm = std::sqrt(norm);
+  // fp32 vs double over at most 16-term dot products of O(1) values: a few hundred ulps
+  // of 1 is far above the rounding error and far below a wrong layer.
+  const double tolerance = 256 * std::numeric_limits<float>::epsilon();
+  double unit = 0;
+  for (uint32_t i = 0; i < kSampleEmbedding; ++i) {
+    CHECK(std::abs(embedding[i] - x[i] / norm) <= tolerance);
+    unit += double{embedding[i]} * embedding[i];
+  }
+  CHECK(std::abs(unit - 1.0) <= tolerance);
+}
+
+TEST_CASE("a batch gives what single images give; a partial batch too") {
+  for (auto bytes : {sample_fp32_model(), sample_int8_model()}) {
+    Fixture f(std::move(bytes));
+    const bool int8 = f.model->tensors()[1].dtype == schema::DType_INT8;
+    auto single = make_encoder(*f.model, 1, 1);
+    auto batched = make_encoder(*f.model, 1, 3);
+    const auto images = random_images(3, 17, 21, 9);
+    std::vector<PixelView> views;
+    for (const auto& image : images) views.push_back(view_of(image, 17, 21));
+    std::vector<float> together(3 * kSampleChannels), partial(2 * kSampleChannels), alone(kSampleChannels);
+    REQUIRE(batched->encode(views.data(), 3, together.data(), nullptr).ok());
+    REQUIRE(batched->encode(views.data(), 2, partial.data(), nullptr).ok());
+    for (uint32_t i = 0; i < 3; ++i) {
+      REQUIRE(single->encode(&views[i], 1, alone.data(), nullptr).ok());
+      for (uint32_t d = 0; d < kSampleChannels; ++d) {
+        const float t = together[i * kSampleChannels + d];
+        // int8 accumulates exactly in integers: bit-identical. fp32 may sum in another
+        // order for another batch: a few ulps of values of magnitude ~1.
+        if (int8) {
+          CHECK(t == alone[d]);
+        } else {
+          CHECK(std::abs(t - alone[d]) <= 64 * std::numeric_limits<float>::epsilon() * (1 + std::abs(alone[d])));
+        }
+        if (i < 2) CHECK(partial[i * kSampleChannels + d] == t);
+      }
+    }
+  }
+}
+
+TEST_CASE("one thread and two threads agree") {
+  for (auto bytes : {sample_fp32_model(), sample_int8_model()}) {
+    Fixture f(std::move(bytes));
+    auto one = make_encoder(*f.model, 1, 2);
+    auto two = make_encoder(*f.model, 2, 2);
+    CHECK(two->threads() == 2);
+    const auto images = random_images(2, 31, 12, 11);
+    const PixelView views[2] = {view_of(images[0], 31, 12), view_of(images[1], 31, 12)};
+    std::vector<float> a(2 * kSampleEmbedding), b(2 * kSampleEmbedding);
+    REQUIRE(one->encode(views, 2, nullptr, a.data()).ok());
+    REQUIRE(two->encode(views, 2, nullptr, b.data()).ok());
+    for (size_t i = 0; i < a.size(); ++i) {
+      CHECK(std::abs(a[i] - b[i]) <= 64 * std::numeric_limits<float>::epsilon());
+    }
+  }
+}
+
+TEST_CASE("encode refuses more images than the batch and bad options") {
+  Fixture f(sample_fp32_model());
+  auto encoder = make_encoder(*f.model, 1, 2);
+  const auto images = random_images(3, 8, 8, 1);
+  const PixelView views[3] = {view_of(images[0], 8, 8), view_of(images[1], 8, 8), view_of(images[2], 8, 8)};
+  std::vector<float> out(3 * kSampleEmbedding);
+  const Status status = encoder->encode(views, 3, nullptr, out.data());
+  CHECK(status.code() == StatusCode::kInvalidArgument);
+  CHECK(status.message().find("3 images for an encoder of batch 2") != std::string::npos);
+  CHECK(Encoder::create(*f.model, EncoderOptions{0, 1}).status().code() == StatusCode::kInvalidArgument);
+  CHECK(Encoder::create(*f.model, EncoderOptions{1, 0}).status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("C API: encoder lifecycle, encode_image, batch and errors") {
+  TempDir dir;
+  const std::string path = dir.write("m.eclr", sample_int8_model());
+  edgeclr_model* model = nullptr;
+  REQUIRE(edgeclr_model_open(path.c_str(), &model) == EDGECLR_OK);
+  edgeclr_encoder* encoder = nullptr;
+  CHECK(edgeclr_encoder_create(nullptr, 1, 1, &encoder) == EDGECLR_INVALID_ARGUMENT);
+  REQUIRE(edgeclr_encoder_create(model, 1, 2, &encoder) == EDGECLR_OK);
+  CHECK(edgeclr_encoder_batch(encoder) == 2);
+
+  const auto images = random_images(2, 16, 16, 2);
+  edgeclr_image c_images[2];
+  for (int i = 0; i < 2; ++i) c_images[i] = edgeclr_image{images[i].data(), 16, 16, 48, EDGECLR_PIXEL_RGB8};
+  std::vector<float> one(kSampleEmbedding), two(2 * kSampleEmbedding);
+  REQUIRE(edgeclr_encode_image(encoder, &c_images[1], one.data(), nullptr) == EDGECLR_OK);
+  REQUIRE(edgeclr_encode_batch(encoder, c_images, 2, two.data(), nullptr) == EDGECLR_OK);
+  for (uint32_t d = 0; d < kSampleEmbedding; ++d) CHECK(two[kSampleEmbedding + d] == one[d]);
+
+  CHECK(edgeclr_encode_batch(encoder, c_images, 3, two.data(), nullptr) == EDGECLR_INVALID_ARGUMENT);
+  edgeclr_image bad = c_images[0];
+  const int nine = 9;  // what a C caller could pass; set through memory, as C would
+  std::memcpy(&bad.format, &nine, sizeof(nine));
+  CHECK(edgeclr_encode_image(encoder, &bad, one.data(), nullptr) == EDGECLR_INVALID_ARGUMENT);
+  CHECK(std::string(edgeclr_last_error()).find("unknown pixel format 9") != std::string::npos);
+  bad = c_images[0];
+  bad.stride_bytes = 10;  // shorter than a row
+  CHECK(edgeclr_encode_image(encoder, &bad, one.data(), nullptr) == EDGECLR_INVALID_ARGUMENT);
+  CHECK(edgeclr_encode_file(encoder, "/nonexistent.png", one.data(), nullptr) != EDGECLR_OK);
+  CHECK(std::string(edgeclr_last_error()).find("/nonexistent.png") != std::string::npos);
+  edgeclr_encoder_destroy(encoder);
+  edgeclr_model_close(model);
+}

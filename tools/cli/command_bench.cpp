@@ -1,0 +1,122 @@
+// edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--json]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "cli/json_writer.h"
+#include "encoder/encoder.h"
+
+namespace edgeclr::cli {
+namespace {
+
+constexpr const char* kHelp =
+    "usage: edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--json]\n\n"
+    "Measures MODEL on this machine: time to open (mmap + verify), to create the encoder\n"
+    "(XNNPACK packs the weights), to the first embedding, then the latency of R encode\n"
+    "calls of B synthetic images each (preprocessing + backbone + head), and the peak\n"
+    "resident memory of the process.\n\n"
+    "options:\n"
+    "  --threads N  backbone threads (default 1)\n"
+    "  --batch B    images per encode call (default 1)\n"
+    "  --runs R     timed calls after the first (default 50)\n"
+    "  --json       one JSON object on stdout with keys open_ms, create_ms,\n"
+    "               first_embedding_ms, p50_ms, p90_ms, per_image_p50_ms, peak_rss_mb,\n"
+    "               threads, batch, runs, model\n";
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+double percentile(std::vector<double> samples, double p) {
+  std::sort(samples.begin(), samples.end());
+  const size_t index = static_cast<size_t>(p * static_cast<double>(samples.size() - 1) + 0.5);
+  return samples[index];
+}
+
+double peak_rss_mb() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+  Args args;
+  std::string error;
+  if (!parse_args(argc, argv, {"json"}, {"threads", "batch", "runs"}, &args, &error)) return usage_error("bench", error);
+  if (args.help) {
+    std::printf("%s", kHelp);
+    return kExitOk;
+  }
+  uint32_t threads = 1, batch = 1, runs = 50;
+  if (!option_uint(args, "threads", 1, 1, 256, &threads, &error) ||
+      !option_uint(args, "batch", 1, 1, 4096, &batch, &error) ||
+      !option_uint(args, "runs", 50, 1, 1000000, &runs, &error)) {
+    return usage_error("bench", error);
+  }
+  if (args.positional.size() != 1) return usage_error("bench", "expected one MODEL file");
+
+  const auto open_start = Clock::now();
+  auto model = Model::open_file(args.positional[0]);
+  if (!model.ok()) return fail(model.status().message());
+  const double open_ms = ms_since(open_start);
+
+  const auto create_start = Clock::now();
+  auto encoder = Encoder::create(*model.value(), EncoderOptions{threads, batch});
+  if (!encoder.ok()) return fail(encoder.status().message());
+  const double create_ms = ms_since(create_start);
+
+  // Synthetic RGB images of the model's input size, so no decoding is timed.
+  const schema::InputSpec& in = model.value()->input_spec();
+  std::vector<uint8_t> pixels(size_t{in.height()} * in.width() * 3);
+  std::mt19937 rng(7);
+  for (uint8_t& p : pixels) p = static_cast<uint8_t>(rng());
+  const PixelView view{pixels.data(), in.width(), in.height(), size_t{in.width()} * 3, PixelFormat::kRGB};
+  const std::vector<PixelView> views(batch, view);
+  std::vector<float> embeddings(size_t{batch} * encoder.value()->embedding_dim());
+
+  const auto first_start = Clock::now();
+  Status status = encoder.value()->encode(views.data(), batch, nullptr, embeddings.data());
+  if (!status.ok()) return fail(status.message());
+  const double first_ms = ms_since(first_start);
+
+  std::vector<double> latencies;
+  for (uint32_t r = 0; r < runs; ++r) {
+    const auto start = Clock::now();
+    status = encoder.value()->encode(views.data(), batch, nullptr, embeddings.data());
+    latencies.push_back(ms_since(start));
+    if (!status.ok()) return fail(status.message());
+  }
+  const double p50 = percentile(latencies, 0.5), p90 = percentile(latencies, 0.9);
+  if (args.has("json")) {
+    JsonWriter j;
+    j.begin_object().key("model").value(args.positional[0]);
+    j.key("open_ms").value(open_ms).key("create_ms").value(create_ms).key("first_embedding_ms").value(first_ms);
+    j.key("p50_ms").value(p50).key("p90_ms").value(p90).key("per_image_p50_ms").value(p50 / batch);
+    j.key("peak_rss_mb").value(peak_rss_mb()).key("threads").value(threads).key("batch").value(batch);
+    j.key("runs").value(runs).end_object();
+    std::printf("%s\n", j.str().c_str());
+  } else {
+    std::printf("model            %s\n", args.positional[0].c_str());
+    std::printf("threads, batch   %u, %u\n", threads, batch);
+    std::printf("open             %.3f ms\n", open_ms);
+    std::printf("create encoder   %.3f ms\n", create_ms);
+    std::printf("first embedding  %.3f ms\n", first_ms);
+    std::printf("latency p50/p90  %.3f / %.3f ms per call of %u (%.3f ms per image), %u runs\n", p50, p90, batch,
+                p50 / batch, runs);
+    std::printf("peak RSS         %.1f MB\n", peak_rss_mb());
+  }
+  return kExitOk;
+}
+
+}  // namespace edgeclr::cli
