@@ -7,6 +7,7 @@
 #include <random>
 
 #include "edgeclr/edgeclr.h"
+#include "edgeclr/edgeclr.hpp"
 #include "encoder/encoder.h"
 #include "support/sample_models.h"
 #include "support/temp_dir.h"
@@ -186,4 +187,24 @@ TEST_CASE("C API: encoder lifecycle, encode_image, batch and errors") {
   CHECK(std::string(edgeclr_last_error()).find("/nonexistent.png") != std::string::npos);
   edgeclr_encoder_destroy(encoder);
   edgeclr_model_close(model);
+}
+
+TEST_CASE("C++ wrapper: an Encoder from a Model encodes and reports failure without throwing") {
+  const auto bytes = sample_fp32_model();
+  edgeclr::api::Model model;
+  REQUIRE(edgeclr::api::Model::open_buffer(bytes.data(), bytes.size(), &model) == EDGECLR_OK);
+  edgeclr::api::Encoder encoder;
+  REQUIRE(edgeclr::api::Encoder::create(model, 1, 1, &encoder) == EDGECLR_OK);
+  CHECK(encoder.batch() == 1);
+  const auto images = random_images(1, 16, 16, 4);
+  const edgeclr_image image{images[0].data(), 16, 16, 48, EDGECLR_PIXEL_RGB8};
+  std::vector<float> embedding(kSampleEmbedding);
+  REQUIRE(encoder.encode_image(image, embedding.data()) == EDGECLR_OK);
+  double norm = 0;
+  for (float v : embedding) norm += double{v} * v;
+  CHECK(std::abs(norm - 1.0) < 1e-5);
+  CHECK(encoder.encode_file("/nonexistent.png", embedding.data()) == EDGECLR_IO_ERROR);
+  edgeclr::api::Encoder none;
+  CHECK(edgeclr::api::Encoder::create(model, 0, 1, &none) == EDGECLR_INVALID_ARGUMENT);
+  CHECK(!none);
 }

@@ -1,4 +1,4 @@
-// edgeclr.hpp: a thin RAII wrapper over edgeclr.h. Header-only, no exceptions: every
+// edgeclr.hpp: a thin RAII wrapper over edgeclr.h (Model, Encoder). Header-only, no exceptions: every
 // call that can fail returns edgeclr_status, with the message in last_error().
 #pragma once
 
@@ -56,6 +56,51 @@ class Model {
  private:
   explicit Model(edgeclr_model* handle) : handle_(handle) {}
   edgeclr_model* handle_ = nullptr;
+};
+
+// Owns an edgeclr_encoder. Move-only; used by one thread at a time. The Model it was
+// created from must outlive it.
+class Encoder {
+ public:
+  Encoder() = default;
+  // threads: 1 = the calling thread; batch: most images per encode_batch call.
+  static edgeclr_status create(const Model& model, uint32_t threads, uint32_t batch, Encoder* out) {
+    edgeclr_encoder* handle = nullptr;
+    const edgeclr_status status = edgeclr_encoder_create(model.get(), threads, batch, &handle);
+    if (status == EDGECLR_OK) *out = Encoder(handle);
+    return status;
+  }
+
+  Encoder(Encoder&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  Encoder& operator=(Encoder&& other) noexcept {
+    if (this != &other) {
+      edgeclr_encoder_destroy(handle_);
+      handle_ = std::exchange(other.handle_, nullptr);
+    }
+    return *this;
+  }
+  Encoder(const Encoder&) = delete;
+  Encoder& operator=(const Encoder&) = delete;
+  ~Encoder() { edgeclr_encoder_destroy(handle_); }
+
+  explicit operator bool() const { return handle_ != nullptr; }
+  uint32_t batch() const { return edgeclr_encoder_batch(handle_); }
+
+  // `embedding` / `feature`: embedding_dim / feature_dim floats, or nullptr.
+  edgeclr_status encode_file(const std::string& path, float* embedding, float* feature = nullptr) {
+    return edgeclr_encode_file(handle_, path.c_str(), embedding, feature);
+  }
+  edgeclr_status encode_image(const edgeclr_image& image, float* embedding, float* feature = nullptr) {
+    return edgeclr_encode_image(handle_, &image, embedding, feature);
+  }
+  edgeclr_status encode_batch(const edgeclr_image* images, uint32_t count, float* embeddings,
+                              float* features = nullptr) {
+    return edgeclr_encode_batch(handle_, images, count, embeddings, features);
+  }
+
+ private:
+  explicit Encoder(edgeclr_encoder* handle) : handle_(handle) {}
+  edgeclr_encoder* handle_ = nullptr;
 };
 
 }  // namespace api
