@@ -7,5 +7,6 @@ int run_inspect(int argc, char** argv);
 int run_embed(int argc, char** argv);
 int run_similarity(int argc, char** argv);
 int run_bench(int argc, char** argv);
+int run_convert(int argc, char** argv);
 
 }  // namespace edgeclr::cli

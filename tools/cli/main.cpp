@@ -20,6 +20,7 @@ constexpr Command kCommands[] = {
      edgeclr::cli::run_inspect},
     {"embed", "print the embeddings (or features) of images, as text, JSON or .npy", edgeclr::cli::run_embed},
     {"similarity", "print the cosine similarity of two images", edgeclr::cli::run_similarity},
+    {"convert", "convert an ONNX model into an .eclr model", edgeclr::cli::run_convert},
     {"bench", "measure open, create, first-embedding and per-call latency, and peak memory",
      edgeclr::cli::run_bench},
 };

@@ -1,0 +1,32 @@
+#include "convert/convert.h"
+
+#include "convert/graph_passes.h"
+#include "convert/onnx_import.h"
+#include "model/model.h"
+
+namespace edgeclr::convert {
+namespace {
+
+Status with_path(const std::string& path, const Status& status) {
+  if (status.ok() || status.message().rfind("failed to convert", 0) == 0) return status;
+  return error(status.code(), format("failed to convert '%s': %s", path.c_str(), status.message().c_str()));
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> convert_onnx_fp32(const std::string& onnx_path, const LowerOptions& options) {
+  auto graph = import_onnx(onnx_path);
+  if (!graph.ok()) return graph.status();
+  EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, remove_passthrough(graph.value())));
+  EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fold_constants(graph.value())));
+  EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fold_batch_norm(graph.value())));
+  auto builder = lower_to_eclr(graph.value(), options);
+  if (!builder.ok()) return with_path(onnx_path, builder.status());
+  std::vector<uint8_t> bytes = builder->finish();
+  // What we write must load: the runtime's verifier is the final check.
+  auto model = Model::open_buffer(bytes.data(), bytes.size(), "converted model");
+  if (!model.ok()) return with_path(onnx_path, error(StatusCode::kInternal, model.status().message()));
+  return bytes;
+}
+
+}  // namespace edgeclr::convert

@@ -1,0 +1,50 @@
+#include "convert/graph.h"
+
+namespace edgeclr::convert {
+
+int64_t Constant::count() const {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+int64_t Node::int_attr(const std::string& key, int64_t fallback) const {
+  const auto it = attributes.find(key);
+  return it == attributes.end() ? fallback : it->second.i;
+}
+
+float Node::float_attr(const std::string& key, float fallback) const {
+  const auto it = attributes.find(key);
+  return it == attributes.end() ? fallback : it->second.f;
+}
+
+std::vector<int64_t> Node::ints_attr(const std::string& key) const {
+  const auto it = attributes.find(key);
+  return it == attributes.end() ? std::vector<int64_t>{} : it->second.ints;
+}
+
+std::string Node::string_attr(const std::string& key, const std::string& fallback) const {
+  const auto it = attributes.find(key);
+  return it == attributes.end() ? fallback : it->second.s;
+}
+
+std::vector<size_t> Graph::consumers(const std::string& value) const {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const std::string& in : nodes[i].inputs) {
+      if (in == value) {
+        out.push_back(i);
+        break;
+      }
+    }
+  }
+  if (value == output) out.push_back(nodes.size());  // the graph output counts as a reader
+  return out;
+}
+
+const Constant* Graph::constant(const std::string& value) const {
+  const auto it = values.find(value);
+  return it == values.end() || !it->second.constant ? nullptr : &*it->second.constant;
+}
+
+}  // namespace edgeclr::convert

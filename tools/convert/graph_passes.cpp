@@ -1,0 +1,251 @@
+#include "convert/graph_passes.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace edgeclr::convert {
+namespace {
+
+Status node_error(const Node& node, const std::string& why) {
+  return error(StatusCode::kUnsupported, format("node '%s' (%s): %s", node.name.c_str(), node.op.c_str(), why.c_str()));
+}
+
+// Makes every reader of `from` read `to` instead (and the graph output too).
+void rename_uses(Graph& graph, const std::string& from, const std::string& to) {
+  for (Node& n : graph.nodes) {
+    for (std::string& in : n.inputs) {
+      if (in == from) in = to;
+    }
+  }
+  if (graph.output == from) graph.output = to;
+}
+
+void erase_nodes(Graph& graph, const std::set<size_t>& dead) {
+  std::vector<Node> kept;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (!dead.count(i)) kept.push_back(std::move(graph.nodes[i]));
+  }
+  graph.nodes = std::move(kept);
+}
+
+bool all_constant(const Graph& graph, const Node& node) {
+  for (const std::string& in : node.inputs) {
+    if (!in.empty() && graph.constant(in) == nullptr) return false;
+  }
+  return true;
+}
+
+Constant ints_constant(std::vector<int64_t> values) {
+  Constant c;
+  c.is_float = false;
+  c.dims = {static_cast<int64_t>(values.size())};
+  c.ints = std::move(values);
+  return c;
+}
+
+std::vector<int64_t> as_ints(const Constant& c) {
+  if (!c.is_float) return c.ints;
+  return std::vector<int64_t>(c.floats.begin(), c.floats.end());
+}
+
+// Axes of Unsqueeze/Squeeze: an attribute before opset 13, an input from 13 on.
+std::vector<int64_t> axes_of(const Graph& graph, const Node& node) {
+  if (node.has("axes")) return node.ints_attr("axes");
+  if (node.inputs.size() > 1 && graph.constant(node.inputs[1])) return as_ints(*graph.constant(node.inputs[1]));
+  return {};
+}
+
+// Elementwise arithmetic of two constants, equal shapes or one a single value.
+std::optional<Constant> fold_arithmetic(const Node& node, const Constant& a, const Constant& b) {
+  if (a.count() != b.count() && a.count() != 1 && b.count() != 1) return std::nullopt;
+  Constant out = a.count() >= b.count() ? a : b;
+  const bool is_float = a.is_float || b.is_float;
+  out.is_float = is_float;
+  const int64_t n = std::max(a.count(), b.count());
+  out.floats.assign(is_float ? n : 0, 0.0f);
+  out.ints.assign(is_float ? 0 : n, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = a.is_float ? a.floats[a.count() == 1 ? 0 : i] : double(a.ints[a.count() == 1 ? 0 : i]);
+    const double y = b.is_float ? b.floats[b.count() == 1 ? 0 : i] : double(b.ints[b.count() == 1 ? 0 : i]);
+    double r = 0;
+    if (node.op == "Add") r = x + y;
+    else if (node.op == "Sub") r = x - y;
+    else if (node.op == "Mul") r = x * y;
+    else if (node.op == "Div") r = is_float ? x / y : (y == 0 ? 0 : std::trunc(x / y));
+    if (is_float) out.floats[i] = static_cast<float>(r);
+    else out.ints[i] = static_cast<int64_t>(r);
+  }
+  return out;
+}
+
+// The folded value of `node`, or nullopt when it is not foldable.
+Result<std::optional<Constant>> evaluate(const Graph& graph, const Node& node) {
+  if (node.op == "Constant") {
+    if (node.has("value") && node.attributes.at("value").tensor) return std::optional<Constant>(*node.attributes.at("value").tensor);
+    if (node.has("value_ints")) return std::optional<Constant>(ints_constant(node.ints_attr("value_ints")));
+    if (node.has("value_int")) return std::optional<Constant>(ints_constant({node.int_attr("value_int", 0)}));
+    if (node.has("value_float")) {
+      Constant c;
+      c.floats = {node.float_attr("value_float", 0)};
+      return std::optional<Constant>(c);
+    }
+    return node_error(node, "only tensor, int(s) and float values are supported");
+  }
+  if (node.op == "Shape") {
+    const Value& in = graph.values.at(node.inputs[0]);
+    if (!in.shape_known) return std::optional<Constant>();
+    for (int64_t d : in.shape) {
+      if (d < 0) return std::optional<Constant>();
+    }
+    return std::optional<Constant>(ints_constant(in.shape));
+  }
+  if (!all_constant(graph, node)) return std::optional<Constant>();
+  const Constant& a = *graph.constant(node.inputs[0]);
+  if (node.op == "Cast") {
+    Constant c = a;
+    const int64_t to = node.int_attr("to", 1);
+    const bool to_float = to == 1 || to == 10 || to == 11;
+    if (to_float && !a.is_float) c.floats.assign(a.ints.begin(), a.ints.end());
+    if (!to_float && a.is_float) c.ints.assign(a.floats.begin(), a.floats.end());
+    c.is_float = to_float;
+    if (to_float) c.ints.clear(); else c.floats.clear();
+    return std::optional<Constant>(c);
+  }
+  if (node.op == "Unsqueeze" || node.op == "Squeeze") {
+    Constant c = a;
+    std::vector<int64_t> axes = axes_of(graph, node);
+    if (node.op == "Unsqueeze") {
+      const int64_t rank = static_cast<int64_t>(a.dims.size() + axes.size());
+      for (int64_t& axis : axes) axis = axis < 0 ? axis + rank : axis;
+      std::sort(axes.begin(), axes.end());
+      for (int64_t axis : axes) c.dims.insert(c.dims.begin() + std::min<int64_t>(axis, c.dims.size()), 1);
+    } else {
+      const auto rank = static_cast<int64_t>(a.dims.size());
+      std::vector<int64_t> dims;
+      for (int64_t i = 0; i < rank; ++i) {
+        const bool listed = std::any_of(axes.begin(), axes.end(), [&](int64_t axis) {
+          return (axis < 0 ? axis + rank : axis) == i;
+        });
+        if (axes.empty() ? a.dims[i] != 1 : !listed) dims.push_back(a.dims[i]);
+      }
+      c.dims = dims;
+    }
+    return std::optional<Constant>(c);
+  }
+  if (node.op == "Gather" && a.dims.size() == 1 && node.int_attr("axis", 0) == 0) {
+    const Constant& idx = *graph.constant(node.inputs[1]);
+    Constant c = a;
+    c.dims = idx.dims;
+    c.floats.clear();
+    c.ints.clear();
+    for (int64_t i : as_ints(idx)) {
+      const int64_t k = i < 0 ? i + a.count() : i;
+      if (k < 0 || k >= a.count()) return node_error(node, "index out of range");
+      if (a.is_float) c.floats.push_back(a.floats[k]); else c.ints.push_back(a.ints[k]);
+    }
+    return std::optional<Constant>(c);
+  }
+  if (node.op == "Concat" && a.dims.size() == 1) {
+    Constant c = a;
+    for (size_t i = 1; i < node.inputs.size(); ++i) {
+      const Constant& b = *graph.constant(node.inputs[i]);
+      if (b.dims.size() != 1 || b.is_float != a.is_float) return std::optional<Constant>();
+      c.floats.insert(c.floats.end(), b.floats.begin(), b.floats.end());
+      c.ints.insert(c.ints.end(), b.ints.begin(), b.ints.end());
+    }
+    c.dims = {static_cast<int64_t>(c.is_float ? c.floats.size() : c.ints.size())};
+    return std::optional<Constant>(c);
+  }
+  if ((node.op == "Add" || node.op == "Sub" || node.op == "Mul" || node.op == "Div") && node.inputs.size() == 2) {
+    return fold_arithmetic(node, a, *graph.constant(node.inputs[1]));
+  }
+  return std::optional<Constant>();
+}
+
+}  // namespace
+
+Status remove_passthrough(Graph& graph) {
+  std::set<size_t> dead;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& n = graph.nodes[i];
+    if (n.op != "Identity" && n.op != "Dropout") continue;
+    if (n.outputs.size() > 1 && !n.outputs[1].empty() && !graph.consumers(n.outputs[1]).empty()) {
+      return node_error(n, "the dropout mask is used; only inference graphs are supported");
+    }
+    if (n.outputs[0] == graph.output && graph.constant(n.inputs[0]) == nullptr) {
+      graph.output = n.inputs[0];
+    }
+    rename_uses(graph, n.outputs[0], n.inputs[0]);
+    dead.insert(i);
+  }
+  erase_nodes(graph, dead);
+  return Status::Ok();
+}
+
+Status fold_constants(Graph& graph) {
+  std::set<size_t> dead;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& n = graph.nodes[i];
+    auto folded = evaluate(graph, n);
+    if (!folded.ok()) return folded.status();
+    if (!folded.value()) continue;
+    Value& out = graph.values[n.outputs[0]];
+    out.shape = folded.value()->dims;
+    out.shape_known = true;
+    out.constant = std::move(*folded.value());
+    dead.insert(i);
+  }
+  erase_nodes(graph, dead);
+  return Status::Ok();
+}
+
+Status fold_batch_norm(Graph& graph) {
+  std::set<size_t> dead;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& bn = graph.nodes[i];
+    if (bn.op != "BatchNormalization") continue;
+    const auto producer = std::find_if(graph.nodes.begin(), graph.nodes.end(), [&](const Node& n) {
+      return n.op == "Conv" && n.outputs[0] == bn.inputs[0];
+    });
+    if (producer == graph.nodes.end() || graph.consumers(bn.inputs[0]).size() != 1) continue;
+    Node& conv = *producer;
+    const Constant* w = graph.constant(conv.inputs[1]);
+    const Constant* scale = graph.constant(bn.inputs[1]);
+    const Constant* shift = graph.constant(bn.inputs[2]);
+    const Constant* mean = graph.constant(bn.inputs[3]);
+    const Constant* var = graph.constant(bn.inputs[4]);
+    if (!w || !scale || !shift || !mean || !var || !w->is_float) continue;
+    const int64_t out_c = w->dims[0];
+    if (scale->count() != out_c || shift->count() != out_c || mean->count() != out_c || var->count() != out_c) {
+      return node_error(bn, "parameter count differs from the convolution's output channels");
+    }
+    const float eps = bn.float_attr("epsilon", 1e-5f);
+    Constant weight = *w;
+    Constant bias;
+    bias.dims = {out_c};
+    bias.floats.assign(out_c, 0.0f);
+    const Constant* old_bias = conv.inputs.size() > 2 && !conv.inputs[2].empty() ? graph.constant(conv.inputs[2]) : nullptr;
+    const int64_t per_out = weight.count() / out_c;
+    for (int64_t o = 0; o < out_c; ++o) {
+      const double k = scale->floats[o] / std::sqrt(double{var->floats[o]} + eps);
+      for (int64_t j = 0; j < per_out; ++j) weight.floats[o * per_out + j] = static_cast<float>(weight.floats[o * per_out + j] * k);
+      const double b = old_bias ? old_bias->floats[o] : 0.0;
+      bias.floats[o] = static_cast<float>((b - mean->floats[o]) * k + shift->floats[o]);
+    }
+    const std::string weight_name = conv.name + "/folded_weight";
+    const std::string bias_name = conv.name + "/folded_bias";
+    graph.values[weight_name] = Value{weight.dims, true, weight};
+    graph.values[bias_name] = Value{bias.dims, true, bias};
+    conv.inputs.resize(3);
+    conv.inputs[1] = weight_name;
+    conv.inputs[2] = bias_name;
+    const std::string conv_out = conv.outputs[0];
+    rename_uses(graph, bn.outputs[0], conv_out);
+    dead.insert(i);
+  }
+  erase_nodes(graph, dead);
+  return Status::Ok();
+}
+
+}  // namespace edgeclr::convert

@@ -1,0 +1,175 @@
+#include "convert/onnx_import.h"
+
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace edgeclr::convert {
+namespace {
+
+constexpr size_t kMaxOnnxBytes = size_t{1} << 31;  // protobuf's own limit is 2 GiB
+
+Status fail(const std::string& path, const std::string& why) {
+  return error(StatusCode::kInvalidModel, format("failed to convert '%s': %s", path.c_str(), why.c_str()));
+}
+
+template <typename T>
+std::vector<T> raw_values(const std::string& raw) {
+  std::vector<T> out(raw.size() / sizeof(T));
+  if (!out.empty()) std::memcpy(out.data(), raw.data(), out.size() * sizeof(T));  // little-endian hosts
+  return out;
+}
+
+// Decodes float, double, int32 and int64 tensors; external data is not supported.
+Result<Constant> decode_tensor(const onnx::TensorProto& t) {
+  Constant c;
+  c.dims.assign(t.dims().begin(), t.dims().end());
+  for (int64_t d : c.dims) {
+    if (d < 0 || d > (int64_t{1} << 32)) return error(StatusCode::kInvalidModel, format("dimension %lld", (long long)d));
+  }
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    return error(StatusCode::kUnsupported, "tensor '" + t.name() + "' keeps its data in an external file");
+  }
+  const bool raw = t.has_raw_data();
+  switch (t.data_type()) {
+    case onnx::TensorProto::FLOAT:
+      c.floats = raw ? raw_values<float>(t.raw_data()) : std::vector<float>(t.float_data().begin(), t.float_data().end());
+      break;
+    case onnx::TensorProto::DOUBLE: {
+      const auto d = raw ? raw_values<double>(t.raw_data())
+                         : std::vector<double>(t.double_data().begin(), t.double_data().end());
+      c.floats.assign(d.begin(), d.end());
+      break;
+    }
+    case onnx::TensorProto::INT64:
+      c.is_float = false;
+      c.ints = raw ? raw_values<int64_t>(t.raw_data()) : std::vector<int64_t>(t.int64_data().begin(), t.int64_data().end());
+      break;
+    case onnx::TensorProto::INT32: {
+      c.is_float = false;
+      const auto v = raw ? raw_values<int32_t>(t.raw_data())
+                         : std::vector<int32_t>(t.int32_data().begin(), t.int32_data().end());
+      c.ints.assign(v.begin(), v.end());
+      break;
+    }
+    default:
+      return error(StatusCode::kUnsupported,
+                   format("tensor '%s' has data type %d; supported: float, double, int32, int64", t.name().c_str(),
+                          t.data_type()));
+  }
+  const size_t have = c.is_float ? c.floats.size() : c.ints.size();
+  if (static_cast<int64_t>(have) != c.count()) {
+    return error(StatusCode::kInvalidModel, format("tensor '%s' has %zu values for %lld elements", t.name().c_str(),
+                                                   have, static_cast<long long>(c.count())));
+  }
+  return c;
+}
+
+Value value_from_type(const onnx::TypeProto& type) {
+  Value v;
+  if (!type.has_tensor_type() || !type.tensor_type().has_shape()) return v;
+  v.shape_known = true;
+  for (const auto& dim : type.tensor_type().shape().dim()) {
+    v.shape.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
+  }
+  return v;
+}
+
+Result<Attribute> decode_attribute(const onnx::AttributeProto& a) {
+  Attribute out;
+  switch (a.type()) {
+    case onnx::AttributeProto::INT: out.kind = Attribute::Kind::kInt; out.i = a.i(); break;
+    case onnx::AttributeProto::FLOAT: out.kind = Attribute::Kind::kFloat; out.f = a.f(); break;
+    case onnx::AttributeProto::INTS: out.kind = Attribute::Kind::kInts; out.ints.assign(a.ints().begin(), a.ints().end()); break;
+    case onnx::AttributeProto::FLOATS:
+      out.kind = Attribute::Kind::kFloats;
+      out.floats.assign(a.floats().begin(), a.floats().end());
+      break;
+    case onnx::AttributeProto::STRING: out.kind = Attribute::Kind::kString; out.s = a.s(); break;
+    case onnx::AttributeProto::TENSOR: {
+      auto t = decode_tensor(a.t());
+      if (!t.ok()) return t.status();
+      out.kind = Attribute::Kind::kTensor;
+      out.tensor = std::move(t).value();
+      break;
+    }
+    default: break;
+  }
+  return out;
+}
+
+Status read_model(const std::string& path, onnx::ModelProto* model) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return error(StatusCode::kIoError, format("failed to convert '%s': cannot open: %s", path.c_str(), std::strerror(errno)));
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  const std::string data = bytes.str();
+  if (data.empty() || data.size() >= kMaxOnnxBytes) return fail(path, format("file has %zu bytes", data.size()));
+  if (!model->ParseFromString(data)) return fail(path, "not an ONNX model (protobuf parse failed)");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Graph> import_onnx(const std::string& path) {
+  onnx::ModelProto model;
+  EDGECLR_RETURN_IF_ERROR(read_model(path, &model));
+  Graph graph;
+  for (const auto& opset : model.opset_import()) {
+    if (opset.domain().empty() || opset.domain() == "ai.onnx") graph.opset = opset.version();
+  }
+  if (graph.opset < kMinOpset || graph.opset > kMaxOpset) {
+    return fail(path, format("opset %lld, supported: %lld to %lld", static_cast<long long>(graph.opset),
+                             static_cast<long long>(kMinOpset), static_cast<long long>(kMaxOpset)));
+  }
+  try {
+    onnx::shape_inference::InferShapes(model);
+  } catch (const std::exception& e) {
+    return fail(path, std::string("ONNX shape inference failed: ") + e.what());
+  }
+  const onnx::GraphProto& g = model.graph();
+  for (const auto& kv : model.metadata_props()) graph.metadata[kv.key()] = kv.value();
+  for (const auto& init : g.initializer()) {
+    auto c = decode_tensor(init);
+    if (!c.ok()) return fail(path, c.status().message());
+    Value v;
+    v.shape = c->dims;
+    v.shape_known = true;
+    v.constant = std::move(c).value();
+    graph.values[init.name()] = std::move(v);
+  }
+  for (const auto& vi : g.value_info()) graph.values.emplace(vi.name(), value_from_type(vi.type()));
+  for (const auto& out : g.output()) graph.values.emplace(out.name(), value_from_type(out.type()));
+  for (const auto& in : g.input()) {
+    if (graph.values.count(in.name()) && graph.values[in.name()].constant) continue;  // an initializer
+    if (!graph.input.empty()) return fail(path, "the graph has more than one input; an encoder takes one image");
+    graph.input = in.name();
+    graph.values[in.name()] = value_from_type(in.type());
+  }
+  if (graph.input.empty() || g.output_size() == 0) return fail(path, "the graph needs one input and an output");
+  graph.output = g.output(0).name();
+  for (const auto& n : g.node()) {
+    if (!n.domain().empty() && n.domain() != "ai.onnx") {
+      return fail(path, format("node '%s' (%s) is in domain '%s'; only the default ONNX domain is supported",
+                               n.name().c_str(), n.op_type().c_str(), n.domain().c_str()));
+    }
+    Node node;
+    node.op = n.op_type();
+    node.name = n.name().empty() ? (n.output_size() ? n.output(0) : n.op_type()) : n.name();
+    node.inputs.assign(n.input().begin(), n.input().end());
+    node.outputs.assign(n.output().begin(), n.output().end());
+    for (const auto& a : n.attribute()) {
+      auto attr = decode_attribute(a);
+      if (!attr.ok()) return fail(path, format("node '%s' (%s): %s", node.name.c_str(), node.op.c_str(), attr.status().message().c_str()));
+      node.attributes[a.name()] = std::move(attr).value();
+    }
+    for (const std::string& out : node.outputs) graph.values.emplace(out, Value{});
+    graph.nodes.push_back(std::move(node));
+  }
+  return graph;
+}
+
+}  // namespace edgeclr::convert
