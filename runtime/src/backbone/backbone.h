@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "core/status.h"
 #include "model/model.h"
@@ -19,6 +20,9 @@ namespace edgeclr {
 struct BackboneOptions {
   uint32_t threads = 1;  // 1 runs on the calling thread; N > 1 uses a pool of N threads
   uint32_t batch = 1;    // images per run(), fixed for the life of the Backbone
+  // Activation tensors whose values run() also keeps, for calibration and fidelity
+  // reports (converter only; an app leaves this empty).
+  std::vector<uint32_t> observed;
 };
 
 class Backbone {
@@ -37,6 +41,10 @@ class Backbone {
 
   // Where to write the next input to skip the copy in run(): batch x H x W x C floats.
   virtual float* input_buffer() = 0;
+
+  // Values of options.observed[i] after the last run(): batch x elements of the
+  // tensor's dtype (float for fp32, int8_t for int8). Valid until the next run().
+  virtual const void* observed(size_t i) const = 0;
 
   virtual uint32_t batch() const = 0;
   virtual uint32_t threads() const = 0;

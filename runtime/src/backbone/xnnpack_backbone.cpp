@@ -6,6 +6,7 @@
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -17,8 +18,9 @@
 namespace edgeclr {
 namespace {
 
-constexpr uint32_t kInputId = 0;    // external value ids
+constexpr uint32_t kInputId = 0;    // external value ids; observed tensors follow
 constexpr uint32_t kFeatureId = 1;
+constexpr uint32_t kFirstObservedId = 2;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 struct Range {
@@ -59,6 +61,7 @@ class XnnpackBackbone final : public Backbone {
   Status build();
   Status run(const float* input, float* feature) override;
   float* input_buffer() override { return input_.data(); }
+  const void* observed(size_t i) const override { return observed_[i].data(); }
   uint32_t batch() const override { return options_.batch; }
   uint32_t threads() const override { return options_.threads; }
 
@@ -77,6 +80,7 @@ class XnnpackBackbone final : public Backbone {
   std::vector<uint32_t> value_ids_;                 // per model tensor, XNN_INVALID_VALUE_ID until defined
   std::vector<std::vector<uint8_t>> owned_weights_;  // re-laid-out weights; must outlive the runtime
   std::vector<float> input_;                        // batch x H x W x C plus XNN_EXTRA_BYTES
+  std::vector<std::vector<uint8_t>> observed_;      // per options_.observed tensor
   float* bound_feature_ = nullptr;                  // output the runtime was last set up with
 };
 
@@ -117,6 +121,13 @@ Status XnnpackBackbone::define_value(uint32_t tensor, uint32_t* id) {
   } else if (tensor == model_.backbone().feature()) {
     external = kFeatureId;
     flags = XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
+  } else {
+    const auto& obs = options_.observed;
+    const auto it = std::find(obs.begin(), obs.end(), tensor);
+    if (it != obs.end()) {
+      external = kFirstObservedId + static_cast<uint32_t>(it - obs.begin());
+      flags = XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
+    }
   }
   xnn_status status;
   if (t.dtype == schema::DType_FLOAT32) {
@@ -319,14 +330,15 @@ Status check_batchable(const Model& model, uint32_t batch) {
   return Status::Ok();
 }
 
-// Which operators the feature depends on. Only those are given to XNNPACK: its 2022
-// optimizer drops values nobody reads but keeps the nodes writing them, and then
-// aborts on an assertion.
-std::vector<bool> operators_reaching_feature(const Model& model) {
+// Which operators the feature and the observed tensors depend on. Only those are given
+// to XNNPACK: its 2022 optimizer drops values nobody reads but keeps the nodes writing
+// them, and then aborts on an assertion.
+std::vector<bool> operators_reaching_outputs(const Model& model, const std::vector<uint32_t>& observed) {
   const auto* ops = model.backbone().operators();
   std::vector<bool> needed(model.tensors().size(), false);
   std::vector<bool> live(ops->size(), false);
   needed[model.backbone().feature()] = true;
+  for (uint32_t t : observed) needed[t] = true;
   for (uint32_t i = ops->size(); i-- > 0;) {
     const schema::Operator& op = *ops->Get(i);
     if (!needed[op.outputs()->Get(0)]) continue;
@@ -346,12 +358,22 @@ Status XnnpackBackbone::build() {
   if (xnn_initialize(nullptr) != xnn_status_success) {
     return error(StatusCode::kUnsupported, "failed to initialize XNNPACK: this CPU is not supported");
   }
-  if (xnn_create_subgraph(2, 0, &subgraph_) != xnn_status_success) {
+  for (uint32_t t : options_.observed) {
+    if (t >= model_.tensors().size() || model_.tensors()[t].is_constant || t == model_.backbone().input() ||
+        t == model_.backbone().feature()) {
+      return error(StatusCode::kInvalidArgument,
+                   format("failed to create backbone: tensor %u is not an intermediate activation", t));
+    }
+    const TensorInfo& info = model_.tensors()[t];
+    observed_.emplace_back(info.elements * options_.batch * dtype_size(info.dtype) + XNN_EXTRA_BYTES);
+  }
+  const auto external_ids = kFirstObservedId + static_cast<uint32_t>(options_.observed.size());
+  if (xnn_create_subgraph(external_ids, 0, &subgraph_) != xnn_status_success) {
     return error(StatusCode::kOutOfMemory, "failed to create backbone: cannot create an XNNPACK subgraph");
   }
   value_ids_.assign(model_.tensors().size(), XNN_INVALID_VALUE_ID);
   const auto* ops = model_.backbone().operators();
-  const std::vector<bool> live = operators_reaching_feature(model_);
+  const std::vector<bool> live = operators_reaching_outputs(model_, options_.observed);
   for (uint32_t i = 0; i < ops->size(); ++i) {
     if (live[i]) EDGECLR_RETURN_IF_ERROR(define_operator(*ops->Get(i), i));
   }
@@ -382,8 +404,11 @@ Status XnnpackBackbone::run(const float* input, float* feature) {
     std::memcpy(input_.data(), input, count * sizeof(float));
   }
   if (bound_feature_ != feature) {  // setup once per output pointer: no per-run work
-    const xnn_external_value values[2] = {{kInputId, input_.data()}, {kFeatureId, feature}};
-    const xnn_status status = xnn_setup_runtime(runtime_, 2, values);
+    std::vector<xnn_external_value> values = {{kInputId, input_.data()}, {kFeatureId, feature}};
+    for (size_t i = 0; i < observed_.size(); ++i) {
+      values.push_back({kFirstObservedId + static_cast<uint32_t>(i), observed_[i].data()});
+    }
+    const xnn_status status = xnn_setup_runtime(runtime_, values.size(), values.data());
     if (status != xnn_status_success) {
       return error(StatusCode::kInternal, format("failed to set up backbone: %s", xnn_status_name(status)));
     }

@@ -5,7 +5,10 @@
 namespace edgeclr {
 
 Result<std::unique_ptr<Encoder>> Encoder::create(const Model& model, const EncoderOptions& options) {
-  auto backbone = Backbone::create(model, BackboneOptions{options.threads, options.batch});
+  BackboneOptions backbone_options;
+  backbone_options.threads = options.threads;
+  backbone_options.batch = options.batch;
+  auto backbone = Backbone::create(model, backbone_options);
   if (!backbone.ok()) return backbone.status();
   std::unique_ptr<Encoder> encoder(new Encoder(model, std::move(backbone).value()));
   const uint32_t batch = options.batch;
