@@ -1,12 +1,12 @@
 #include "convert/lower.h"
 
-#include "head/projection_head.h"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
 #include <sstream>
+
+#include "head/projection_head.h"
 
 namespace edgeclr::convert {
 namespace {
@@ -608,10 +608,18 @@ Result<ModelBuilder> Lowering::run() {
   }
   uint32_t feature = it->second;
   const Dims fd = b_.staged().backbone->tensors[feature]->shape;
-  if (fd.size() == 4 && fd[1] == 1 && fd[2] == 1) {  // [1,1,1,D] -> [1,D]
-    const uint32_t flat = b_.add_activation(feature_ + "/flat", {fd[0], fd[3]});
+  const bool spatial = fd.size() == 4 && (fd[1] != 1 || fd[2] != 1);
+  if (spatial && !options_.flatten_spatial_feature) {
+    return error(StatusCode::kUnsupported,
+                 format("the feature '%s' is a [1,%u,%u,%u] map, not a vector; end the backbone with global "
+                        "pooling, or name another tensor with --feature-output", feature_.c_str(), fd[3], fd[1], fd[2]));
+  }
+  if (fd.size() != 2) {  // [1,H,W,C] or [1,C] of another rank -> [1, H*W*C]
+    uint32_t count = 1;
+    for (size_t i = 1; i < fd.size(); ++i) count *= fd[i];
+    const uint32_t flat = b_.add_activation(feature_ + "/flat", {fd[0], count});
     schema::ReshapeOptionsT o;
-    o.new_shape = {fd[0], fd[3]};
+    o.new_shape = {fd[0], count};
     b_.add_operator(feature_ + "/flatten", op_options(schema::OpOptions_ReshapeOptions, std::move(o)), {feature}, {flat});
     feature = flat;
   }

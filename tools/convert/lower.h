@@ -23,6 +23,10 @@ struct LowerOptions {
   // Gemm/MatMul(+Add) and Relu/Clip that ends the graph.
   std::string feature_output;
   bool l2_normalize = true;
+  // A feature map [1,C,H,W] with H or W > 1 as the feature: flattened in edgeclr's NHWC
+  // order (H, W, C). Off by default, since a vector is what a contrastive encoder's
+  // backbone gives; the ONNX conformance test uses it to compare any 4-D output.
+  bool flatten_spatial_feature = false;
   std::string source_model;  // recorded in the provenance
 };
 

@@ -114,6 +114,20 @@ Status read_model(const std::string& path, onnx::ModelProto* model) {
 
 }  // namespace
 
+Result<Constant> read_tensor_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return error(StatusCode::kIoError, format("failed to read tensor '%s': cannot open", path.c_str()));
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  onnx::TensorProto tensor;
+  if (!tensor.ParseFromString(bytes.str())) {
+    return error(StatusCode::kInvalidArgument, format("failed to read tensor '%s': not a TensorProto", path.c_str()));
+  }
+  auto c = decode_tensor(tensor);
+  if (!c.ok()) return error(c.status().code(), format("failed to read tensor '%s': %s", path.c_str(), c.status().message().c_str()));
+  return c;
+}
+
 Result<Graph> import_onnx(const std::string& path) {
   onnx::ModelProto model;
   EDGECLR_RETURN_IF_ERROR(read_model(path, &model));

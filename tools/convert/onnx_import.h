@@ -16,4 +16,7 @@ inline constexpr int64_t kMaxOpset = 17;
 // Errors read "failed to convert '<path>': <why>".
 Result<Graph> import_onnx(const std::string& path);
 
+// Reads a serialized onnx.TensorProto (as ONNX's test data stores inputs and outputs).
+Result<Constant> read_tensor_file(const std::string& path);
+
 }  // namespace edgeclr::convert

@@ -1,0 +1,292 @@
+#include "convert/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "head/projection_head.h"
+
+namespace edgeclr::convert {
+
+void RangeObserver::add(const float* values, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    const float v = values[i];
+    if (!seen_) {
+      min_ = max_ = v;
+      seen_ = true;
+    }
+    min_ = std::min(min_, v);
+    max_ = std::max(max_, v);
+    if (counter_++ % stride_ != 0) continue;
+    samples_.push_back(v);
+    if (samples_.size() == kMaxSamples) {  // keep every other sample, sample half as often
+      for (size_t j = 0; j < kMaxSamples / 2; ++j) samples_[j] = samples_[2 * j];
+      samples_.resize(kMaxSamples / 2);
+      stride_ *= 2;
+    }
+  }
+}
+
+namespace {
+
+// Mean squared error of quantizing `samples` to int8 over [lo, hi].
+double quantization_mse(const std::vector<float>& samples, float lo, float hi) {
+  const double scale = (double{hi} - lo) / 255.0;
+  double sum = 0;
+  for (float v : samples) {
+    const double q = std::round((std::min(std::max(double{v}, double{lo}), double{hi}) - lo) / scale);
+    const double d = v - (q * scale + lo);
+    sum += d * d;
+  }
+  return sum / std::max<size_t>(samples.size(), 1);
+}
+
+}  // namespace
+
+Range RangeObserver::range(CalibrationMethod method) const {
+  Range r{std::min(min_, 0.0f), std::max(max_, 0.0f)};
+  if (samples_.empty() || method == CalibrationMethod::kMinMax) return r;
+  std::vector<float> sorted = samples_;
+  std::sort(sorted.begin(), sorted.end());
+  if (method == CalibrationMethod::kPercentile) {  // 0.01% and 99.99%
+    const size_t n = sorted.size();
+    r.min = std::min(0.0f, sorted[static_cast<size_t>(0.0001 * (n - 1))]);
+    r.max = std::max(0.0f, sorted[static_cast<size_t>(0.9999 * (n - 1))]);
+    return r;
+  }
+  Range best = r;
+  double best_mse = quantization_mse(sorted, r.min, r.max);
+  for (int step = 1; step < 40; ++step) {  // shrink the range towards 0 in 2% steps
+    const float k = 1.0f - 0.02f * step;
+    const double mse = quantization_mse(sorted, r.min * k, r.max * k);
+    if (mse < best_mse) {
+      best_mse = mse;
+      best = Range{r.min * k, r.max * k};
+    }
+  }
+  return best;
+}
+
+bool int8_capable(const schema::Operator& op, const std::vector<TensorInfo>& tensors) {
+  switch (op.options_type()) {
+    case schema::OpOptions_Conv2DOptions:
+    case schema::OpOptions_FullyConnectedOptions:
+    case schema::OpOptions_MaxPool2DOptions:
+    case schema::OpOptions_GlobalAveragePoolOptions:
+    case schema::OpOptions_ClampOptions:
+    case schema::OpOptions_PadOptions:
+    case schema::OpOptions_ReshapeOptions: return true;
+    case schema::OpOptions_AddOptions:
+    case schema::OpOptions_MultiplyOptions:  // int8 needs both operands computed (no constants)
+      return !tensors[op.inputs()->Get(0)].is_constant && !tensors[op.inputs()->Get(1)].is_constant;
+    default: return false;  // average pool, hardswish, leaky relu, sigmoid: no qs8 in XNNPACK 2022
+  }
+}
+
+namespace {
+
+// Asymmetric per-tensor parameters covering [min, max] (which always includes 0).
+QuantParams activation_params(const Range& range) {
+  const float lo = std::min(range.min, 0.0f);
+  const float hi = std::max(std::max(range.max, 0.0f), lo + 1e-6f);
+  const float scale = (hi - lo) / 255.0f;
+  const long zp = std::lround(-128.0 - lo / scale);
+  return QuantParams{{scale}, {static_cast<int32_t>(std::min(127L, std::max(-128L, zp)))}, -1};
+}
+
+class Quantizer {
+ public:
+  Quantizer(const Model& m, const std::map<uint32_t, Range>& ranges, const QuantizeOptions& o)
+      : m_(m), ranges_(ranges), options_(o), fp32_(m.tensors().size(), kNone), int8_(m.tensors().size(), kNone) {}
+
+  Result<ModelBuilder> run();
+
+ private:
+  static constexpr uint32_t kNone = UINT32_MAX;
+  const schema::Tensor& st(uint32_t t) const { return *m_.backbone().tensors()->Get(t); }
+  std::string name(uint32_t t) const { return st(t).name() ? st(t).name()->str() : "t" + std::to_string(t); }
+  Result<QuantParams> params_of(uint32_t t) const;
+  Result<uint32_t> as_fp32(uint32_t t);
+  Result<uint32_t> as_int8(uint32_t t);
+  uint32_t copy_constant(uint32_t t);
+  Status quantize_op(const schema::Operator& op);
+  Status copy_op(const schema::Operator& op);
+  void quantize_weights(const schema::Operator& op, std::vector<uint32_t>* inputs);
+  std::vector<uint32_t> dims(uint32_t t) const {
+    const TensorInfo& i = m_.tensors()[t];
+    return std::vector<uint32_t>(i.dims.begin(), i.dims.begin() + i.rank);
+  }
+  const float* floats(uint32_t t) const { return reinterpret_cast<const float*>(m_.tensors()[t].data); }
+
+  const Model& m_;
+  const std::map<uint32_t, Range>& ranges_;
+  const QuantizeOptions& options_;
+  ModelBuilder b_;
+  std::vector<uint32_t> fp32_, int8_;  // new tensor index of each old tensor, per dtype
+  std::map<uint32_t, QuantParams> params_;  // chosen parameters of int8 tensors (old index)
+};
+
+Result<QuantParams> Quantizer::params_of(uint32_t t) const {
+  const auto chosen = params_.find(t);
+  if (chosen != params_.end()) return chosen->second;
+  const auto it = ranges_.find(t);
+  if (it == ranges_.end()) {
+    return error(StatusCode::kInternal, "no calibration range for tensor '" + name(t) + "'");
+  }
+  return activation_params(it->second);
+}
+
+uint32_t Quantizer::copy_constant(uint32_t t) {
+  if (fp32_[t] == kNone) {
+    const TensorInfo& i = m_.tensors()[t];
+    fp32_[t] = b_.add_constant(name(t), dims(t), i.dtype, i.data, i.elements * dtype_size(i.dtype));
+  }
+  return fp32_[t];
+}
+
+Result<uint32_t> Quantizer::as_fp32(uint32_t t) {
+  if (m_.tensors()[t].is_constant) return copy_constant(t);
+  if (fp32_[t] != kNone) return fp32_[t];
+  // Computed in int8: dequantize it.
+  const uint32_t out = b_.add_activation(name(t) + "/fp32", dims(t));
+  b_.add_operator(name(t) + "/dequantize", op_options(schema::OpOptions_DequantizeOptions, schema::DequantizeOptionsT{}),
+                  {int8_[t]}, {out});
+  fp32_[t] = out;
+  return out;
+}
+
+Result<uint32_t> Quantizer::as_int8(uint32_t t) {
+  if (int8_[t] != kNone) return int8_[t];
+  auto params = params_of(t);
+  if (!params.ok()) return params.status();
+  const uint32_t out = b_.add_activation(name(t) + "/int8", dims(t), schema::DType_INT8, params.value());
+  b_.add_operator(name(t) + "/quantize", op_options(schema::OpOptions_QuantizeOptions, schema::QuantizeOptionsT{}),
+                  {fp32_[t]}, {out});
+  params_[t] = params.value();
+  int8_[t] = out;
+  return out;
+}
+
+// Conv: per-output-channel symmetric weights. Fully connected: per tensor.
+void Quantizer::quantize_weights(const schema::Operator& op, std::vector<uint32_t>* inputs) {
+  const uint32_t wt = op.inputs()->Get(1);
+  const TensorInfo& w = m_.tensors()[wt];
+  const bool per_channel = op.options_type() == schema::OpOptions_Conv2DOptions;
+  const uint32_t out_c = w.dims[0];
+  const size_t per_out = w.elements / out_c;
+  const float* wf = floats(wt);
+  std::vector<float> scales(per_channel ? out_c : 1, 0.0f);
+  for (uint32_t o = 0; o < out_c; ++o) {
+    for (size_t j = 0; j < per_out; ++j) {
+      float& s = scales[per_channel ? o : 0];
+      s = std::max(s, std::abs(wf[o * per_out + j]) / 127.0f);
+    }
+  }
+  for (float& s : scales) s = s > 0.0f ? s : 1.0f;  // an all-zero channel
+  std::vector<int8_t> q(w.elements);
+  for (uint32_t o = 0; o < out_c; ++o) {
+    const float s = scales[per_channel ? o : 0];
+    for (size_t j = 0; j < per_out; ++j) {
+      q[o * per_out + j] = static_cast<int8_t>(std::max(-127L, std::min(127L, std::lround(wf[o * per_out + j] / s))));
+    }
+  }
+  QuantParams wq{scales, std::vector<int32_t>(scales.size(), 0), per_channel ? 0 : -1};
+  inputs->push_back(b_.add_constant(name(wt), dims(wt), schema::DType_INT8, q.data(), q.size(), wq));
+  if (op.inputs()->size() < 3) return;
+  const uint32_t bt = op.inputs()->Get(2);
+  const float in_scale = params_.at(op.inputs()->Get(0)).scale[0];
+  QuantParams bq{{}, {}, per_channel ? 0 : -1};
+  for (float s : scales) {
+    bq.scale.push_back(in_scale * s);
+    bq.zero_point.push_back(0);
+  }
+  std::vector<int32_t> bias(out_c);
+  for (uint32_t o = 0; o < out_c; ++o) {
+    const double v = std::round(double{floats(bt)[o]} / bq.scale[per_channel ? o : 0]);
+    bias[o] = static_cast<int32_t>(std::max(-2147483647.0, std::min(2147483647.0, v)));
+  }
+  inputs->push_back(b_.add_constant(name(bt), {out_c}, schema::DType_INT32, bias.data(), bias.size() * 4, bq));
+}
+
+Status Quantizer::quantize_op(const schema::Operator& op) {
+  const uint32_t x = op.inputs()->Get(0);
+  auto x8 = as_int8(x);
+  if (!x8.ok()) return x8.status();
+  std::vector<uint32_t> inputs = {x8.value()};
+  const auto type = op.options_type();
+  if (type == schema::OpOptions_Conv2DOptions || type == schema::OpOptions_FullyConnectedOptions) {
+    quantize_weights(op, &inputs);
+  } else if (type == schema::OpOptions_AddOptions || type == schema::OpOptions_MultiplyOptions) {
+    auto y8 = as_int8(op.inputs()->Get(1));
+    if (!y8.ok()) return y8.status();
+    inputs.push_back(y8.value());
+  }
+  const uint32_t out = op.outputs()->Get(0);
+  // Pass-through ops keep their input's parameters (XNNPACK requires it for pad,
+  // reshape, max pool and clamp).
+  const bool same_params = type == schema::OpOptions_ReshapeOptions || type == schema::OpOptions_PadOptions ||
+                           type == schema::OpOptions_MaxPool2DOptions || type == schema::OpOptions_ClampOptions;
+  if (same_params) {
+    params_[out] = params_.at(x);
+  } else {
+    auto p = params_of(out);
+    if (!p.ok()) return p.status();
+    params_[out] = p.value();
+  }
+  int8_[out] = b_.add_activation(name(out), dims(out), schema::DType_INT8, params_[out]);
+  schema::OperatorT copy;
+  op.UnPackTo(&copy);
+  b_.add_operator(copy.name, std::move(copy.options), inputs, {int8_[out]});
+  return Status::Ok();
+}
+
+Status Quantizer::copy_op(const schema::Operator& op) {
+  std::vector<uint32_t> inputs;
+  for (uint32_t t : *op.inputs()) {
+    auto f = as_fp32(t);
+    if (!f.ok()) return f.status();
+    inputs.push_back(f.value());
+  }
+  const uint32_t out = op.outputs()->Get(0);
+  fp32_[out] = b_.add_activation(name(out), dims(out));
+  schema::OperatorT copy;
+  op.UnPackTo(&copy);
+  b_.add_operator(copy.name, std::move(copy.options), inputs, {fp32_[out]});
+  return Status::Ok();
+}
+
+Result<ModelBuilder> Quantizer::run() {
+  schema::ModelT source;
+  m_.root().UnPackTo(&source);  // input spec, head, provenance, metadata
+  b_.staged().input = std::move(source.input);
+  b_.staged().head = std::move(source.head);
+  b_.staged().provenance = std::move(source.provenance);
+  b_.staged().metadata = std::move(source.metadata);
+  const uint32_t input = m_.backbone().input();
+  fp32_[input] = b_.add_activation(name(input), dims(input));
+  for (const schema::Operator* op : *m_.backbone().operators()) {
+    const std::string op_name = op->name() ? op->name()->str() : "";
+    const bool pass_through = op->options_type() == schema::OpOptions_ReshapeOptions ||
+                              op->options_type() == schema::OpOptions_PadOptions ||
+                              op->options_type() == schema::OpOptions_ClampOptions ||
+                              op->options_type() == schema::OpOptions_MaxPool2DOptions;
+    // Pass-through ops follow their input: int8 only when it already is.
+    bool int8 = int8_capable(*op, m_.tensors()) && !options_.keep_fp32.count(op_name);
+    if (pass_through) int8 = int8 && int8_[op->inputs()->Get(0)] != kNone;
+    EDGECLR_RETURN_IF_ERROR(int8 ? quantize_op(*op) : copy_op(*op));
+  }
+  auto feature = as_fp32(m_.backbone().feature());
+  if (!feature.ok()) return feature.status();
+  b_.set_graph(fp32_[input], feature.value());
+  b_.add_metadata("quantization", "int8 post-training (edgeclr convert)");
+  return std::move(b_);
+}
+
+}  // namespace
+
+Result<ModelBuilder> quantize_model(const Model& fp32, const std::map<uint32_t, Range>& ranges,
+                                    const QuantizeOptions& options) {
+  return Quantizer(fp32, ranges, options).run();
+}
+
+}  // namespace edgeclr::convert

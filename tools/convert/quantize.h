@@ -1,0 +1,52 @@
+// Post-training int8 quantization of a converted fp32 model: activations per tensor
+// (asymmetric, from calibration ranges), conv weights per output channel (symmetric),
+// fully-connected weights per tensor (this XNNPACK has no per-channel FC), int32 biases.
+// The head stays fp32. Ops this XNNPACK cannot run in int8, and layers named in
+// keep_fp32, stay fp32 with quantize/dequantize around them.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "builder/model_builder.h"
+#include "core/status.h"
+#include "model/model.h"
+
+namespace edgeclr::convert {
+
+struct Range {
+  float min = 0.0f;
+  float max = 0.0f;
+};
+
+enum class CalibrationMethod { kMinMax, kPercentile, kMse };
+
+// Collects what a tensor's values looked like during calibration: the extremes and a
+// bounded, evenly spread sample, from which the three methods pick a range.
+class RangeObserver {
+ public:
+  void add(const float* values, size_t count);
+  Range range(CalibrationMethod method) const;
+
+ private:
+  static constexpr size_t kMaxSamples = 1 << 16;
+  float min_ = 0.0f, max_ = 0.0f;
+  bool seen_ = false;
+  std::vector<float> samples_;
+  size_t stride_ = 1, counter_ = 0;
+};
+
+struct QuantizeOptions {
+  std::set<std::string> keep_fp32;  // operator names to keep in fp32
+};
+
+// `ranges` by fp32 tensor index (the graph input included).
+Result<ModelBuilder> quantize_model(const Model& fp32, const std::map<uint32_t, Range>& ranges,
+                                    const QuantizeOptions& options);
+
+// Operator types that run in int8 on this XNNPACK.
+bool int8_capable(const schema::Operator& op, const std::vector<TensorInfo>& tensors);
+
+}  // namespace edgeclr::convert
