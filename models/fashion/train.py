@@ -7,8 +7,8 @@ Uses Debian's python3-torch, python3-torchvision and python3-onnx (run it with D
 own /usr/bin/python3) and the images of Debian's dataset-fashion-mnist. Labels are read
 only to print a kNN accuracy at the end, as a sanity check; training never sees them.
 
-Writes OUT/fashion.onnx (backbone + head, BatchNorm unfolded, batch 1, 1x28x28x1 input
-as NCHW [1,1,28,28]) with the preprocessing in its metadata_props, OUT/fashion.pt (the
+Writes OUT/fashion.onnx (backbone + head, batch 1, input NCHW [1,1,28,28]; the exporter
+folds BatchNorm into the convolutions) with the preprocessing in its metadata_props, OUT/fashion.pt (the
 weights) and OUT/train-log.json (settings, per-epoch loss and seconds, machine).
 """
 import argparse

@@ -1,0 +1,317 @@
+// The ONNX converter: the reference model against PyTorch's outputs (fp32), int8
+// fidelity, and the refusals (unsupported ops, broken files) with their messages.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "backbone/backbone.h"
+#include "convert/calibrate.h"
+#include "convert/convert.h"
+#include "dataset/image_set.h"
+#include "head/projection_head.h"
+#include "model/model.h"
+#include "model/model_summary.h"
+#include "support/npy_reader.h"
+#include "support/temp_dir.h"
+
+using namespace edgeclr;
+using namespace edgeclr::testing;
+
+namespace {
+
+const std::string kSource = EDGECLR_SOURCE_DIR;
+const std::string kFashionOnnx = kSource + "/models/fashion/fashion.onnx";
+const std::string kFixtures = kSource + "/tests/fixtures/fashion/";
+const std::string kFashionTrain = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
+
+struct Converted {
+  std::vector<uint8_t> bytes;
+  std::unique_ptr<Model> model;
+};
+
+Converted convert_file(const std::string& path, convert::LowerOptions options) {
+  auto bytes = convert::convert_onnx_fp32(path, options);
+  REQUIRE_MESSAGE(bytes.ok(), bytes.status().message());
+  Converted c{std::move(bytes).value(), nullptr};
+  auto model = Model::open_buffer(c.bytes.data(), c.bytes.size(), path);
+  REQUIRE(model.ok());
+  c.model = std::move(model).value();
+  return c;
+}
+
+// Runs backbone and head on preprocessed NHWC inputs: rows x feature_dim, rows x embedding_dim.
+void run_model(const Model& model, const float* inputs, size_t rows, std::vector<float>* features,
+               std::vector<float>* embeddings) {
+  auto backbone = Backbone::create(model, BackboneOptions{});
+  REQUIRE_MESSAGE(backbone.ok(), backbone.status().message());
+  const ProjectionHead head = ProjectionHead::from_schema(model.head(), model.feature_dim());
+  const size_t in = model.tensors()[model.backbone().input()].elements;
+  features->assign(rows * model.feature_dim(), 0.0f);
+  embeddings->assign(rows * head.embedding_dim(), 0.0f);
+  std::vector<float> scratch(head.scratch_floats(1));
+  for (size_t r = 0; r < rows; ++r) {
+    float* f = features->data() + r * model.feature_dim();
+    REQUIRE(backbone.value()->run(inputs + r * in, f).ok());
+    head.forward(f, 1, embeddings->data() + r * head.embedding_dim(), scratch.data());
+  }
+}
+
+NpyArray fixture(const std::string& name) {
+  auto a = read_npy(kFixtures + name);
+  REQUIRE_MESSAGE(a.ok(), a.status().message());
+  return std::move(a).value();
+}
+
+// PyTorch (oneDNN) and XNNPACK sum in different orders through ~20 layers; each layer's
+// relative rounding error is about sqrt(reduction) x eps (~ 30 x 6e-8 = 2e-6), so about
+// 4e-5 of the largest value after 20 layers. 1e-4 leaves 2.5x margin and is still far
+// below what a wrong layout, padding or folded BatchNorm gives (> 1e-2).
+void expect_close(const std::vector<float>& got, const NpyArray& want, const char* what) {
+  REQUIRE(got.size() == want.count());
+  double max_abs = 0, max_err = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    max_abs = std::max(max_abs, std::abs(double{want.f32()[i]}));
+    max_err = std::max(max_err, std::abs(double{got[i]} - want.f32()[i]));
+  }
+  INFO(what, ": max error ", max_err, " of max |value| ", max_abs);
+  CHECK(max_err <= 1e-4 * max_abs);
+}
+
+double row_cosine(const float* a, const float* b, size_t n) {
+  double dot = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < n; ++i) {
+    dot += double{a[i]} * b[i];
+    na += double{a[i]} * a[i];
+    nb += double{b[i]} * b[i];
+  }
+  return dot / std::sqrt(na * nb);
+}
+
+// A small ONNX graph written by hand: input [1,3,8,8] -> nodes -> output.
+struct OnnxGraph {
+  onnx::ModelProto model;
+  onnx::GraphProto* g;
+  OnnxGraph() : g(model.mutable_graph()) {
+    model.set_ir_version(8);
+    model.add_opset_import()->set_version(13);
+    auto* in = g->add_input();
+    in->set_name("image");
+    auto* shape = in->mutable_type()->mutable_tensor_type();
+    shape->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int d : {1, 3, 8, 8}) shape->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  void weight(const std::string& name, std::vector<int64_t> dims, float value) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    int64_t n = 1;
+    for (int64_t d : dims) {
+      t->add_dims(d);
+      n *= d;
+    }
+    for (int64_t i = 0; i < n; ++i) t->add_float_data(value * static_cast<float>((i % 7) - 3));
+  }
+  onnx::NodeProto* node(const std::string& op, std::vector<std::string> in, const std::string& out) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(out + "_node");
+    for (const auto& i : in) n->add_input(i);
+    n->add_output(out);
+    return n;
+  }
+  std::string write(const TempDir& dir, const std::string& output) {
+    g->add_output()->set_name(output);
+    std::string bytes;
+    model.SerializeToString(&bytes);
+    return dir.write("m.onnx", std::vector<uint8_t>(bytes.begin(), bytes.end()));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("fp32: the reference model's features and embeddings match PyTorch's") {
+  convert::LowerOptions options;
+  options.l2_normalize = false;  // the fixture holds the head's raw output
+  const Converted c = convert_file(kFashionOnnx, options);
+  CHECK(c.model->feature_dim() == 256);
+  CHECK(c.model->embedding_dim() == 128);
+  CHECK(c.model->input_spec().channels() == 1);
+  CHECK(std::abs(c.model->input_spec().mean()->Get(0) - 0.2860f) < 1e-6f);  // from metadata_props
+  const NpyArray inputs = fixture("inputs.npy");
+  std::vector<float> features, embeddings;
+  run_model(*c.model, inputs.f32(), inputs.shape[0], &features, &embeddings);
+  expect_close(features, fixture("expected_feature.npy"), "feature");
+  expect_close(embeddings, fixture("expected_embedding.npy"), "embedding");
+  const NpyArray want = fixture("expected_embedding.npy");
+  for (size_t r = 0; r < inputs.shape[0]; ++r) {
+    CHECK(row_cosine(embeddings.data() + r * 128, want.f32() + r * 128, 128) >= 0.9999);
+  }
+}
+
+TEST_CASE("fp32: Clip(0, 6) after a Conv is fused into it, so no standalone clamp remains") {
+  const Converted c = convert_file(kFashionOnnx, convert::LowerOptions{});
+  const ModelSummary s = summarize(*c.model);
+  CHECK(s.op_counts.count("clamp") == 0);
+  CHECK(s.op_counts.at("depthwise_conv2d") == 5);
+  CHECK(s.op_counts.at("add") == 3);
+}
+
+TEST_CASE("int8: calibrated on training images, embeddings stay within cosine 0.995 of fp32") {
+  const Converted c = convert_file(kFashionOnnx, convert::LowerOptions{});
+  auto images = dataset::ImageSet::open(kFashionTrain, 1);
+  REQUIRE_MESSAGE(images.ok(), images.status().message());
+  for (auto method : {convert::CalibrationMethod::kMinMax, convert::CalibrationMethod::kPercentile,
+                      convert::CalibrationMethod::kMse}) {
+    auto ranges = convert::calibrate(*c.model, images.value(), 0, 200, method, nullptr);
+    REQUIRE_MESSAGE(ranges.ok(), ranges.status().message());
+    auto builder = convert::quantize_model(*c.model, ranges.value(), {});
+    REQUIRE_MESSAGE(builder.ok(), builder.status().message());
+    const std::vector<uint8_t> bytes = builder->finish();
+    auto int8 = Model::open_buffer(bytes.data(), bytes.size(), "int8");
+    REQUIRE_MESSAGE(int8.ok(), int8.status().message());
+    CHECK(std::string(summarize(*int8.value()).precision) == "int8");
+    CHECK(int8.value()->backbone_hash() != c.model->backbone_hash());
+    auto report = convert::measure_fidelity(*c.model, *int8.value(), images.value(), 200, 100, nullptr);
+    REQUIRE_MESSAGE(report.ok(), report.status().message());
+    CHECK(report->images == 100);
+    CHECK(report->mean_cosine >= 0.995);
+    CHECK(report->min_cosine >= 0.98);
+    CHECK(report->layers.size() >= 20);
+    for (const auto& layer : report->layers) CHECK_MESSAGE(layer.sqnr_db > 15.0, layer.op);
+  }
+}
+
+TEST_CASE("int8: --keep-fp32 keeps the named layer in fp32") {
+  const Converted c = convert_file(kFashionOnnx, convert::LowerOptions{});
+  auto images = dataset::ImageSet::open(kFashionTrain, 1);
+  REQUIRE(images.ok());
+  auto ranges = convert::calibrate(*c.model, images.value(), 0, 20, convert::CalibrationMethod::kMinMax, nullptr);
+  REQUIRE(ranges.ok());
+  convert::QuantizeOptions options;
+  options.keep_fp32 = {"/backbone/backbone.0/Conv"};
+  auto builder = convert::quantize_model(*c.model, ranges.value(), options);
+  REQUIRE(builder.ok());
+  const std::vector<uint8_t> bytes = builder->finish();
+  auto int8 = Model::open_buffer(bytes.data(), bytes.size(), "int8");
+  REQUIRE(int8.ok());
+  for (const schema::Operator* op : *int8.value()->backbone().operators()) {
+    if (op->name()->str() != "/backbone/backbone.0/Conv") continue;
+    CHECK(int8.value()->tensors()[op->outputs()->Get(0)].dtype == schema::DType_FLOAT32);
+  }
+}
+
+TEST_CASE("an unsupported op is refused with its type, its node and what is supported") {
+  TempDir dir;
+  OnnxGraph g;
+  g.weight("w", {4, 3, 3, 3}, 0.1f);
+  g.node("Conv", {"image", "w"}, "c")->add_attribute();
+  g.g->mutable_node(0)->mutable_attribute(0)->set_name("pads");
+  g.g->mutable_node(0)->mutable_attribute(0)->set_type(onnx::AttributeProto::INTS);
+  for (int i = 0; i < 4; ++i) g.g->mutable_node(0)->mutable_attribute(0)->add_ints(1);
+  g.node("Softmax", {"c"}, "s");
+  const std::string path = g.write(dir, "s");
+  auto bytes = convert::convert_onnx_fp32(path, {});
+  REQUIRE_FALSE(bytes.ok());
+  CHECK(bytes.status().code() == StatusCode::kUnsupported);
+  const std::string& m = bytes.status().message();
+  CHECK(m.find("failed to convert '" + path + "'") == 0);
+  CHECK(m.find("node 's_node' (Softmax)") != std::string::npos);
+  CHECK(m.find("supported: Conv, BatchNormalization") != std::string::npos);
+}
+
+TEST_CASE("a spatial feature, a Reshape that reorders data, a second input are refused") {
+  TempDir dir;
+  {
+    OnnxGraph g;
+    g.node("Relu", {"image"}, "r");
+    auto bytes = convert::convert_onnx_fp32(g.write(dir, "r"), {});
+    REQUIRE_FALSE(bytes.ok());
+    CHECK(bytes.status().message().find("is a [1,3,8,8] map, not a vector") != std::string::npos);
+  }
+  {
+    OnnxGraph g;
+    auto* shape = g.g->add_initializer();
+    shape->set_name("shape");
+    shape->set_data_type(onnx::TensorProto::INT64);
+    shape->add_dims(2);
+    shape->add_int64_data(1);
+    shape->add_int64_data(192);
+    g.node("Reshape", {"image", "shape"}, "flat");
+    auto bytes = convert::convert_onnx_fp32(g.write(dir, "flat"), {});
+    REQUIRE_FALSE(bytes.ok());
+    CHECK(bytes.status().message().find("would reorder NHWC data") != std::string::npos);
+  }
+  {
+    OnnxGraph g;
+    auto* second = g.g->add_input();
+    second->set_name("mask");
+    second->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    g.node("Add", {"image", "mask"}, "sum");
+    auto bytes = convert::convert_onnx_fp32(g.write(dir, "sum"), {});
+    REQUIRE_FALSE(bytes.ok());
+    CHECK(bytes.status().message().find("more than one input") != std::string::npos);
+  }
+}
+
+TEST_CASE("a file that is not ONNX, a missing file and an old opset are refused") {
+  TempDir dir;
+  const std::string junk = dir.write("junk.onnx", std::vector<uint8_t>(100, 0xff));
+  auto bytes = convert::convert_onnx_fp32(junk, {});
+  REQUIRE_FALSE(bytes.ok());
+  CHECK(bytes.status().message().find("not an ONNX model") != std::string::npos);
+  CHECK(convert::convert_onnx_fp32(dir.path() + "/missing.onnx", {}).status().code() == StatusCode::kIoError);
+  OnnxGraph g;
+  g.model.mutable_opset_import(0)->set_version(9);
+  g.node("Relu", {"image"}, "r");
+  auto old = convert::convert_onnx_fp32(g.write(dir, "r"), {});
+  REQUIRE_FALSE(old.ok());
+  CHECK(old.status().message().find("opset 9, supported: 11 to 17") != std::string::npos);
+}
+
+TEST_CASE("BatchNormalization after a Conv is folded into it, elsewhere it becomes multiply+add") {
+  // image (constant pixel value v per channel) -> 1x1 Conv (w, b) -> BN -> GAP -> Flatten:
+  // every output is gamma * (sum_i w[o,i] v_i + b[o] - mean) / sqrt(var + eps) + beta,
+  // computed here from the definition of BatchNormalization.
+  TempDir dir;
+  OnnxGraph g;
+  g.weight("w", {2, 3, 1, 1}, 0.25f);  // values 0.25 x ((i % 7) - 3): -0.75 -0.5 -0.25 0 0.25 0.5
+  g.weight("b", {2}, 0.5f);            // -1.5 -1.0
+  const float gamma[2] = {2.0f, 0.5f}, beta[2] = {0.1f, -0.2f}, mean[2] = {0.3f, -0.4f}, var[2] = {4.0f, 0.25f};
+  for (const auto& [name, values] : std::vector<std::pair<std::string, const float*>>{
+           {"gamma", gamma}, {"beta", beta}, {"mean", mean}, {"var", var}}) {
+    auto* t = g.g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_dims(2);
+    t->add_float_data(values[0]);
+    t->add_float_data(values[1]);
+  }
+  g.node("Conv", {"image", "w", "b"}, "c");
+  auto* bn = g.node("BatchNormalization", {"c", "gamma", "beta", "mean", "var"}, "n");
+  auto* eps = bn->add_attribute();
+  eps->set_name("epsilon");
+  eps->set_type(onnx::AttributeProto::FLOAT);
+  eps->set_f(0.01f);
+  g.node("GlobalAveragePool", {"n"}, "p");
+  g.node("Flatten", {"p"}, "f");
+  convert::LowerOptions options;
+  options.l2_normalize = false;
+  const Converted c = convert_file(g.write(dir, "f"), options);
+  CHECK(summarize(*c.model).op_counts.count("multiply") == 0);  // folded, not lowered
+
+  const float pixel[3] = {0.5f, -1.0f, 2.0f};
+  std::vector<float> input(8 * 8 * 3);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = pixel[i % 3];
+  std::vector<float> features, embeddings;
+  run_model(*c.model, input.data(), 1, &features, &embeddings);
+  const float w[2][3] = {{-0.75f, -0.5f, -0.25f}, {0.0f, 0.25f, 0.5f}}, b[2] = {-1.5f, -1.0f};
+  for (int o = 0; o < 2; ++o) {
+    const double conv = w[o][0] * pixel[0] + w[o][1] * pixel[1] + w[o][2] * pixel[2] + b[o];
+    const double expected = gamma[o] * (conv - mean[o]) / std::sqrt(var[o] + 0.01) + beta[o];
+    CHECK(std::abs(features[o] - expected) <= 1e-5 * (1 + std::abs(expected)));  // a few float roundings
+  }
+}
