@@ -6,6 +6,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 
 #include "backbone/backbone.h"
@@ -313,5 +314,30 @@ TEST_CASE("BatchNormalization after a Conv is folded into it, elsewhere it becom
     const double conv = w[o][0] * pixel[0] + w[o][1] * pixel[1] + w[o][2] * pixel[2] + b[o];
     const double expected = gamma[o] * (conv - mean[o]) / std::sqrt(var[o] + 0.01) + beta[o];
     CHECK(std::abs(features[o] - expected) <= 1e-5 * (1 + std::abs(expected)));  // a few float roundings
+  }
+}
+
+TEST_CASE("torchvision models (random weights) convert and match PyTorch's outputs") {
+  // Exported by models/zoo/export_torchvision.py into EDGECLR_ZOO_DIR (a ctest fixture).
+  const char* zoo = std::getenv("EDGECLR_ZOO_DIR");
+  REQUIRE_MESSAGE(zoo != nullptr, "EDGECLR_ZOO_DIR is not set; run through ctest");
+  for (const std::string name : {"resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large"}) {
+    INFO(name);
+    const std::string base = std::string(zoo) + "/" + name;
+    convert::LowerOptions options;
+    options.l2_normalize = false;  // compare the raw classifier output
+    const Converted c = convert_file(base + ".onnx", options);
+    auto inputs = read_npy(base + ".inputs.npy");
+    auto feature = read_npy(base + ".expected_feature.npy");
+    auto output = read_npy(base + ".expected.npy");
+    REQUIRE((inputs.ok() && feature.ok() && output.ok()));
+    std::vector<float> features, embeddings;
+    run_model(*c.model, inputs->f32(), inputs->shape[0], &features, &embeddings);
+    expect_close(features, feature.value(), "feature");
+    expect_close(embeddings, output.value(), "output");
+    for (size_t r = 0; r < inputs->shape[0]; ++r) {
+      const size_t d = output->shape[1];
+      CHECK(row_cosine(embeddings.data() + r * d, output->f32() + r * d, d) >= 0.9999);
+    }
   }
 }
