@@ -216,6 +216,9 @@ int run_convert(int argc, char** argv) {
   const std::string& onnx = args.positional[0];
   options.source_model = onnx.substr(onnx.find_last_of('/') == std::string::npos ? 0 : onnx.find_last_of('/') + 1);
   const bool int8 = args.has("int8");
+  for (const char* option : {"calibration-count", "holdout", "method", "keep-fp32"}) {
+    if (!int8 && args.options.count(option)) return usage_error("convert", std::string("--") + option + " only with --int8");
+  }
   if (int8 != (args.options.count("calibration") != 0)) return usage_error("convert", "--int8 needs --calibration, and the reverse");
   auto bytes = convert::convert_onnx_fp32(onnx, options);
   if (!bytes.ok()) return fail(bytes.status().message());

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `edgeclr convert`: fp32 and int8 from the reference ONNX model,
+the fidelity report (text and JSON), and that nothing is written on failure.
+
+usage: test_convert.py EDGECLR_BINARY SOURCE_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BINARY, SOURCE = sys.argv[1], sys.argv[2]
+ONNX = os.path.join(SOURCE, "models", "fashion", "fashion.onnx")
+TRAIN = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+failures = []
+checks = 0
+
+
+def check(condition, what):
+    global checks
+    checks += 1
+    if not condition:
+        failures.append(what)
+
+
+def run(*args):
+    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=300)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    fp32 = os.path.join(tmp, "f.eclr")
+    r = run("convert", ONNX, "-o", fp32)
+    check(r.returncode == 0 and os.path.exists(fp32), f"fp32: {r.returncode} {r.stderr!r}")
+    info = json.loads(run("inspect", fp32, "--json").stdout)
+    check(info["precision"] == "fp32" and info["feature_dim"] == 256 and info["embedding_dim"] == 128,
+          f"fp32 inspect {info}")
+    check(info["input"]["channels"] == 1 and info["input"]["height"] == 28, f"input {info['input']}")
+
+    int8 = os.path.join(tmp, "i.eclr")
+    r = run("convert", ONNX, "-o", int8, "--int8", "--calibration", TRAIN, "--calibration-count", "100",
+            "--holdout", "50", "--method", "percentile", "--json")
+    check(r.returncode == 0, f"int8: {r.returncode} {r.stderr!r}")
+    if r.returncode == 0:
+        report = json.loads(r.stdout)
+        keys = {"output", "method", "calibration_images", "holdout_images", "mean_cosine", "min_cosine", "layers",
+                "worst_layers"}
+        check(keys <= set(report), f"report keys {sorted(report)}")
+        check(report["calibration_images"] == 100 and report["holdout_images"] == 50, f"counts {report}")
+        check(report["mean_cosine"] >= 0.995 and report["method"] == "percentile", f"cosine {report['mean_cosine']}")
+        check(all(l["sqnr_db"] > 15 for l in report["layers"]), "a layer below 15 dB")
+        check("calibrating on 100 images" in r.stderr and "100/100 images" in r.stderr, "no progress shown")
+        check(json.loads(run("inspect", int8, "--json").stdout)["precision"] == "int8", "int8 inspect")
+    text = run("convert", ONNX, "-o", int8, "--int8", "--calibration", TRAIN, "--calibration-count", "20",
+               "--holdout", "10")
+    check(text.returncode == 0 and "embedding cosine: mean" in text.stdout and "SQNR dB" in text.stdout,
+          f"text report {text.stdout!r}")
+
+    missing = os.path.join(tmp, "never.eclr")
+    for args, code, words in (
+            (["convert", ONNX, "-o", missing, "--int8"], 2, "--int8 needs --calibration"),
+            (["convert", ONNX], 2, "missing -o"),
+            (["convert", ONNX, "-o", missing, "--method", "mse"], 2, "--method only with --int8"),
+            (["convert", ONNX, "-o", missing, "--int8", "--calibration", TRAIN, "--method", "best"], 2, "--method"),
+            (["convert", ONNX, "-o", missing, "--resize", "zoom"], 2, "--resize"),
+            (["convert", ONNX, "-o", missing, "--input-size", "32x32"], 1, "disagree with the ONNX input"),
+            (["convert", os.path.join(tmp, "nope.onnx"), "-o", missing], 1, "cannot open"),
+            (["convert", fp32, "-o", missing], 1, "not an ONNX model"),
+            (["convert", ONNX, "-o", missing, "--int8", "--calibration", os.path.join(tmp, "none")], 1,
+             "no such file or folder")):
+        r = run(*args)
+        lines = r.stderr.strip().splitlines()
+        check(r.returncode == code and len(lines) >= 1 and lines[-1].startswith("edgeclr: ") and words in r.stderr,
+              f"{args[1:]}: exit {r.returncode}, stderr {r.stderr!r}")
+        check(not os.path.exists(missing), f"{args[1:]}: wrote a file on failure")
+    r = run("convert", "--help")
+    check(r.returncode == 0 and "--keep-fp32" in r.stdout and "--calibration" in r.stdout, "convert --help")
+
+for f in failures:
+    print("FAIL:", f)
+print(f"{checks - len(failures)} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)
