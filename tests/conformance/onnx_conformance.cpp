@@ -30,14 +30,19 @@ using edgeclr::conformance::CaseResult;
 using edgeclr::conformance::Outcome;
 
 // The suites, in the order reported, with the least number of cases that must pass in
-// each: the counts observed when this test was written (see the report at the end of
-// this file's history, i.e. what the converter supported then). Raise a floor when the
-// converter learns more; lowering one needs a reason.
+// each (default mode, the whole suite): exactly the counts observed when this test was
+// written, so that a regression that starts rejecting (or failing) what used to pass
+// goes red instead of hiding among the rejections. Raise a floor when the converter
+// learns more; lowering one needs a reason.
+//   node: 10 = the MaxPool and AveragePool cases with a [1,{1,3},H,W] input (most node
+//     cases have several inputs, outputs, or a non-image input; see the summary).
+//   pytorch-converted: 0, because 80 of its 82 cases are opset 6 and the converter takes
+//     opsets 11 to 17 (onnx_import.h); the other two are a 1-D and a dilated MaxPool.
 struct Suite {
   const char* name;
   size_t minimum_passed;
 };
-constexpr Suite kSuites[] = {{"node", 0}, {"pytorch-converted", 0}};
+constexpr Suite kSuites[] = {{"node", 10}, {"pytorch-converted", 0}};
 
 // No case needs more than a second; a child past this is hung.
 constexpr unsigned kCaseTimeoutSeconds = 30;

@@ -177,6 +177,11 @@ Status Lowering::set_input() {
     const auto it = g_.metadata.find(key);
     return it == g_.metadata.end() ? std::string() : it->second;
   };
+  if (in.shape[0] > 1) {
+    return error(StatusCode::kUnsupported,
+                 format("the graph input '%s' has batch %lld; export with batch 1 (the encoder sets the batch)",
+                        g_.input.c_str(), static_cast<long long>(in.shape[0])));
+  }
   const uint32_t c = static_cast<uint32_t>(in.shape[1]), h = static_cast<uint32_t>(in.shape[2]),
                  w = static_cast<uint32_t>(in.shape[3]);
   if ((o.height && o.height != h) || (o.width && o.width != w) || (o.channels && o.channels != c)) {

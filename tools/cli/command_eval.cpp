@@ -1,0 +1,147 @@
+// edgeclr eval MODEL --data DIR|IDX [...]: how good is the representation space?
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "cli/json_writer.h"
+#include "dataset/image_set.h"
+#include "encoder/encoder.h"
+#include "eval/space_metrics.h"
+
+namespace edgeclr::cli {
+namespace {
+
+constexpr const char* kHelp =
+    "usage: edgeclr eval MODEL --data DIR|IDX [--labels IDX] [--bank DIR|IDX [--bank-labels IDX]]\n"
+    "                    [--space embedding|feature] [--k N] [--limit N] [--threads N] [--json]\n\n"
+    "Embeds a labelled image set and measures the space:\n"
+    "  knn_accuracy   weighted kNN (k=20, cosine, votes weighted by exp(cosine/0.07), as in\n"
+    "                 InstDisc and SimCLR) of each image against the memory bank (--bank,\n"
+    "                 e.g. the training set; without --bank, the other images of --data)\n"
+    "  recall_at_1    the nearest other image of --data has the same label\n"
+    "  gap            mean cosine of same-label pairs minus that of different-label pairs\n\n"
+    "A labelled set is a folder with one subfolder per class, or an IDX image file with\n"
+    "an IDX label file, as Fashion-MNIST ships them (gzip or plain).\n\n"
+    "options:\n"
+    "  --space S      embedding (head output, default) or feature (backbone output)\n"
+    "  --k N          neighbours that vote (default 20)\n"
+    "  --limit N      use only the first N images of --data (and of --bank)\n"
+    "  --threads N    threads for the backbone and the search (default 2)\n"
+    "  --json         one JSON object on stdout: knn_accuracy, recall_at_1, gap, images,\n"
+    "                 bank_images, k, space, seconds, model\n";
+
+using Clock = std::chrono::steady_clock;
+
+void progress(const char* what, size_t done, size_t total) {
+  if (isatty(STDERR_FILENO)) {
+    std::fprintf(stderr, "\r  %s: %zu/%zu images", what, done, total);
+    if (done == total) std::fprintf(stderr, "\n");
+  } else if (done == total || done % std::max<size_t>(1, total / 5) == 0) {
+    std::fprintf(stderr, "  %s: %zu/%zu images\n", what, done, total);
+  }
+}
+
+// Embeds up to `limit` images of `set` with `encoder`, normalised rows.
+Status embed_set(Encoder& encoder, const dataset::ImageSet& set, size_t limit, bool feature, const char* what,
+                 eval::Vectors* out, std::vector<int32_t>* labels) {
+  const size_t n = std::min(limit, set.size());
+  out->dim = feature ? encoder.feature_dim() : encoder.embedding_dim();
+  out->rows = n;
+  out->values.assign(n * out->dim, 0.0f);
+  labels->resize(n);
+  std::vector<Image> images(encoder.batch());
+  std::vector<PixelView> views(encoder.batch());
+  for (size_t start = 0; start < n; start += encoder.batch()) {
+    const auto count = static_cast<uint32_t>(std::min<size_t>(encoder.batch(), n - start));
+    for (uint32_t i = 0; i < count; ++i) {
+      auto image = set.image(start + i);
+      if (!image.ok()) return image.status();
+      images[i] = std::move(image).value();
+      views[i] = images[i].view();
+      (*labels)[start + i] = set.label(start + i);
+    }
+    float* rows = out->values.data() + start * out->dim;
+    EDGECLR_RETURN_IF_ERROR(encoder.encode(views.data(), count, feature ? rows : nullptr, feature ? nullptr : rows));
+    progress(what, start + count, n);
+  }
+  eval::normalize_rows(out);
+  return Status::Ok();
+}
+
+}  // namespace
+
+int run_eval(int argc, char** argv) {
+  Args args;
+  std::string error;
+  if (!parse_args(argc, argv, {"json"}, {"data", "labels", "bank", "bank-labels", "space", "k", "limit", "threads"},
+                  &args, &error)) {
+    return usage_error("eval", error);
+  }
+  if (args.help) {
+    std::printf("%s", kHelp);
+    return kExitOk;
+  }
+  uint32_t k = 20, limit = 0, threads = 2;
+  if (!option_uint(args, "k", 20, 1, 1000, &k, &error) || !option_uint(args, "limit", 0, 1, 100000000, &limit, &error) ||
+      !option_uint(args, "threads", 2, 1, 64, &threads, &error)) {
+    return usage_error("eval", error);
+  }
+  const std::string space = args.options.count("space") ? args.options["space"] : "embedding";
+  if (space != "embedding" && space != "feature") return usage_error("eval", "--space must be embedding or feature");
+  if (args.positional.size() != 1 || !args.options.count("data")) return usage_error("eval", "expected MODEL and --data");
+  if (args.options.count("bank-labels") && !args.options.count("bank")) return usage_error("eval", "--bank-labels needs --bank");
+  const auto start = Clock::now();
+  auto model = Model::open_file(args.positional[0]);
+  if (!model.ok()) return fail(model.status().message());
+  const uint32_t channels = model.value()->input_spec().channels();
+  auto data = dataset::ImageSet::open(args.options["data"], channels, args.options["labels"]);
+  if (!data.ok()) return fail(data.status().message());
+  if (!data->has_labels()) return fail("'" + args.options["data"] + "' has no labels (--labels IDX, or one subfolder per class)");
+  auto encoder = Encoder::create(*model.value(), EncoderOptions{threads, 32});
+  if (!encoder.ok()) return fail(encoder.status().message());
+  const size_t max_images = limit ? limit : SIZE_MAX;
+  const bool feature = space == "feature";
+  eval::Vectors queries, bank;
+  std::vector<int32_t> query_labels, bank_labels;
+  Status status = embed_set(*encoder.value(), data.value(), max_images, feature, "data", &queries, &query_labels);
+  if (!status.ok()) return fail(status.message());
+  const bool has_bank = args.options.count("bank") != 0;
+  if (has_bank) {
+    auto bank_set = dataset::ImageSet::open(args.options["bank"], channels, args.options["bank-labels"]);
+    if (!bank_set.ok()) return fail(bank_set.status().message());
+    if (!bank_set->has_labels()) return fail("'" + args.options["bank"] + "' has no labels");
+    status = embed_set(*encoder.value(), bank_set.value(), max_images, feature, "bank", &bank, &bank_labels);
+    if (!status.ok()) return fail(status.message());
+  }
+  eval::KnnOptions knn;
+  knn.k = k;
+  knn.threads = threads;
+  const double accuracy = has_bank ? eval::knn_accuracy(queries, query_labels, bank, bank_labels, knn, false)
+                                   : eval::knn_accuracy(queries, query_labels, queries, query_labels, knn, true);
+  const double recall = eval::recall_at_1(queries, query_labels, threads);
+  const double gap = eval::positive_negative_gap(queries, query_labels);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const size_t bank_images = has_bank ? bank.rows : queries.rows - 1;
+  if (args.has("json")) {
+    JsonWriter j;
+    j.begin_object().key("model").value(args.positional[0]).key("space").value(space);
+    j.key("knn_accuracy").value(accuracy).key("recall_at_1").value(recall).key("gap").value(gap);
+    j.key("images").value(uint64_t{queries.rows}).key("bank_images").value(uint64_t{bank_images});
+    j.key("k").value(k).key("seconds").value(seconds).end_object();
+    std::printf("%s\n", j.str().c_str());
+  } else {
+    std::printf("model         %s (%s space)\n", args.positional[0].c_str(), space.c_str());
+    std::printf("images        %zu, bank %zu\n", queries.rows, bank_images);
+    std::printf("kNN accuracy  %.4f (k=%u, weighted)\n", accuracy, k);
+    std::printf("recall@1      %.4f\n", recall);
+    std::printf("cosine gap    %.4f (same label minus different label)\n", gap);
+    std::printf("seconds       %.1f\n", seconds);
+  }
+  return kExitOk;
+}
+
+}  // namespace edgeclr::cli

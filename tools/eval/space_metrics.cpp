@@ -1,0 +1,137 @@
+#include "eval/space_metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <thread>
+
+namespace edgeclr::eval {
+namespace {
+
+struct Neighbour {
+  float similarity;
+  size_t index;
+};
+
+// The bank transposed to (dim, rows), so that the similarities of one query to every bank
+// row are `dim` axpy passes over contiguous memory, which the compiler vectorises.
+std::vector<float> transpose(const Vectors& bank) {
+  std::vector<float> t(bank.values.size());
+  for (size_t r = 0; r < bank.rows; ++r)
+    for (size_t d = 0; d < bank.dim; ++d) t[d * bank.rows + r] = bank.values[r * bank.dim + d];
+  return t;
+}
+
+// sims[b] = query . bank[b] for every bank row.
+void similarities(const float* query, const std::vector<float>& bank_t, size_t rows, size_t dim, float* sims) {
+  std::fill(sims, sims + rows, 0.0f);
+  for (size_t d = 0; d < dim; ++d) {
+    const float q = query[d];
+    const float* column = bank_t.data() + d * rows;
+    for (size_t b = 0; b < rows; ++b) sims[b] += q * column[b];
+  }
+}
+
+// The k largest of sims (skipping `self`), most similar first.
+void top_k(const float* sims, size_t rows, size_t k, size_t self, std::vector<Neighbour>* out) {
+  out->clear();
+  for (size_t b = 0; b < rows; ++b) {
+    const float s = sims[b];
+    if (b == self || (out->size() == k && s <= out->back().similarity)) continue;
+    auto at = std::upper_bound(out->begin(), out->end(), s,
+                               [](float v, const Neighbour& n) { return v > n.similarity; });
+    out->insert(at, Neighbour{s, b});
+    if (out->size() > k) out->pop_back();
+  }
+}
+
+// Runs body(begin, end) over [0, n) split across `threads` threads.
+void parallel_for(size_t n, uint32_t threads, const std::function<void(size_t, size_t)>& body) {
+  threads = std::max<uint32_t>(1, std::min<uint32_t>(threads, static_cast<uint32_t>(n)));
+  std::vector<std::thread> pool;
+  for (uint32_t t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] { body(n * t / threads, n * (t + 1) / threads); });
+  }
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace
+
+void normalize_rows(Vectors* v) {
+  for (size_t r = 0; r < v->rows; ++r) {
+    float* x = v->values.data() + r * v->dim;
+    double sum = 0;
+    for (size_t i = 0; i < v->dim; ++i) sum += double{x[i]} * x[i];
+    if (sum == 0) continue;
+    const float inv = static_cast<float>(1.0 / std::sqrt(sum));
+    for (size_t i = 0; i < v->dim; ++i) x[i] *= inv;
+  }
+}
+
+double knn_accuracy(const Vectors& queries, const std::vector<int32_t>& query_labels, const Vectors& bank,
+                    const std::vector<int32_t>& bank_labels, const KnnOptions& options, bool leave_one_out) {
+  std::vector<uint8_t> correct(queries.rows, 0);
+  const std::vector<float> bank_t = transpose(bank);
+  parallel_for(queries.rows, options.threads, [&](size_t begin, size_t end) {
+    std::vector<Neighbour> near;
+    std::vector<float> sims(bank.rows);
+    std::map<int32_t, double> votes;
+    for (size_t q = begin; q < end; ++q) {
+      similarities(queries.row(q), bank_t, bank.rows, bank.dim, sims.data());
+      top_k(sims.data(), bank.rows, options.k, leave_one_out ? q : SIZE_MAX, &near);
+      votes.clear();
+      for (const Neighbour& n : near) votes[bank_labels[n.index]] += std::exp(n.similarity / options.temperature);
+      const auto best = std::max_element(votes.begin(), votes.end(),
+                                         [](const auto& a, const auto& b) { return a.second < b.second; });
+      correct[q] = best != votes.end() && best->first == query_labels[q];
+    }
+  });
+  size_t hits = 0;
+  for (uint8_t c : correct) hits += c;
+  return queries.rows ? double(hits) / double(queries.rows) : 0.0;
+}
+
+double recall_at_1(const Vectors& v, const std::vector<int32_t>& labels, uint32_t threads) {
+  KnnOptions options;
+  options.k = 1;
+  options.threads = threads;
+  return knn_accuracy(v, labels, v, labels, options, true);  // with k = 1 the vote is the nearest row
+}
+
+double positive_negative_gap(const Vectors& v, const std::vector<int32_t>& labels) {
+  std::map<int32_t, std::vector<double>> sums;
+  std::map<int32_t, double> counts;
+  std::vector<double> total(v.dim, 0.0);
+  for (size_t r = 0; r < v.rows; ++r) {
+    auto& s = sums[labels[r]];
+    s.resize(v.dim, 0.0);
+    for (size_t i = 0; i < v.dim; ++i) {
+      s[i] += v.row(r)[i];
+      total[i] += v.row(r)[i];
+    }
+    counts[labels[r]] += 1;
+  }
+  // For unit rows, the sum of x_i . x_j over ordered pairs i != j in a set S is |sum S|^2 - |S|.
+  const auto squared = [](const std::vector<double>& x) {
+    double s = 0;
+    for (double e : x) s += e * e;
+    return s;
+  };
+  double same_sum = 0, same_pairs = 0, class_squares = 0, n2 = 0;
+  for (const auto& [label, s] : sums) {
+    const double n = counts[label];
+    class_squares += squared(s);
+    same_sum += squared(s) - n;
+    same_pairs += n * (n - 1);
+    n2 += n * n;
+  }
+  const double n = double(v.rows);
+  const double diff_sum = squared(total) - class_squares;
+  const double diff_pairs = n * n - n2;
+  if (same_pairs == 0 || diff_pairs == 0) return 0.0;
+  return same_sum / same_pairs - diff_sum / diff_pairs;
+}
+
+}  // namespace edgeclr::eval

@@ -1,0 +1,41 @@
+// Measures of a labelled representation space, over L2-normalised rows (cosine = dot):
+// weighted kNN accuracy against a memory bank, recall@1, and the mean cosine gap between
+// same-label and different-label pairs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace edgeclr::eval {
+
+// Rows of unit vectors, row-major: rows x dim.
+struct Vectors {
+  std::vector<float> values;
+  size_t rows = 0;
+  size_t dim = 0;
+  const float* row(size_t i) const { return values.data() + i * dim; }
+};
+
+void normalize_rows(Vectors* v);
+
+struct KnnOptions {
+  size_t k = 20;
+  float temperature = 0.07f;  // vote weight exp(cosine / T), as in InstDisc and SimCLR
+  uint32_t threads = 1;
+};
+
+// Fraction of queries whose weighted vote of their k most similar bank rows gives their
+// label. When `leave_one_out`, queries and bank are the same set and a row never votes
+// for itself.
+double knn_accuracy(const Vectors& queries, const std::vector<int32_t>& query_labels, const Vectors& bank,
+                    const std::vector<int32_t>& bank_labels, const KnnOptions& options, bool leave_one_out);
+
+// Fraction of rows whose most similar other row has the same label.
+double recall_at_1(const Vectors& v, const std::vector<int32_t>& labels, uint32_t threads);
+
+// Mean cosine over same-label pairs minus mean cosine over different-label pairs
+// (distinct rows). O(rows x dim) through per-label sums.
+double positive_negative_gap(const Vectors& v, const std::vector<int32_t>& labels);
+
+}  // namespace edgeclr::eval
