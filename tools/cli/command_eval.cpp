@@ -1,6 +1,4 @@
 // edgeclr eval MODEL --data DIR|IDX [...]: how good is the representation space?
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -10,6 +8,7 @@
 #include "cli/json_writer.h"
 #include "dataset/image_set.h"
 #include "encoder/encoder.h"
+#include "eval/embed_set.h"
 #include "eval/space_metrics.h"
 
 namespace edgeclr::cli {
@@ -35,42 +34,6 @@ constexpr const char* kHelp =
     "                 bank_images, k, space, seconds, model\n";
 
 using Clock = std::chrono::steady_clock;
-
-void progress(const char* what, size_t done, size_t total) {
-  if (isatty(STDERR_FILENO)) {
-    std::fprintf(stderr, "\r  %s: %zu/%zu images", what, done, total);
-    if (done == total) std::fprintf(stderr, "\n");
-  } else if (done == total || done % std::max<size_t>(1, total / 5) == 0) {
-    std::fprintf(stderr, "  %s: %zu/%zu images\n", what, done, total);
-  }
-}
-
-// Embeds up to `limit` images of `set` with `encoder`, normalised rows.
-Status embed_set(Encoder& encoder, const dataset::ImageSet& set, size_t limit, bool feature, const char* what,
-                 eval::Vectors* out, std::vector<int32_t>* labels) {
-  const size_t n = std::min(limit, set.size());
-  out->dim = feature ? encoder.feature_dim() : encoder.embedding_dim();
-  out->rows = n;
-  out->values.assign(n * out->dim, 0.0f);
-  labels->resize(n);
-  std::vector<Image> images(encoder.batch());
-  std::vector<PixelView> views(encoder.batch());
-  for (size_t start = 0; start < n; start += encoder.batch()) {
-    const auto count = static_cast<uint32_t>(std::min<size_t>(encoder.batch(), n - start));
-    for (uint32_t i = 0; i < count; ++i) {
-      auto image = set.image(start + i);
-      if (!image.ok()) return image.status();
-      images[i] = std::move(image).value();
-      views[i] = images[i].view();
-      (*labels)[start + i] = set.label(start + i);
-    }
-    float* rows = out->values.data() + start * out->dim;
-    EDGECLR_RETURN_IF_ERROR(encoder.encode(views.data(), count, feature ? rows : nullptr, feature ? nullptr : rows));
-    progress(what, start + count, n);
-  }
-  eval::normalize_rows(out);
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -107,14 +70,14 @@ int run_eval(int argc, char** argv) {
   const bool feature = space == "feature";
   eval::Vectors queries, bank;
   std::vector<int32_t> query_labels, bank_labels;
-  Status status = embed_set(*encoder.value(), data.value(), max_images, feature, "data", &queries, &query_labels);
+  Status status = eval::embed_set(*encoder.value(), data.value(), max_images, feature, "data", &queries, &query_labels);
   if (!status.ok()) return fail(status.message());
   const bool has_bank = args.options.count("bank") != 0;
   if (has_bank) {
     auto bank_set = dataset::ImageSet::open(args.options["bank"], channels, args.options["bank-labels"]);
     if (!bank_set.ok()) return fail(bank_set.status().message());
     if (!bank_set->has_labels()) return fail("'" + args.options["bank"] + "' has no labels");
-    status = embed_set(*encoder.value(), bank_set.value(), max_images, feature, "bank", &bank, &bank_labels);
+    status = eval::embed_set(*encoder.value(), bank_set.value(), max_images, feature, "bank", &bank, &bank_labels);
     if (!status.ok()) return fail(status.message());
   }
   eval::KnnOptions knn;

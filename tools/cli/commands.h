@@ -9,5 +9,6 @@ int run_similarity(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_convert(int argc, char** argv);
 int run_eval(int argc, char** argv);
+int run_search(int argc, char** argv);
 
 }  // namespace edgeclr::cli

@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"embed", "print the embeddings (or features) of images, as text, JSON or .npy", edgeclr::cli::run_embed},
     {"similarity", "print the cosine similarity of two images", edgeclr::cli::run_similarity},
     {"convert", "convert an ONNX model into an .eclr model", edgeclr::cli::run_convert},
+    {"search", "print the most similar gallery images of each image", edgeclr::cli::run_search},
     {"eval", "measure a labelled set: kNN accuracy, recall@1, same/different-label cosine gap",
      edgeclr::cli::run_eval},
     {"bench", "measure open, create, first-embedding and per-call latency, and peak memory",

@@ -10,11 +10,6 @@
 namespace edgeclr::eval {
 namespace {
 
-struct Neighbour {
-  float similarity;
-  size_t index;
-};
-
 // The bank transposed to (dim, rows), so that the similarities of one query to every bank
 // row are `dim` axpy passes over contiguous memory, which the compiler vectorises.
 std::vector<float> transpose(const Vectors& bank) {
@@ -68,6 +63,18 @@ void normalize_rows(Vectors* v) {
     const float inv = static_cast<float>(1.0 / std::sqrt(sum));
     for (size_t i = 0; i < v->dim; ++i) x[i] *= inv;
   }
+}
+
+std::vector<Neighbour> nearest(const Vectors& bank, const float* query, size_t k) {
+  std::vector<float> sims(bank.rows);
+  for (size_t b = 0; b < bank.rows; ++b) {
+    float s = 0.0f;
+    for (size_t d = 0; d < bank.dim; ++d) s += query[d] * bank.row(b)[d];
+    sims[b] = s;
+  }
+  std::vector<Neighbour> out;
+  top_k(sims.data(), bank.rows, k, SIZE_MAX, &out);
+  return out;
 }
 
 double knn_accuracy(const Vectors& queries, const std::vector<int32_t>& query_labels, const Vectors& bank,

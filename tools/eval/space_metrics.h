@@ -19,6 +19,14 @@ struct Vectors {
 
 void normalize_rows(Vectors* v);
 
+struct Neighbour {
+  float similarity;  // cosine
+  size_t index;      // row of the bank
+};
+
+// The k rows of `bank` most similar to `query` (dim floats, unit length), most similar first.
+std::vector<Neighbour> nearest(const Vectors& bank, const float* query, size_t k);
+
 struct KnnOptions {
   size_t k = 20;
   float temperature = 0.07f;  // vote weight exp(cosine / T), as in InstDisc and SimCLR

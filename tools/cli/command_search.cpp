@@ -1,0 +1,91 @@
+// edgeclr search MODEL IMAGE... --gallery DIR|IDX: nearest gallery images of each image.
+#include <cstdio>
+#include <string>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "cli/json_writer.h"
+#include "eval/embed_set.h"
+
+namespace edgeclr::cli {
+namespace {
+
+constexpr const char* kHelp =
+    "usage: edgeclr search MODEL IMAGE... --gallery DIR|IDX [--gallery-labels IDX] [--k N]\n"
+    "                      [--threads N] [--json]\n\n"
+    "Embeds the gallery, then prints for each IMAGE its k most similar gallery images\n"
+    "(cosine of embeddings), with their labels when the gallery has them (the subfolder\n"
+    "name, or the IDX label). The gallery is embedded on every call; nothing is stored.\n\n"
+    "options:\n"
+    "  --k N        neighbours per image (default 5)\n"
+    "  --threads N  backbone threads (default 1)\n"
+    "  --json       a JSON list on stdout: {\"file\", \"neighbours\": [{\"gallery\",\n"
+    "               \"label\", \"similarity\"}]}\n";
+
+std::string label_name(const dataset::ImageSet& set, int32_t label) {
+  if (label < 0) return "";
+  if (label < static_cast<int32_t>(set.class_names().size())) return set.class_names()[label];
+  return std::to_string(label);
+}
+
+}  // namespace
+
+int run_search(int argc, char** argv) {
+  Args args;
+  std::string error;
+  if (!parse_args(argc, argv, {"json"}, {"gallery", "gallery-labels", "k", "threads"}, &args, &error)) {
+    return usage_error("search", error);
+  }
+  if (args.help) {
+    std::printf("%s", kHelp);
+    return kExitOk;
+  }
+  uint32_t k = 5, threads = 1;
+  if (!option_uint(args, "k", 5, 1, 1000, &k, &error) || !option_uint(args, "threads", 1, 1, 64, &threads, &error)) {
+    return usage_error("search", error);
+  }
+  if (args.positional.size() < 2 || !args.options.count("gallery")) {
+    return usage_error("search", "expected MODEL, at least one IMAGE and --gallery");
+  }
+  auto model = Model::open_file(args.positional[0]);
+  if (!model.ok()) return fail(model.status().message());
+  auto gallery = dataset::ImageSet::open(args.options["gallery"], model.value()->input_spec().channels(),
+                                         args.options["gallery-labels"]);
+  if (!gallery.ok()) return fail(gallery.status().message());
+  auto encoder = Encoder::create(*model.value(), EncoderOptions{threads, 16});
+  if (!encoder.ok()) return fail(encoder.status().message());
+  eval::Vectors bank;
+  std::vector<int32_t> labels;
+  const Status status = eval::embed_set(*encoder.value(), gallery.value(), SIZE_MAX, false, "gallery", &bank, &labels);
+  if (!status.ok()) return fail(status.message());
+  JsonWriter j;
+  j.begin_array();
+  std::vector<float> query(encoder.value()->embedding_dim());
+  for (size_t q = 1; q < args.positional.size(); ++q) {
+    const std::string& file = args.positional[q];
+    auto image = decode_image_file(file, model.value()->input_spec().channels());
+    if (!image.ok()) return fail(image.status().message());
+    const PixelView view = image->view();
+    const Status encoded = encoder.value()->encode(&view, 1, nullptr, query.data());
+    if (!encoded.ok()) return fail(encoded.message());
+    const auto near = eval::nearest(bank, query.data(), k);
+    if (args.has("json")) {
+      j.begin_object().key("file").value(file).key("neighbours").begin_array();
+      for (const auto& n : near) {
+        j.begin_object().key("gallery").value(gallery->name(n.index)).key("label").value(label_name(gallery.value(), labels[n.index]));
+        j.key("similarity").value(static_cast<double>(n.similarity)).end_object();
+      }
+      j.end_array().end_object();
+      continue;
+    }
+    std::printf("%s\n", file.c_str());
+    for (const auto& n : near) {
+      std::printf("  %.3f  %-12s %s\n", n.similarity, label_name(gallery.value(), labels[n.index]).c_str(),
+                  gallery->name(n.index).c_str());
+    }
+  }
+  if (args.has("json")) std::printf("%s\n", j.end_array().str().c_str());
+  return kExitOk;
+}
+
+}  // namespace edgeclr::cli
