@@ -6,26 +6,19 @@ usage: test_convert.py EDGECLR_BINARY SOURCE_DIR
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
+
+import cli_check
+from cli_check import check
 
 BINARY, SOURCE = sys.argv[1], sys.argv[2]
 ONNX = os.path.join(SOURCE, "models", "fashion", "fashion.onnx")
 TRAIN = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
-failures = []
-checks = 0
-
-
-def check(condition, what):
-    global checks
-    checks += 1
-    if not condition:
-        failures.append(what)
 
 
 def run(*args):
-    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=300)
+    return cli_check.run(BINARY, *args)
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -76,7 +69,4 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("convert", "--help")
     check(r.returncode == 0 and "--keep-fp32" in r.stdout and "--calibration" in r.stdout, "convert --help")
 
-for f in failures:
-    print("FAIL:", f)
-print(f"{checks - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+cli_check.finish()

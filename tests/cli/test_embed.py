@@ -8,27 +8,20 @@ import json
 import math
 import os
 import struct
-import subprocess
 import sys
 import tempfile
+
+import cli_check
+from cli_check import check
 
 BINARY, MODELS = sys.argv[1], sys.argv[2]
 MODEL = os.path.join(MODELS, "good", "sample-int8.eclr")
 FP32 = os.path.join(MODELS, "good", "sample-fp32.eclr")
 IMAGES = [os.path.join(MODELS, "images", n) for n in ("gradient.png", "checker.bmp", "stripes.png", "stripes.pgm")]
-failures = []
-checks = 0
-
-
-def check(condition, what):
-    global checks
-    checks += 1
-    if not condition:
-        failures.append(what)
 
 
 def run(*args):
-    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=120)
+    return cli_check.run(BINARY, *args)
 
 
 def read_npy(path):
@@ -124,7 +117,4 @@ test_embed()
 test_errors()
 test_similarity()
 test_bench()
-for f in failures:
-    print("FAIL:", f)
-print(f"{checks - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+cli_check.finish()

@@ -10,24 +10,18 @@ import subprocess
 import sys
 import tempfile
 
+import cli_check
+from cli_check import check
+
 BINARY, EXPORT, SOURCE = sys.argv[1], sys.argv[2], sys.argv[3]
 MODEL = os.path.join(SOURCE, "models", "fashion", "fashion-int8.eclr")
 D = "/usr/share/datasets/fashion-mnist"
 TEST_IMAGES, TEST_LABELS = f"{D}/t10k-images-idx3-ubyte.gz", f"{D}/t10k-labels-idx1-ubyte.gz"
 TRAIN_IMAGES, TRAIN_LABELS = f"{D}/train-images-idx3-ubyte.gz", f"{D}/train-labels-idx1-ubyte.gz"
-failures = []
-checks = 0
-
-
-def check(condition, what):
-    global checks
-    checks += 1
-    if not condition:
-        failures.append(what)
 
 
 def run(*args):
-    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=600)
+    return cli_check.run(BINARY, *args)
 
 
 # 5000 test images against 5000 training images: smaller than the model card's run, so
@@ -77,7 +71,4 @@ for command in ("eval", "search"):
     r = run(command, "--help")
     check(r.returncode == 0 and r.stdout.startswith("usage: edgeclr " + command), f"{command} --help")
 
-for f in failures:
-    print("FAIL:", f)
-print(f"{checks - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+cli_check.finish()

@@ -8,23 +8,17 @@ Expected values come from how tests/support/sample_models.cpp builds the samples
 """
 import json
 import os
-import subprocess
 import sys
 
+import cli_check
+from cli_check import check
+
+
 BINARY, MODELS = sys.argv[1], sys.argv[2]
-failures = []
-checks = 0
-
-
-def check(condition, what):
-    global checks
-    checks += 1
-    if not condition:
-        failures.append(what)
 
 
 def run(*args):
-    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=60)
+    return cli_check.run(BINARY, *args)
 
 
 # Parameters and MACs of the sample models, counted by hand from their construction.
@@ -90,7 +84,4 @@ def test_usage():
 test_good_models()
 test_bad_models()
 test_usage()
-for f in failures:
-    print("FAIL:", f)
-print(f"{checks - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+cli_check.finish()
