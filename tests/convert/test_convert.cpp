@@ -341,3 +341,30 @@ TEST_CASE("torchvision models (random weights) convert and match PyTorch's outpu
     }
   }
 }
+
+TEST_CASE("torchvision models quantize to int8 with a fidelity report (RGB from gray images)") {
+  // Calibration on Fashion-MNIST test images, replicated to RGB and enlarged to 224x224:
+  // not the data these (random) weights would see, but real images through the real path.
+  const char* zoo = std::getenv("EDGECLR_ZOO_DIR");
+  REQUIRE(zoo != nullptr);
+  auto images = dataset::ImageSet::open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", 3);
+  REQUIRE(images.ok());
+  // resnet18: plain convs and adds quantize well. mobilenet_v3_small: its feature is
+  // computed by an int8 Mul (hardswish as HardSigmoid x), so the feature needs its own range.
+  for (const auto& [name, min_mean_cosine] : {std::pair<std::string, double>{"resnet18", 0.99},
+                                             std::pair<std::string, double>{"mobilenet_v3_small", 0.5}}) {
+    INFO(name);
+    const Converted c = convert_file(std::string(zoo) + "/" + name + ".onnx", convert::LowerOptions{});
+    auto ranges = convert::calibrate(*c.model, images.value(), 0, 20, convert::CalibrationMethod::kMinMax, nullptr);
+    REQUIRE_MESSAGE(ranges.ok(), ranges.status().message());
+    auto builder = convert::quantize_model(*c.model, ranges.value(), {});
+    REQUIRE_MESSAGE(builder.ok(), builder.status().message());
+    const std::vector<uint8_t> bytes = builder->finish();
+    auto int8 = Model::open_buffer(bytes.data(), bytes.size(), name);
+    REQUIRE_MESSAGE(int8.ok(), int8.status().message());
+    auto report = convert::measure_fidelity(*c.model, *int8.value(), images.value(), 20, 5, nullptr);
+    REQUIRE_MESSAGE(report.ok(), report.status().message());
+    CHECK(report->mean_cosine >= min_mean_cosine);
+    CHECK(!report->layers.empty());
+  }
+}

@@ -73,11 +73,16 @@ Result<std::map<uint32_t, Range>> calibrate(const Model& fp32, const dataset::Im
   const std::vector<uint32_t> observed = intermediate_activations(fp32);
   auto runner = Runner::create(fp32, observed);
   if (!runner.ok()) return runner.status();
-  std::vector<RangeObserver> observers(observed.size() + 1);  // the last one: the input
+  // One observer per observed tensor, then the graph input, then the feature (the
+  // backbone's own outputs, which are not observed tensors).
+  std::vector<RangeObserver> observers(observed.size() + 2);
+  RangeObserver& input_range = observers[observed.size()];
+  RangeObserver& feature_range = observers[observed.size() + 1];
   const size_t input_floats = fp32.tensors()[fp32.backbone().input()].elements;
   for (size_t i = 0; i < count; ++i) {
     EDGECLR_RETURN_IF_ERROR(runner->run(images, first + i));
-    observers.back().add(runner->backbone->input_buffer(), input_floats);
+    input_range.add(runner->backbone->input_buffer(), input_floats);
+    feature_range.add(runner->feature.data(), runner->feature.size());
     for (size_t k = 0; k < observed.size(); ++k) {
       const auto* values = static_cast<const float*>(runner->backbone->observed(k));
       observers[k].add(values, fp32.tensors()[observed[k]].elements);
@@ -86,7 +91,8 @@ Result<std::map<uint32_t, Range>> calibrate(const Model& fp32, const dataset::Im
   }
   std::map<uint32_t, Range> ranges;
   for (size_t k = 0; k < observed.size(); ++k) ranges[observed[k]] = observers[k].range(method);
-  ranges[fp32.backbone().input()] = observers.back().range(method);
+  ranges[fp32.backbone().input()] = input_range.range(method);
+  ranges[fp32.backbone().feature()] = feature_range.range(method);
   return ranges;
 }
 

@@ -16,7 +16,8 @@ namespace edgeclr::convert {
 // Calls back after each image: (done, total).
 using Progress = void (*)(size_t done, size_t total);
 
-// Ranges of the graph input and every intermediate activation of `fp32`, over images
+// Ranges of the graph input, every intermediate activation and the feature of `fp32`,
+// over images
 // [first, first + count) of `images`.
 Result<std::map<uint32_t, Range>> calibrate(const Model& fp32, const dataset::ImageSet& images, size_t first,
                                             size_t count, CalibrationMethod method, Progress progress);
