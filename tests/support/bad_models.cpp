@@ -1,6 +1,7 @@
 #include "support/bad_models.h"
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <random>
@@ -87,7 +88,27 @@ std::vector<BadModel> semantic_bad_models() {
   out.push_back(staged("tensor_written_twice", false, [](ModelBuilder& b) { op(b, 2).outputs[0] = op(b, 1).outputs[0]; },
                        "already written"));
   out.push_back(staged("no_operator_type", false, [](ModelBuilder& b) { op(b, 2).options.Reset(); },
-                       "unknown operator type"));
+                       "unknown operator type 0"));
+  // A union type with its options table absent, for every operator type: the FlatBuffers
+  // Verifier accepts it, so the loader must refuse it before reading options. Made by
+  // zeroing the options entry of operator 0's vtable (FlatBuffers shares vtables, so
+  // other operators may lose theirs too), then making the checksum right again.
+  for (int type = schema::OpOptions_MIN + 1; type <= schema::OpOptions_MAX; ++type) {
+    std::vector<uint8_t> bytes = sample_fp32_model();
+    schema::Model* root = schema::GetMutableModel(bytes.data());
+    auto* op0 = root->mutable_backbone()->mutable_operators()->GetMutableObject(0);
+    auto* table = reinterpret_cast<uint8_t*>(op0);
+    int32_t vtable_offset;
+    std::memcpy(&vtable_offset, table, sizeof(vtable_offset));
+    uint8_t* vtable = table - vtable_offset;
+    uint16_t type_field;  // where options_type lies in the table (present: op 0 has options)
+    std::memcpy(&type_field, vtable + schema::Operator::VT_OPTIONS_TYPE, sizeof(type_field));
+    table[type_field] = static_cast<uint8_t>(type);
+    const uint16_t absent = 0;
+    std::memcpy(vtable + schema::Operator::VT_OPTIONS, &absent, sizeof(absent));
+    root->mutate_checksum(compute_file_checksum(bytes.data(), bytes.size(), checksum_field(*root)));
+    out.push_back(BadModel{"options_absent_" + std::to_string(type), bytes, "or no options"});
+  }
   out.push_back(staged("conv_groups_mismatch", false,
                        [](ModelBuilder& b) { op(b, 1).options.AsConv2DOptions()->groups = 3; }, "groups 3"));
   out.push_back(staged("conv_output_shape", false,

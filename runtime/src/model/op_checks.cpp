@@ -287,7 +287,7 @@ const char* op_type_name(const schema::Operator& op, const std::vector<TensorInf
     case schema::OpOptions_Conv2DOptions: {
       const auto* o = op.options_as_Conv2DOptions();
       const auto* in = op.inputs();
-      const bool depthwise = o->groups() > 1 && in && in->size() > 1 && in->Get(1) < tensors.size() &&
+      const bool depthwise = o != nullptr && o->groups() > 1 && in && in->size() > 1 && in->Get(1) < tensors.size() &&
                              tensors[in->Get(1)].dims[3] == 1;
       return depthwise ? "depthwise_conv2d" : "conv2d";
     }
@@ -312,11 +312,13 @@ const char* op_type_name(const schema::Operator& op, const std::vector<TensorInf
 
 Status check_operator(const schema::Operator& op, uint32_t op_index, const std::vector<TensorInfo>& tensors) {
   const char* name = op.name() ? op.name()->c_str() : "";
-  OpContext ctx{op, tensors, format("operator %u '%s' (%s)", op_index, name, op_type_name(op, tensors))};
   const auto type = op.options_type();
+  // Before anything reads the options: the Verifier accepts a union type without its table.
   if (type == schema::OpOptions_NONE || type > schema::OpOptions_MAX || op.options() == nullptr) {
-    return ctx.fail(format("unknown operator type %d", static_cast<int>(type)));
+    return error(StatusCode::kInvalidModel, format("operator %u '%s': unknown operator type %d or no options",
+                                                   op_index, name, static_cast<int>(type)));
   }
+  OpContext ctx{op, tensors, format("operator %u '%s' (%s)", op_index, name, op_type_name(op, tensors))};
   const Arity arity = arity_of(type);
   const uint32_t inputs = op.inputs()->size();
   if (inputs < arity.min_inputs || inputs > arity.max_inputs || op.outputs()->size() != 1) {
