@@ -52,6 +52,10 @@ void* aligned_alloc(size_t alignment, size_t size) {
   count();
   return __libc_memalign(alignment, size);
 }
+void* valloc(size_t size) {
+  count();
+  return __libc_memalign(4096, size);
+}
 }
 
 void* operator new(size_t size) {
@@ -59,6 +63,13 @@ void* operator new(size_t size) {
   if (void* p = __libc_malloc(size ? size : 1)) return p;
   throw std::bad_alloc();
 }
+void* operator new(size_t size, std::align_val_t alignment) {
+  count();
+  if (void* p = __libc_memalign(static_cast<size_t>(alignment), size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
 

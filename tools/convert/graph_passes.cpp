@@ -233,8 +233,12 @@ Status fold_batch_norm(Graph& graph) {
       const double b = old_bias ? old_bias->floats[o] : 0.0;
       bias.floats[o] = static_cast<float>((b - mean->floats[o]) * k + shift->floats[o]);
     }
-    const std::string weight_name = conv.name + "/folded_weight";
-    const std::string bias_name = conv.name + "/folded_bias";
+    // Named after the conv's output, which is unique in a graph (node names need not be).
+    const std::string weight_name = conv.outputs[0] + "/folded_weight";
+    const std::string bias_name = conv.outputs[0] + "/folded_bias";
+    if (graph.values.count(weight_name) || graph.values.count(bias_name)) {
+      return node_error(bn, "cannot fold: '" + weight_name + "' already names a value");
+    }
     graph.values[weight_name] = Value{weight.dims, true, weight};
     graph.values[bias_name] = Value{bias.dims, true, bias};
     conv.inputs.resize(3);

@@ -129,10 +129,13 @@ Result<uint32_t> Lowering::tensor(const std::string& value) {
 // A constant broadcast against an activation of ONNX rank `other_rank`: left-padded to
 // that rank with ones first, so that NCHW -> NHWC moves its channel axis too.
 Result<uint32_t> Lowering::constant_operand(const std::string& value, size_t other_rank) {
-  const auto it = tensors_.find(value);
-  if (it != tensors_.end()) return it->second;
   const Constant* c = g_.constant(value);
   if (c == nullptr || !c->is_float || c->dims.size() > other_rank) return tensor(value);
+  // Cached per rank: the same constant as a conv bias ([O]) and as a broadcast operand
+  // of a 4-D tensor ([1,1,1,O] after padding) are two different edgeclr tensors.
+  const std::string key = value + "@rank" + std::to_string(other_rank);
+  const auto it = tensors_.find(key);
+  if (it != tensors_.end()) return it->second;
   Constant padded = *c;
   padded.dims.insert(padded.dims.begin(), other_rank - c->dims.size(), 1);
   Dims dims;
@@ -140,7 +143,7 @@ Result<uint32_t> Lowering::constant_operand(const std::string& value, size_t oth
   if (dims.size() == 4) dims = {dims[0], dims[2], dims[3], dims[1]};
   if (dims.empty()) dims = {1};
   const uint32_t t = b_.add_constant_fp32(value, dims, to_nhwc(padded));
-  tensors_[value] = t;
+  tensors_[key] = t;
   return t;
 }
 
@@ -244,7 +247,9 @@ Status Lowering::split_head() {
 
 Status Lowering::lower_conv(const Node& n) {
   const Constant* w = g_.constant(n.inputs[1]);
-  if (w == nullptr || w->dims.size() != 4) return unsupported(n, "the weight must be a constant [O, I/group, KH, KW]");
+  if (w == nullptr || !w->is_float || w->dims.size() != 4) {
+    return unsupported(n, "the weight must be a float constant [O, I/group, KH, KW]");
+  }
   const std::string auto_pad = n.string_attr("auto_pad", "NOTSET");
   if (auto_pad != "NOTSET" && auto_pad != "VALID") return unsupported(n, "auto_pad " + auto_pad + "; export with explicit pads");
   auto x = tensor(n.inputs[0]);
@@ -352,7 +357,7 @@ Status Lowering::lower_binary(const Node& n) {
 Status Lowering::lower_pool(const Node& n) {
   if (n.int_attr("ceil_mode", 0) != 0) return unsupported(n, "ceil_mode=1");
   const auto dil = n.ints_attr("dilations");
-  if (!dil.empty() && (dil[0] != 1 || dil[1] != 1)) return unsupported(n, "dilated pooling");
+  if (!dil.empty() && (dil.size() != 2 || dil[0] != 1 || dil[1] != 1)) return unsupported(n, "dilated pooling");
   if (n.string_attr("auto_pad", "NOTSET") != "NOTSET" && n.string_attr("auto_pad", "NOTSET") != "VALID") {
     return unsupported(n, "auto_pad SAME; export with explicit pads");
   }

@@ -66,7 +66,10 @@ class XnnpackBackbone final : public Backbone {
   uint32_t threads() const override { return options_.threads; }
 
  private:
-  Status define_value(uint32_t tensor, uint32_t* id);
+  // `packed`: XNNPACK copies this constant into its own packed layout at creation (conv
+  // and fully-connected weights and biases). Other constants it reads where they lie,
+  // with vector loads up to XNN_EXTRA_BYTES past the end, so those get a padded copy.
+  Status define_value(uint32_t tensor, uint32_t* id, bool packed = false);
   Status define_depthwise_filter(uint32_t tensor, uint32_t* id);
   Status define_operator(const schema::Operator& op, uint32_t index);
   Status op_error(const schema::Operator& op, uint32_t index, const char* what, xnn_status status) const;
@@ -105,7 +108,7 @@ std::vector<size_t> xnn_dims(const TensorInfo& t, uint32_t batch) {
   return dims;
 }
 
-Status XnnpackBackbone::define_value(uint32_t tensor, uint32_t* id) {
+Status XnnpackBackbone::define_value(uint32_t tensor, uint32_t* id, bool packed) {
   if (value_ids_[tensor] != XNN_INVALID_VALUE_ID) {
     *id = value_ids_[tensor];
     return Status::Ok();
@@ -129,18 +132,25 @@ Status XnnpackBackbone::define_value(uint32_t tensor, uint32_t* id) {
       flags = XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
     }
   }
+  const void* data = t.data;
+  if (t.is_constant && !packed) {
+    const size_t bytes = t.elements * dtype_size(t.dtype);
+    owned_weights_.emplace_back(bytes + XNN_EXTRA_BYTES, uint8_t{0});
+    std::memcpy(owned_weights_.back().data(), t.data, bytes);
+    data = owned_weights_.back().data();
+  }
   xnn_status status;
   if (t.dtype == schema::DType_FLOAT32) {
-    status = xnn_define_tensor_value(subgraph_, xnn_datatype_fp32, dims.size(), dims.data(), t.data, external, flags, id);
+    status = xnn_define_tensor_value(subgraph_, xnn_datatype_fp32, dims.size(), dims.data(), data, external, flags, id);
   } else if (t.per_channel) {
     const auto type = t.dtype == schema::DType_INT8 ? xnn_datatype_qcint8 : xnn_datatype_qcint32;
     status = xnn_define_channelwise_quantized_tensor_value(subgraph_, type, st.quantization()->scale()->data(),
                                                            dims.size(), static_cast<size_t>(t.quant_axis),
-                                                           dims.data(), t.data, external, flags, id);
+                                                           dims.data(), data, external, flags, id);
   } else {
     const auto type = t.dtype == schema::DType_INT8 ? xnn_datatype_qint8 : xnn_datatype_qint32;
     status = xnn_define_quantized_tensor_value(subgraph_, type, st.quantization()->zero_point()->Get(0),
-                                               st.quantization()->scale()->Get(0), dims.size(), dims.data(), t.data,
+                                               st.quantization()->scale()->Get(0), dims.size(), dims.data(), data,
                                                external, flags, id);
   }
   if (status != xnn_status_success) {
@@ -198,7 +208,7 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
   EDGECLR_RETURN_IF_ERROR(define_value(in_t, &in));
   EDGECLR_RETURN_IF_ERROR(define_value(out_t, &out));
   uint32_t bias = XNN_INVALID_VALUE_ID;
-  if (op.inputs()->size() > 2) EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(2), &bias));
+  if (op.inputs()->size() > 2) EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(2), &bias, /*packed=*/true));
   uint32_t second = XNN_INVALID_VALUE_ID;  // weight or second operand
   xnn_status status = xnn_status_success;
   const char* what = "";
@@ -215,7 +225,7 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
             o.stride_h(), o.stride_w(), o.dilation_h(), o.dilation_w(), w.dims[0] / o.groups(), o.groups(), r.min,
             r.max, in, second, bias, out, 0);
       } else {
-        EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second));
+        EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second, /*packed=*/true));
         what = "xnn_define_convolution_2d";
         status = xnn_define_convolution_2d(subgraph_, o.pad_top(), o.pad_right(), o.pad_bottom(), o.pad_left(),
                                            o.kernel_h(), o.kernel_w(), o.stride_h(), o.stride_w(), o.dilation_h(),
@@ -229,7 +239,7 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
         return unsupported(op, index, "per-channel int8 weights in fully connected need XNNPACK 2024 or later; "
                                       "quantize them per tensor or express the layer as a 1x1 convolution");
       }
-      EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second));
+      EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second, /*packed=*/true));
       const Range r = activation_range(op.options_as_FullyConnectedOptions()->activation());
       what = "xnn_define_fully_connected";
       status = xnn_define_fully_connected(subgraph_, r.min, r.max, in, second, bias, out, 0);
@@ -321,7 +331,8 @@ Status check_batchable(const Model& model, uint32_t batch) {
   if (batch == 1) return Status::Ok();
   const auto& tensors = model.tensors();
   for (uint32_t i = 0; i < tensors.size(); ++i) {
-    if (!tensors[i].is_constant && tensors[i].dims[0] != 1) {
+    // A rank-1 activation [1] would become [batch] and broadcast across the wrong axis.
+    if (!tensors[i].is_constant && (tensors[i].dims[0] != 1 || tensors[i].rank == 1)) {
       return error(StatusCode::kUnsupported,
                    format("failed to create backbone for '%s' with batch %u: tensor %u %s has no batch dimension",
                           model.name().c_str(), batch, i, shape_string(tensors[i]).c_str()));
