@@ -27,6 +27,8 @@ class ProjectionHead {
   uint32_t embedding_dim() const { return layers_.empty() ? feature_dim_ : layers_.back().out_dim; }
   bool l2_normalize() const { return l2_normalize_; }
   const std::vector<DenseLayer>& layers() const { return layers_; }
+  // For training: shapes must not change.
+  std::vector<DenseLayer>& mutable_layers() { return layers_; }
 
   // Floats of scratch that forward() needs for `batch` rows.
   size_t scratch_floats(uint32_t batch) const;

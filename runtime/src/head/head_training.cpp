@@ -1,0 +1,117 @@
+#include "head/head_training.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace edgeclr {
+
+void HeadGradients::resize_like(const ProjectionHead& head) {
+  weight.resize(head.layers().size());
+  bias.resize(head.layers().size());
+  for (size_t i = 0; i < head.layers().size(); ++i) {
+    weight[i].assign(head.layers()[i].weight.size(), 0.0f);
+    bias[i].assign(head.layers()[i].out_dim, 0.0f);
+  }
+}
+
+void HeadGradients::zero() {
+  for (auto& w : weight) std::fill(w.begin(), w.end(), 0.0f);
+  for (auto& b : bias) std::fill(b.begin(), b.end(), 0.0f);
+}
+
+namespace {
+
+float activate(schema::Activation act, float x) {
+  if (act == schema::Activation_RELU) return std::max(x, 0.0f);
+  if (act == schema::Activation_RELU6) return std::min(std::max(x, 0.0f), 6.0f);
+  return x;
+}
+
+// Derivative of the activation at pre-activation x (0 at the kinks, as PyTorch).
+float activate_grad(schema::Activation act, float x) {
+  if (act == schema::Activation_RELU) return x > 0.0f ? 1.0f : 0.0f;
+  if (act == schema::Activation_RELU6) return x > 0.0f && x < 6.0f ? 1.0f : 0.0f;
+  return 1.0f;
+}
+
+}  // namespace
+
+void forward_train(const ProjectionHead& head, const float* features, uint32_t rows, HeadTape* tape) {
+  const auto& layers = head.layers();
+  tape->rows = rows;
+  tape->inputs.resize(layers.size());
+  tape->pre.resize(layers.size());
+  const float* in = features;
+  size_t in_dim = head.feature_dim();
+  std::vector<float> activated;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const DenseLayer& layer = layers[l];
+    tape->inputs[l].assign(in, in + rows * in_dim);
+    DenseLayer linear = layer;  // pre-activation through the same kernel
+    linear.activation = schema::Activation_NONE;
+    tape->pre[l].resize(size_t{rows} * layer.out_dim);
+    dense_forward(linear, tape->inputs[l].data(), rows, tape->pre[l].data());
+    activated = tape->pre[l];
+    for (float& v : activated) v = activate(layer.activation, v);
+    tape->output = activated;
+    in = tape->output.data();
+    in_dim = layer.out_dim;
+  }
+  if (layers.empty()) tape->output.assign(features, features + size_t{rows} * head.feature_dim());
+  tape->embedding = tape->output;
+  if (head.l2_normalize()) l2_normalize_rows(tape->embedding.data(), rows, head.embedding_dim());
+}
+
+void backward(const ProjectionHead& head, const HeadTape& tape, const float* d_embedding, HeadGradients* grads,
+              std::vector<float>* scratch) {
+  const uint32_t rows = tape.rows;
+  const uint32_t e = head.embedding_dim();
+  // Through y = x / |x|: dx = (dy - y (y . dy)) / |x|.
+  std::vector<float>& d = *scratch;
+  d.assign(d_embedding, d_embedding + size_t{rows} * e);
+  if (head.l2_normalize()) {
+    for (uint32_t r = 0; r < rows; ++r) {
+      const float* y = tape.embedding.data() + size_t{r} * e;
+      const float* x = tape.output.data() + size_t{r} * e;
+      float* g = d.data() + size_t{r} * e;
+      double dot = 0, norm = 0;
+      for (uint32_t i = 0; i < e; ++i) {
+        dot += double{y[i]} * g[i];
+        norm += double{x[i]} * x[i];
+      }
+      if (norm == 0) continue;
+      const double inv = 1.0 / std::sqrt(norm);
+      for (uint32_t i = 0; i < e; ++i) g[i] = static_cast<float>((g[i] - y[i] * dot) * inv);
+    }
+  }
+  grads->resize_like(head);
+  std::vector<float> d_in;
+  for (size_t l = head.layers().size(); l-- > 0;) {
+    const DenseLayer& layer = head.layers()[l];
+    const uint32_t n_in = layer.in_dim, n_out = layer.out_dim;
+    for (size_t i = 0; i < d.size(); ++i) d[i] *= activate_grad(layer.activation, tape.pre[l][i]);
+    // dW (out, in) = dZ^T X; db = column sums of dZ; dX (rows, in) = dZ W.
+    std::vector<float>& dw = grads->weight[l];
+    std::vector<float>& db = grads->bias[l];
+    d_in.assign(size_t{rows} * n_in, 0.0f);
+    for (uint32_t r = 0; r < rows; ++r) {
+      const float* x = tape.inputs[l].data() + size_t{r} * n_in;
+      float* dx = d_in.data() + size_t{r} * n_in;
+      for (uint32_t o = 0; o < n_out; ++o) {
+        const float g = d[size_t{r} * n_out + o];
+        if (g == 0.0f) continue;
+        db[o] += g;
+        float* dw_row = dw.data() + size_t{o} * n_in;
+        const float* w_row = layer.weight.data() + size_t{o} * n_in;
+        for (uint32_t i = 0; i < n_in; ++i) {
+          dw_row[i] += g * x[i];
+          dx[i] += g * w_row[i];
+        }
+      }
+    }
+    if (layer.bias.empty()) std::fill(db.begin(), db.end(), 0.0f);
+    d.swap(d_in);
+  }
+}
+
+}  // namespace edgeclr
