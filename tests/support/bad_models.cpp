@@ -97,15 +97,17 @@ std::vector<BadModel> semantic_bad_models() {
     std::vector<uint8_t> bytes = sample_fp32_model();
     schema::Model* root = schema::GetMutableModel(bytes.data());
     auto* op0 = root->mutable_backbone()->mutable_operators()->GetMutableObject(0);
-    auto* table = reinterpret_cast<uint8_t*>(op0);
+    // Offsets within `bytes` (indexing the vector, not pointers into it, keeps GCC's
+    // object-size checks quiet).
+    const size_t table = static_cast<size_t>(reinterpret_cast<uint8_t*>(op0) - bytes.data());
     int32_t vtable_offset;
-    std::memcpy(&vtable_offset, table, sizeof(vtable_offset));
-    uint8_t* vtable = table - vtable_offset;
+    std::memcpy(&vtable_offset, &bytes[table], sizeof(vtable_offset));
+    const size_t vtable = static_cast<size_t>(static_cast<int64_t>(table) - vtable_offset);
     uint16_t type_field;  // where options_type lies in the table (present: op 0 has options)
-    std::memcpy(&type_field, vtable + schema::Operator::VT_OPTIONS_TYPE, sizeof(type_field));
-    table[type_field] = static_cast<uint8_t>(type);
-    const uint16_t absent = 0;
-    std::memcpy(vtable + schema::Operator::VT_OPTIONS, &absent, sizeof(absent));
+    std::memcpy(&type_field, &bytes[vtable + schema::Operator::VT_OPTIONS_TYPE], sizeof(type_field));
+    bytes[table + type_field] = static_cast<uint8_t>(type);
+    bytes[vtable + schema::Operator::VT_OPTIONS] = 0;
+    bytes[vtable + schema::Operator::VT_OPTIONS + 1] = 0;
     root->mutate_checksum(compute_file_checksum(bytes.data(), bytes.size(), checksum_field(*root)));
     out.push_back(BadModel{"options_absent_" + std::to_string(type), bytes, "or no options"});
   }
