@@ -167,6 +167,8 @@ Status check_finite(const flatbuffers::Vector<float>* v, uint32_t layer, const c
   return Status::Ok();
 }
 
+}  // namespace
+
 Status check_head(const schema::Head& head, uint32_t feature_dim, uint32_t* embedding_dim) {
   const auto* layers = head.layers();
   const uint32_t count = layers ? layers->size() : 0;
@@ -198,8 +200,6 @@ Status check_head(const schema::Head& head, uint32_t feature_dim, uint32_t* embe
   *embedding_dim = dim;
   return Status::Ok();
 }
-
-}  // namespace
 
 Status verify_model(const uint8_t* data, size_t size, VerifiedModel* out) {
   VerifiedModel result;

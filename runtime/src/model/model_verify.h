@@ -24,4 +24,9 @@ struct VerifiedModel {
 // (the caller prefixes it). Thread-safe; reads only `data`.
 Status verify_model(const uint8_t* data, size_t size, VerifiedModel* out);
 
+// The head's rules (also for head checkpoints): at most kMaxHeadLayers layers whose
+// dimensions chain from `feature_dim`, weight and bias counts, known activations, finite
+// values. Requires: `head` passed the FlatBuffers Verifier.
+Status check_head(const schema::Head& head, uint32_t feature_dim, uint32_t* embedding_dim);
+
 }  // namespace edgeclr

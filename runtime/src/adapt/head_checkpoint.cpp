@@ -1,0 +1,110 @@
+#include "adapt/head_checkpoint.h"
+
+#include <fstream>
+#include <iterator>
+#include <sys/stat.h>
+
+#include "core/atomic_file.h"
+#include "model/model_checksum.h"
+#include "model/model_verify.h"
+#include "schema/edgeclr_head_generated.h"
+
+namespace edgeclr {
+namespace {
+
+const uint8_t* checkpoint_checksum_field(const schema::HeadCheckpoint& root) {
+  return reinterpret_cast<const flatbuffers::Table&>(root).GetAddressOf(schema::HeadCheckpoint::VT_CHECKSUM);
+}
+
+Status load_error(const std::string& path, const std::string& why, StatusCode code = StatusCode::kInvalidModel) {
+  return error(code, format("failed to load head '%s': %s", path.c_str(), why.c_str()));
+}
+
+std::vector<uint8_t> serialize(const ProjectionHead& head, const HeadCheckpointInfo& info) {
+  flatbuffers::FlatBufferBuilder fbb(1 << 16);
+  fbb.ForceDefaults(true);  // the checksum field must exist to be patched
+  std::vector<flatbuffers::Offset<schema::DenseLayer>> layers;
+  for (const DenseLayer& l : head.layers()) {
+    layers.push_back(schema::CreateDenseLayerDirect(fbb, l.in_dim, l.out_dim, &l.weight, &l.bias, l.activation));
+  }
+  const auto head_table = schema::CreateHeadDirect(fbb, &layers, head.embedding_dim(), head.l2_normalize());
+  std::vector<flatbuffers::Offset<schema::Metric>> metrics;
+  for (const auto& [name, value] : info.metrics) metrics.push_back(schema::CreateMetricDirect(fbb, name.c_str(), value));
+  const auto root = schema::CreateHeadCheckpointDirect(fbb, kHeadFormatVersion, info.backbone_hash, info.version,
+                                                       head_table, &metrics, 0);
+  schema::FinishHeadCheckpointBuffer(fbb, root);
+  std::vector<uint8_t> bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+  schema::HeadCheckpoint* mutable_root = schema::GetMutableHeadCheckpoint(bytes.data());
+  mutable_root->mutate_checksum(
+      compute_file_checksum(bytes.data(), bytes.size(), checkpoint_checksum_field(*mutable_root)));
+  return bytes;
+}
+
+bool read_file(const std::string& path, std::vector<uint8_t>* out, std::string* why) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    *why = "no such file";
+    return false;
+  }
+  if (static_cast<uint64_t>(st.st_size) > kMaxHeadCheckpointBytes) {
+    *why = format("file has %lld bytes, the limit is %zu", static_cast<long long>(st.st_size), kMaxHeadCheckpointBytes);
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  out->assign(std::istreambuf_iterator<char>(in), {});
+  return true;
+}
+
+}  // namespace
+
+Status save_head_checkpoint(const std::string& path, const ProjectionHead& head, const HeadCheckpointInfo& info) {
+  const std::vector<uint8_t> bytes = serialize(head, info);
+  std::vector<uint8_t> previous;
+  std::string why;
+  if (read_file(path, &previous, &why)) {
+    // Keep the current checkpoint for rollback first: whatever happens next, PATH holds
+    // the old or the new version.
+    EDGECLR_RETURN_IF_ERROR(write_file_atomically(path + ".prev", previous.data(), previous.size()));
+  }
+  return write_file_atomically(path, bytes.data(), bytes.size());
+}
+
+Result<ProjectionHead> load_head_checkpoint(const std::string& path, const Model& model, HeadCheckpointInfo* info) {
+  std::vector<uint8_t> bytes;
+  std::string why;
+  if (!read_file(path, &bytes, &why)) return load_error(path, why, StatusCode::kIoError);
+  if (bytes.size() < 8 || !schema::HeadCheckpointBufferHasIdentifier(bytes.data())) {
+    return load_error(path, "not an edgeclr head checkpoint (file identifier is not 'ECLH')");
+  }
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size());
+  if (!schema::VerifyHeadCheckpointBuffer(verifier)) return load_error(path, "corrupt file: FlatBuffers verification failed");
+  const schema::HeadCheckpoint& root = *schema::GetHeadCheckpoint(bytes.data());
+  if (root.format_version() == 0 || root.format_version() > kHeadFormatVersion) {
+    return load_error(path, format("format version %u, this build reads 1 to %u", root.format_version(), kHeadFormatVersion),
+                      StatusCode::kUnsupported);
+  }
+  const uint8_t* field = checkpoint_checksum_field(root);
+  if (field == nullptr || compute_file_checksum(bytes.data(), bytes.size(), field) != root.checksum()) {
+    return load_error(path, "checksum mismatch (corrupt or edited)");
+  }
+  if (root.backbone_hash() != model.backbone_hash()) {
+    return load_error(path, format("trained on backbone %016llx, but '%s' has backbone %016llx",
+                                   static_cast<unsigned long long>(root.backbone_hash()), model.name().c_str(),
+                                   static_cast<unsigned long long>(model.backbone_hash())));
+  }
+  if (root.head() == nullptr) return load_error(path, "no head");
+  uint32_t embedding_dim = 0;
+  const Status head_ok = check_head(*root.head(), model.feature_dim(), &embedding_dim);
+  if (!head_ok.ok()) return load_error(path, head_ok.message());
+  if (info != nullptr) {
+    info->backbone_hash = root.backbone_hash();
+    info->version = root.version();
+    info->metrics.clear();
+    if (root.metrics()) {
+      for (const schema::Metric* m : *root.metrics()) info->metrics[m->name() ? m->name()->str() : ""] = m->value();
+    }
+  }
+  return ProjectionHead::from_schema(*root.head(), model.feature_dim());
+}
+
+}  // namespace edgeclr

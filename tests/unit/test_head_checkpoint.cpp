@@ -1,0 +1,122 @@
+// Head checkpoints: round trip, rollback copy, and refusals (another backbone, corrupt,
+// truncated, wrong dimensions, missing).
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "adapt/head_checkpoint.h"
+#include "support/sample_models.h"
+#include "support/temp_dir.h"
+
+using namespace edgeclr;
+using namespace edgeclr::testing;
+
+namespace {
+
+struct Loaded {
+  std::vector<uint8_t> bytes;
+  std::unique_ptr<Model> model;
+  explicit Loaded(std::vector<uint8_t> b) : bytes(std::move(b)) {
+    auto m = Model::open_buffer(bytes.data(), bytes.size(), "sample");
+    REQUIRE(m.ok());
+    model = std::move(m).value();
+  }
+};
+
+std::vector<uint8_t> read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+HeadCheckpointInfo info_for(const Model& model, uint64_t version) {
+  HeadCheckpointInfo info;
+  info.backbone_hash = model.backbone_hash();
+  info.version = version;
+  info.metrics = {{"validation_loss", 0.25}, {"effective_rank", 3.5}};
+  return info;
+}
+
+}  // namespace
+
+TEST_CASE("a saved head loads back with the same weights, version and metrics") {
+  const Loaded m(sample_fp32_model());
+  ProjectionHead head = ProjectionHead::from_schema(m.model->head(), m.model->feature_dim());
+  head.mutable_layers()[0].weight[3] += 0.5f;  // an "adapted" head
+  TempDir dir;
+  const std::string path = dir.path() + "/user.eclh";
+  REQUIRE(save_head_checkpoint(path, head, info_for(*m.model, 7)).ok());
+  HeadCheckpointInfo info;
+  auto loaded = load_head_checkpoint(path, *m.model, &info);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+  CHECK(info.version == 7);
+  CHECK(info.metrics.at("validation_loss") == 0.25);
+  CHECK(info.backbone_hash == m.model->backbone_hash());
+  REQUIRE(loaded->layers().size() == head.layers().size());
+  for (size_t l = 0; l < head.layers().size(); ++l) {
+    CHECK(loaded->layers()[l].weight == head.layers()[l].weight);
+    CHECK(loaded->layers()[l].bias == head.layers()[l].bias);
+    CHECK(loaded->layers()[l].activation == head.layers()[l].activation);
+  }
+  CHECK(loaded->l2_normalize() == head.l2_normalize());
+}
+
+TEST_CASE("saving over a checkpoint keeps the previous one as .prev") {
+  const Loaded m(sample_fp32_model());
+  const ProjectionHead head = ProjectionHead::from_schema(m.model->head(), m.model->feature_dim());
+  TempDir dir;
+  const std::string path = dir.path() + "/user.eclh";
+  REQUIRE(save_head_checkpoint(path, head, info_for(*m.model, 1)).ok());
+  const std::vector<uint8_t> first = read(path);
+  REQUIRE(save_head_checkpoint(path, head, info_for(*m.model, 2)).ok());
+  CHECK(read(path + ".prev") == first);
+  HeadCheckpointInfo info;
+  REQUIRE(load_head_checkpoint(path + ".prev", *m.model, &info).ok());
+  CHECK(info.version == 1);
+  REQUIRE(load_head_checkpoint(path, *m.model, &info).ok());
+  CHECK(info.version == 2);
+}
+
+TEST_CASE("a head is refused by another backbone, and when corrupt, truncated or missing") {
+  const Loaded m(sample_fp32_model(1));
+  const Loaded other(sample_fp32_model(2));  // same shapes, other weights: another backbone
+  const ProjectionHead head = ProjectionHead::from_schema(m.model->head(), m.model->feature_dim());
+  TempDir dir;
+  const std::string path = dir.path() + "/user.eclh";
+  REQUIRE(save_head_checkpoint(path, head, info_for(*m.model, 1)).ok());
+
+  auto wrong = load_head_checkpoint(path, *other.model, nullptr);
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.status().message().find("failed to load head '" + path + "': trained on backbone") == 0);
+
+  const std::vector<uint8_t> good = read(path);
+  for (size_t i = 0; i < good.size(); i += 7) {  // a changed byte anywhere
+    std::vector<uint8_t> bad = good;
+    bad[i] ^= 0x10;
+    const std::string p = dir.write("flip.eclh", bad);
+    CHECK_MESSAGE(!load_head_checkpoint(p, *m.model, nullptr).ok(), "byte ", i);
+  }
+  for (size_t n : {size_t{0}, size_t{4}, size_t{9}, good.size() / 2, good.size() - 1}) {
+    const std::string p = dir.write("cut.eclh", std::vector<uint8_t>(good.begin(), good.begin() + n));
+    CHECK_MESSAGE(!load_head_checkpoint(p, *m.model, nullptr).ok(), "length ", n);
+  }
+  CHECK(load_head_checkpoint(dir.path() + "/none.eclh", *m.model, nullptr).status().code() == StatusCode::kIoError);
+  // A model file is not a head checkpoint.
+  const std::string model_file = dir.write("model.eclr", m.bytes);
+  CHECK(load_head_checkpoint(model_file, *m.model, nullptr).status().message().find("'ECLH'") != std::string::npos);
+}
+
+TEST_CASE("a head whose input does not match the model's feature is refused") {
+  const Loaded m(sample_fp32_model());
+  ProjectionHead head = ProjectionHead::from_schema(m.model->head(), m.model->feature_dim());
+  // Claim a 9-wide input on the first layer (weights resized to stay self-consistent).
+  DenseLayer& first = head.mutable_layers()[0];
+  first.in_dim = 9;
+  first.weight.assign(size_t{9} * first.out_dim, 0.1f);
+  TempDir dir;
+  const std::string path = dir.path() + "/user.eclh";
+  REQUIRE(save_head_checkpoint(path, head, info_for(*m.model, 1)).ok());
+  auto loaded = load_head_checkpoint(path, *m.model, nullptr);
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.status().message().find("head layer 0: 9 -> 16, expected input 8") != std::string::npos);
+}
