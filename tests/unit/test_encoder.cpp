@@ -9,6 +9,7 @@
 #include "edgeclr/edgeclr.h"
 #include "edgeclr/edgeclr.hpp"
 #include "encoder/encoder.h"
+#include "support/opened_model.h"
 #include "support/sample_models.h"
 #include "support/temp_dir.h"
 
@@ -17,15 +18,7 @@ using namespace edgeclr::testing;
 
 namespace {
 
-struct Fixture {
-  std::vector<uint8_t> bytes;
-  std::unique_ptr<Model> model;
-  explicit Fixture(std::vector<uint8_t> b) : bytes(std::move(b)) {
-    auto m = Model::open_buffer(bytes.data(), bytes.size(), "sample");
-    REQUIRE_MESSAGE(m.ok(), m.status().message());
-    model = std::move(m).value();
-  }
-};
+using Fixture = OpenedModel;
 
 std::unique_ptr<Encoder> make_encoder(const Model& model, uint32_t threads, uint32_t batch) {
   auto encoder = Encoder::create(model, EncoderOptions{threads, batch});

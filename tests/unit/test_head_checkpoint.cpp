@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "adapt/head_checkpoint.h"
+#include "support/opened_model.h"
 #include "support/sample_models.h"
 #include "support/temp_dir.h"
 
@@ -14,15 +15,7 @@ using namespace edgeclr::testing;
 
 namespace {
 
-struct Loaded {
-  std::vector<uint8_t> bytes;
-  std::unique_ptr<Model> model;
-  explicit Loaded(std::vector<uint8_t> b) : bytes(std::move(b)) {
-    auto m = Model::open_buffer(bytes.data(), bytes.size(), "sample");
-    REQUIRE(m.ok());
-    model = std::move(m).value();
-  }
-};
+using Loaded = OpenedModel;
 
 std::vector<uint8_t> read(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
