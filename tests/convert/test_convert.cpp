@@ -368,3 +368,16 @@ TEST_CASE("torchvision models quantize to int8 with a fidelity report (RGB from 
     CHECK(!report->layers.empty());
   }
 }
+
+TEST_CASE("malformed preprocessing metadata is refused, not thrown") {
+  TempDir dir;
+  OnnxGraph g;
+  auto* meta = g.model.add_metadata_props();
+  meta->set_key("edgeclr.mean");
+  meta->set_value("0.5,abc");
+  g.node("GlobalAveragePool", {"image"}, "p");
+  g.node("Flatten", {"p"}, "f");
+  auto bytes = convert::convert_onnx_fp32(g.write(dir, "f"), {});
+  REQUIRE_FALSE(bytes.ok());
+  CHECK(bytes.status().message().find("metadata_props edgeclr.mean is '0.5,abc'") != std::string::npos);
+}

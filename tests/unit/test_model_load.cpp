@@ -120,9 +120,9 @@ TEST_CASE("the backbone hash follows the backbone's content, not names or the he
   renamed.add_metadata("note", "changed");
   CHECK(open_bytes(renamed.finish())->backbone_hash() == base);
 
-  ModelBuilder restrided = sample_fp32_builder(1);
-  restrided.staged().input->mean[0] = 0.5f;  // preprocessing is part of the backbone
-  CHECK(open_bytes(restrided.finish())->backbone_hash() != base);
+  ModelBuilder renormalised = sample_fp32_builder(1);
+  renormalised.staged().input->mean[0] = 0.5f;  // preprocessing is part of the backbone
+  CHECK(open_bytes(renormalised.finish())->backbone_hash() != base);
 }
 
 TEST_CASE("open_file reports a missing file with its path") {

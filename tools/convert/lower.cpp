@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -51,12 +52,17 @@ std::vector<float> to_nhwc(const Constant& c) {
   return out;
 }
 
-std::vector<float> parse_floats(const std::string& text) {
-  std::vector<float> out;
+// "0.485,0.456,0.406" -> floats; false on anything else (metadata is untrusted).
+bool parse_floats(const std::string& text, std::vector<float>* out) {
   std::stringstream ss(text);
   std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(std::stof(item));
-  return out;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    const float v = std::strtof(item.c_str(), &end);
+    if (item.empty() || *end != '\0' || !std::isfinite(v)) return false;
+    out->push_back(v);
+  }
+  return !out->empty();
 }
 
 class Lowering {
@@ -193,8 +199,15 @@ Status Lowering::set_input() {
                         o.height, o.width, o.channels, c, h, w));
   }
   if (c != 1 && c != 3) return error(StatusCode::kUnsupported, format("the input has %u channels; supported: 1 (gray) or 3 (RGB)", c));
-  std::vector<float> mean = o.mean.empty() && !meta("edgeclr.mean").empty() ? parse_floats(meta("edgeclr.mean")) : o.mean;
-  std::vector<float> std = o.std.empty() && !meta("edgeclr.std").empty() ? parse_floats(meta("edgeclr.std")) : o.std;
+  std::vector<float> mean = o.mean, std = o.std;
+  for (const auto& [key, values] : {std::pair<const char*, std::vector<float>*>{"edgeclr.mean", &mean},
+                                    std::pair<const char*, std::vector<float>*>{"edgeclr.std", &std}}) {
+    if (!values->empty() || meta(key).empty()) continue;
+    if (!parse_floats(meta(key), values)) {
+      return error(StatusCode::kInvalidModel, format("metadata_props %s is '%s', expected comma-separated numbers",
+                                                     key, meta(key).c_str()));
+    }
+  }
   if (mean.empty()) mean.assign(c, 0.0f);
   if (std.empty()) std.assign(c, 1.0f);
   if (mean.size() == 1) mean.assign(c, mean[0]);

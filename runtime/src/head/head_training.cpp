@@ -21,12 +21,6 @@ void HeadGradients::zero() {
 
 namespace {
 
-float activate(schema::Activation act, float x) {
-  if (act == schema::Activation_RELU) return std::max(x, 0.0f);
-  if (act == schema::Activation_RELU6) return std::min(std::max(x, 0.0f), 6.0f);
-  return x;
-}
-
 // Derivative of the activation at pre-activation x (0 at the kinks, as PyTorch).
 float activate_grad(schema::Activation act, float x) {
   if (act == schema::Activation_RELU) return x > 0.0f ? 1.0f : 0.0f;
@@ -43,17 +37,13 @@ void forward_train(const ProjectionHead& head, const float* features, uint32_t r
   tape->pre.resize(layers.size());
   const float* in = features;
   size_t in_dim = head.feature_dim();
-  std::vector<float> activated;
   for (size_t l = 0; l < layers.size(); ++l) {
     const DenseLayer& layer = layers[l];
     tape->inputs[l].assign(in, in + rows * in_dim);
-    DenseLayer linear = layer;  // pre-activation through the same kernel
-    linear.activation = schema::Activation_NONE;
     tape->pre[l].resize(size_t{rows} * layer.out_dim);
-    dense_forward(linear, tape->inputs[l].data(), rows, tape->pre[l].data());
-    activated = tape->pre[l];
-    for (float& v : activated) v = activate(layer.activation, v);
-    tape->output = activated;
+    dense_linear(layer, tape->inputs[l].data(), rows, tape->pre[l].data());
+    tape->output.resize(tape->pre[l].size());
+    for (size_t i = 0; i < tape->pre[l].size(); ++i) tape->output[i] = apply_activation(layer.activation, tape->pre[l][i]);
     in = tape->output.data();
     in_dim = layer.out_dim;
   }

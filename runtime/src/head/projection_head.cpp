@@ -27,7 +27,13 @@ ProjectionHead ProjectionHead::from_schema(const schema::Head& head, uint32_t fe
 
 size_t ProjectionHead::scratch_floats(uint32_t batch) const { return size_t{2} * batch * max_width_; }
 
-void dense_forward(const DenseLayer& layer, const float* in, uint32_t rows, float* out) {
+float apply_activation(schema::Activation activation, float x) {
+  if (activation == schema::Activation_RELU) return std::max(x, 0.0f);
+  if (activation == schema::Activation_RELU6) return std::min(std::max(x, 0.0f), 6.0f);
+  return x;
+}
+
+void dense_linear(const DenseLayer& layer, const float* in, uint32_t rows, float* out) {
   const uint32_t n_in = layer.in_dim;
   const uint32_t n_out = layer.out_dim;
   for (uint32_t r = 0; r < rows; ++r) {
@@ -37,11 +43,15 @@ void dense_forward(const DenseLayer& layer, const float* in, uint32_t rows, floa
       const float* w = layer.weight.data() + size_t{o} * n_in;
       float acc = layer.bias.empty() ? 0.0f : layer.bias[o];
       for (uint32_t i = 0; i < n_in; ++i) acc += w[i] * x[i];
-      if (layer.activation == schema::Activation_RELU) acc = std::max(acc, 0.0f);
-      if (layer.activation == schema::Activation_RELU6) acc = std::min(std::max(acc, 0.0f), 6.0f);
       y[o] = acc;
     }
   }
+}
+
+void dense_forward(const DenseLayer& layer, const float* in, uint32_t rows, float* out) {
+  dense_linear(layer, in, rows, out);
+  if (layer.activation == schema::Activation_NONE) return;
+  for (size_t i = 0; i < size_t{rows} * layer.out_dim; ++i) out[i] = apply_activation(layer.activation, out[i]);
 }
 
 void l2_normalize_rows(float* x, uint32_t rows, uint32_t dim) {

@@ -45,8 +45,15 @@ class ProjectionHead {
   std::vector<DenseLayer> layers_;
 };
 
-// in (rows, in_dim), weight (out_dim, in_dim), bias (out_dim) -> out (rows, out_dim)
+// in (rows, in_dim), weight (out_dim, in_dim), bias (out_dim) -> out (rows, out_dim),
+// then the layer's activation.
 void dense_forward(const DenseLayer& layer, const float* in, uint32_t rows, float* out);
+
+// The same without the activation (training keeps the pre-activation values).
+void dense_linear(const DenseLayer& layer, const float* in, uint32_t rows, float* out);
+
+// The layer's activation of one pre-activation value.
+float apply_activation(schema::Activation activation, float x);
 
 // Scales each row of x (rows, dim) to unit L2 norm; an all-zero row stays zero.
 void l2_normalize_rows(float* x, uint32_t rows, uint32_t dim);

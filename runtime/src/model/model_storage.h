@@ -36,8 +36,6 @@ class ModelStorage {
 
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
-  bool is_mapped() const { return mapping_ != nullptr; }
-  bool is_copy() const { return owned_ != nullptr; }
 
  private:
   ModelStorage() = default;
