@@ -38,8 +38,9 @@ if r.returncode == 0:
 
 with tempfile.TemporaryDirectory() as tmp:
     gallery = os.path.join(tmp, "gallery")
-    subprocess.run([EXPORT, TEST_IMAGES, TEST_LABELS, gallery, "--first", "0", "--count", "300", "--names",
-                    "tshirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,boot"], check=True, capture_output=True)
+    subprocess.run([*cli_check.EMULATOR, EXPORT, TEST_IMAGES, TEST_LABELS, gallery, "--first", "0", "--count", "300",
+                    "--names", "tshirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,boot"], check=True,
+                   capture_output=True)
     folder = run("eval", MODEL, "--data", gallery, "--json")
     check(folder.returncode == 0, f"eval on a folder: {folder.returncode} {folder.stderr!r}")
     if folder.returncode == 0:
