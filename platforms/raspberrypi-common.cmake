@@ -33,8 +33,10 @@ if(NOT EXISTS "${EDGECLR_PI_SYSROOT}/usr/include/xnnpack.h")
 endif()
 
 # Libraries, headers and CMake packages from the sysroot (and the toolchain's own libc);
-# programs (flatc, python3) from the host.
-set(CMAKE_FIND_ROOT_PATH "${EDGECLR_PI_SYSROOT}" "/usr/${EDGECLR_PI_TRIPLE}")
+# programs (flatc, python3) from the host. -DCMAKE_FIND_ROOT_PATH=DIR adds a root of
+# your own, e.g. where a cross-built edgeclr was installed for an app to find.
+list(APPEND CMAKE_FIND_ROOT_PATH "${EDGECLR_PI_SYSROOT}" "/usr/${EDGECLR_PI_TRIPLE}")
+list(REMOVE_DUPLICATES CMAKE_FIND_ROOT_PATH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

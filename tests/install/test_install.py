@@ -73,12 +73,12 @@ with tempfile.TemporaryDirectory() as tmp:
 
     consumer = os.path.join(tmp, "consumer")
     configure = [opts.cmake, "-S", os.path.join(opts.source, "examples", "consumer"), "-B", consumer,
-                 f"-DCMAKE_CXX_FLAGS=-Wall -Wextra -Werror {opts.flags}".strip(),
-                 f"-DCMAKE_EXE_LINKER_FLAGS={opts.flags}"]
+                 f"-DCMAKE_CXX_FLAGS=-Wall -Wextra -Werror {opts.flags}".strip()]
+    if opts.flags:  # only then: an empty value would drop the toolchain's own linker flags
+        configure.append(f"-DCMAKE_EXE_LINKER_FLAGS={opts.flags}")
     if opts.toolchain:
-        # The toolchain's find root path (the sysroot) would re-root CMAKE_PREFIX_PATH:
-        # name the package directory itself, as one does with a sysroot.
-        configure += [f"-DCMAKE_TOOLCHAIN_FILE={toolchain_path()}", f"-Dedgeclr_DIR={os.path.dirname(config[0])}"]
+        # Cross: the toolchain searches its roots only; the prefix becomes one more root.
+        configure += [f"-DCMAKE_TOOLCHAIN_FILE={toolchain_path()}", f"-DCMAKE_FIND_ROOT_PATH={prefix}"]
     else:
         configure.append(f"-DCMAKE_PREFIX_PATH={prefix}")
     # Only the installed edgeclr.pc, none of the machine's.
