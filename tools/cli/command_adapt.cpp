@@ -1,0 +1,291 @@
+// edgeclr adapt MODEL (--pairs CSV | --groups DIR | --unlabeled DIR) -o HEAD: train the
+// projection head on the user's own data, with the guards of adapt_trainer.h.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adapt/adapt_inputs.h"
+#include "adapt/adapt_trainer.h"
+#include "adapt/head_checkpoint.h"
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "cli/json_writer.h"
+#include "cli/peak_rss.h"
+#include "dataset/image_set.h"
+
+namespace edgeclr::cli {
+namespace {
+
+constexpr const char* kHelp =
+    "usage: edgeclr adapt MODEL (--pairs CSV | --groups DIR | --unlabeled DIR|IDX) -o HEAD\n"
+    "                     [--head HEAD_IN] [--epochs N] [--loss infonce|triplet|supcon] [--lr X]\n"
+    "                     [--seed S] [--views N] [--limit N] [--threads N] [--json]\n\n"
+    "Trains MODEL's projection head (the backbone stays frozen) on your own data and\n"
+    "writes it to HEAD (.eclh) only if it beats the current head on held-out data;\n"
+    "otherwise HEAD is left as it was and the reason is printed. An existing HEAD is kept\n"
+    "as HEAD.prev. Use the result with --head HEAD on embed, similarity, search and eval.\n\n"
+    "data (one of):\n"
+    "  --pairs CSV      one line per anchor: anchor,positive[,negative...], image paths\n"
+    "                   relative to the CSV; '#' starts a comment line\n"
+    "  --groups DIR     a subfolder per group: images of a group are positives of each other\n"
+    "  --unlabeled D    a folder (or an IDX file) of images; two augmented views of an\n"
+    "                   image are a positive pair\n\n"
+    "How it trains: the backbone runs once per image and per augmented view (random\n"
+    "resized crop, flip, brightness/contrast, noise; seeded), then the epochs run the head\n"
+    "only. 20% of the groups' images / pairs / images are held out; each epoch measures\n"
+    "them and the space (alignment, uniformity, effective rank); training stops early\n"
+    "after 8 epochs without a better validation loss, and rolls back if the space\n"
+    "collapses (effective rank below half the start's). Adam, cosine schedule, an L2 pull\n"
+    "towards MODEL's own head.\n\n"
+    "options:\n"
+    "  -o, --out HEAD   where to write the adapted head\n"
+    "  --head HEAD_IN   start from this adapted head (and compare against it) instead of\n"
+    "                   MODEL's own; the version written is HEAD_IN's + 1\n"
+    "  --epochs N       at most N epochs (default 30)\n"
+    "  --loss L         infonce (default for pairs and unlabeled), supcon (default for\n"
+    "                   groups) or triplet\n"
+    "  --lr X           base learning rate (default 0.001)\n"
+    "  --seed S         seed of the views, the split and the shuffles (default 0)\n"
+    "  --views N        augmented views per image (default 4; 0 for pairs is allowed)\n"
+    "  --limit N        use only the first N images of --groups/--unlabeled\n"
+    "  --threads N      threads for the backbone (default 1)\n"
+    "  --json           one JSON object on stdout: accepted, reason, epochs_run, best_epoch,\n"
+    "                   seconds, peak_rss_mb, loss, validation {before, after}, space\n"
+    "                   {before, after}, per-epoch figures, and the head written\n";
+
+using Clock = std::chrono::steady_clock;
+
+struct Settings {
+  std::string model, out;
+  std::optional<std::string> head_in;
+  AdaptKind kind = AdaptKind::kGroups;
+  std::string data;
+  uint32_t threads = 1, limit = 0;
+  AdaptOptions train;
+  AdaptInputOptions inputs;
+  bool json = false;
+};
+
+bool parse_float(const std::string& text, float* out) {
+  char* end = nullptr;
+  const float v = std::strtof(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(v > 0) || v > 1e3f) return false;
+  *out = v;
+  return true;
+}
+
+// Fills `s` from the arguments; on failure returns the usage message.
+std::optional<std::string> parse_settings(const Args& args, Settings* s) {
+  std::string error;
+  if (args.positional.size() != 1) return std::string("expected one MODEL");
+  s->model = args.positional[0];
+  int sources = 0;
+  for (const auto& [name, kind] : {std::pair{"pairs", AdaptKind::kPairs}, std::pair{"groups", AdaptKind::kGroups},
+                                   std::pair{"unlabeled", AdaptKind::kUnlabeled}}) {
+    if (args.options.count(name)) {
+      s->kind = kind;
+      s->data = args.options.at(name);
+      ++sources;
+    }
+  }
+  if (sources != 1) return std::string("give exactly one of --pairs, --groups, --unlabeled");
+  if (!args.options.count("out")) return std::string("-o HEAD is required");
+  s->out = args.options.at("out");
+  if (args.options.count("head")) s->head_in = args.options.at("head");
+  uint32_t seed = 0, views = s->kind == AdaptKind::kPairs ? 0 : 4;
+  if (!option_uint(args, "epochs", 30, 1, 10000, &s->train.epochs, &error) ||
+      !option_uint(args, "seed", 0, 0, 0xffffffffu, &seed, &error) ||
+      !option_uint(args, "views", views, 0, kMaxAdaptViews, &views, &error) ||
+      !option_uint(args, "limit", 0, 1, kMaxAdaptImages, &s->limit, &error) ||
+      !option_uint(args, "threads", 1, 1, 64, &s->threads, &error)) {
+    return error;
+  }
+  if (s->kind == AdaptKind::kUnlabeled && views < 2) return std::string("--unlabeled needs --views 2 or more");
+  s->train.seed = seed;
+  s->inputs.seed = seed;
+  s->inputs.views = views;
+  if (args.options.count("lr") && !parse_float(args.options.at("lr"), &s->train.learning_rate)) {
+    return std::string("--lr must be a number above 0, at most 1000");
+  }
+  if (args.options.count("loss")) {
+    const std::string& loss = args.options.at("loss");
+    if (loss == "infonce") s->train.loss = AdaptLoss::kInfoNce;
+    else if (loss == "triplet") s->train.loss = AdaptLoss::kTriplet;
+    else if (loss == "supcon") s->train.loss = AdaptLoss::kSupCon;
+    else return "--loss must be infonce, triplet or supcon, not '" + loss + "'";
+  }
+  s->json = args.has("json");
+  return std::nullopt;
+}
+
+// "[#####.....]" progress on a terminal; a line per fifth of the way otherwise.
+void show_progress(const char* what, size_t done, size_t total, const std::string& detail) {
+  if (total == 0) return;
+  if (isatty(STDERR_FILENO)) {
+    char bar[21];
+    const size_t filled = done * 20 / total;
+    for (size_t i = 0; i < 20; ++i) bar[i] = i < filled ? '#' : '.';
+    bar[20] = '\0';
+    std::fprintf(stderr, "\r  %-9s [%s] %zu/%zu %s", what, bar, done, total, detail.c_str());
+    if (done == total) std::fprintf(stderr, "\n");
+  } else if (done == total || done * 5 / total != (done - 1) * 5 / total) {
+    std::fprintf(stderr, "  %s %zu/%zu %s\n", what, done, total, detail.c_str());
+  }
+}
+
+// Encodes the data named on the command line into `inputs` (the feature cache).
+Status read_data(const Settings& s, uint32_t channels, AdaptInputs* inputs) {
+  if (s.kind == AdaptKind::kPairs) return add_pairs_csv(s.data, inputs);
+  auto set = dataset::ImageSet::open(s.data, channels);
+  if (!set.ok()) return set.status();
+  if (s.kind == AdaptKind::kGroups && !set->has_labels()) {
+    return error(StatusCode::kInvalidArgument, "failed to read groups '" + s.data + "': expected a subfolder per group");
+  }
+  const size_t n = s.limit ? std::min<size_t>(s.limit, set->size()) : set->size();
+  for (size_t i = 0; i < n; ++i) {
+    auto image = set->image(i);
+    if (!image.ok()) return image.status();
+    auto item = inputs->add_image(image->view(), set->label(i));
+    if (!item.ok()) return error(item.status().code(), set->name(i) + ": " + item.status().message());
+    show_progress("caching", i + 1, n, "images");
+  }
+  return Status::Ok();
+}
+
+void write_validation(JsonWriter& j, const Validation& v) {
+  j.begin_object().key("loss").value(v.loss).key("accuracy").value(v.accuracy).key("count").value(v.count).end_object();
+}
+
+void write_space(JsonWriter& j, const SpaceStats& s) {
+  j.begin_object().key("alignment").value(s.alignment).key("uniformity").value(s.uniformity);
+  j.key("effective_rank").value(s.effective_rank).end_object();
+}
+
+void print_json(const Settings& s, const AdaptResult& r, uint64_t version, double seconds, double cache_seconds) {
+  JsonWriter j;
+  j.begin_object();
+  j.key("accepted").value(r.accepted).key("reason").value(r.reason);
+  j.key("epochs_run").value(r.epochs_run).key("best_epoch").value(r.best_epoch);
+  j.key("seconds").value(seconds).key("cache_seconds").value(cache_seconds).key("peak_rss_mb").value(peak_rss_mb());
+  j.key("data").value(adapt_kind_name(s.kind)).key("loss").value(adapt_loss_name(r.loss));
+  j.key("train").value(r.train_items).key("held_out").value(r.holdout_items);
+  j.key("validation").begin_object().key("before");
+  write_validation(j, r.validation_before);
+  j.key("after");
+  write_validation(j, r.validation_after);
+  j.end_object().key("space").begin_object().key("before");
+  write_space(j, r.space_before);
+  j.key("after");
+  write_space(j, r.space_after);
+  j.end_object().key("epochs").begin_array();
+  for (const EpochReport& e : r.epochs) {
+    j.begin_object().key("epoch").value(e.epoch).key("train_loss").value(e.train_loss);
+    j.key("validation_loss").value(e.validation.loss).key("validation_accuracy").value(e.validation.accuracy);
+    j.key("effective_rank").value(e.space.effective_rank).key("uniformity").value(e.space.uniformity);
+    j.key("alignment").value(e.space.alignment).end_object();
+  }
+  j.end_array();
+  j.key("head").value(r.accepted ? s.out : "").key("version").value(r.accepted ? version : uint64_t{0});
+  j.end_object();
+  std::printf("%s\n", j.str().c_str());
+}
+
+void print_text(const Settings& s, const AdaptResult& r, uint64_t version, double seconds) {
+  std::printf("%s: %s\n", r.accepted ? "accepted" : "rejected", r.reason.c_str());
+  std::printf("data          %s, %s loss, %u train / %u held out\n", adapt_kind_name(s.kind), adapt_loss_name(r.loss),
+              r.train_items, r.holdout_items);
+  std::printf("epochs        %u run, best %u\n", r.epochs_run, r.best_epoch);
+  std::printf("validation    loss %.4f -> %.4f, accuracy %.3f -> %.3f\n", r.validation_before.loss,
+              r.validation_after.loss, r.validation_before.accuracy, r.validation_after.accuracy);
+  std::printf("space         alignment %.3f -> %.3f, uniformity %.3f -> %.3f, effective rank %.1f -> %.1f\n",
+              r.space_before.alignment, r.space_after.alignment, r.space_before.uniformity, r.space_after.uniformity,
+              r.space_before.effective_rank, r.space_after.effective_rank);
+  std::printf("cost          %.2f s, peak RSS %.1f MB\n", seconds, peak_rss_mb());
+  if (r.accepted) std::printf("wrote         %s (version %llu)\n", s.out.c_str(), static_cast<unsigned long long>(version));
+}
+
+// "-o X" is "--out X".
+std::vector<char*> expand_short_options(int argc, char** argv) {
+  static char out[] = "--out";
+  std::vector<char*> v(argv, argv + argc);
+  for (char*& a : v) {
+    if (std::strcmp(a, "-o") == 0) a = out;
+  }
+  return v;
+}
+
+}  // namespace
+
+int run_adapt(int argc, char** argv) {
+  std::vector<char*> argv2 = expand_short_options(argc, argv);
+  Args args;
+  std::string error;
+  if (!parse_args(argc, argv2.data(), {"json"},
+                  {"pairs", "groups", "unlabeled", "out", "head", "epochs", "loss", "lr", "seed", "views", "limit", "threads"},
+                  &args, &error)) {
+    return usage_error("adapt", error);
+  }
+  if (args.help) {
+    std::printf("%s", kHelp);
+    return kExitOk;
+  }
+  Settings s;
+  if (auto problem = parse_settings(args, &s)) return usage_error("adapt", *problem);
+
+  const auto start = Clock::now();
+  auto model = Model::open_file(s.model);
+  if (!model.ok()) return fail(model.status().message());
+  const ProjectionHead shipped = ProjectionHead::from_schema(model.value()->head(), model.value()->feature_dim());
+  ProjectionHead current = shipped;
+  HeadCheckpointInfo info;
+  info.backbone_hash = model.value()->backbone_hash();
+  if (s.head_in) {
+    auto loaded = load_head_checkpoint(*s.head_in, *model.value(), &info);
+    if (!loaded.ok()) return fail(loaded.status().message());
+    current = std::move(loaded).value();
+  }
+  auto encoder = Encoder::create(*model.value(), EncoderOptions{s.threads, 1});
+  if (!encoder.ok()) return fail(encoder.status().message());
+
+  AdaptInputs inputs(encoder.value().get(), s.kind, s.inputs);
+  const Status read = read_data(s, model.value()->input_spec().channels(), &inputs);
+  if (!read.ok()) return fail(read.message());
+  const double cache_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  auto result = adapt_head(inputs.set(), current, shipped, s.train, [](const EpochReport& e, uint32_t max_epochs) {
+    show_progress("training", e.epoch, max_epochs,
+                  format("loss %.3f, validation %.3f (acc %.2f), rank %.1f", e.train_loss, e.validation.loss,
+                         e.validation.accuracy, e.space.effective_rank));
+  });
+  if (!result.ok()) return fail(result.status().message());
+  if (isatty(STDERR_FILENO) && result->epochs_run < s.train.epochs) std::fprintf(stderr, "\n");
+
+  const uint64_t version = info.version + 1;
+  if (result->accepted) {
+    HeadCheckpointInfo out = info;
+    out.version = version;
+    out.metrics = {{"validation_loss", result->validation_after.loss},
+                   {"validation_accuracy", result->validation_after.accuracy},
+                   {"validation_loss_before", result->validation_before.loss},
+                   {"validation_accuracy_before", result->validation_before.accuracy},
+                   {"effective_rank", result->space_after.effective_rank},
+                   {"uniformity", result->space_after.uniformity},
+                   {"alignment", result->space_after.alignment}};
+    const Status saved = save_head_checkpoint(s.out, result->head, out);
+    if (!saved.ok()) return fail(saved.message());
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (s.json) {
+    print_json(s, *result, version, seconds, cache_seconds);
+  } else {
+    print_text(s, *result, version, seconds);
+  }
+  return kExitOk;
+}
+
+}  // namespace edgeclr::cli
