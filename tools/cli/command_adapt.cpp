@@ -11,7 +11,7 @@
 
 #include "adapt/adapt_inputs.h"
 #include "adapt/adapt_trainer.h"
-#include "adapt/head_checkpoint.h"
+#include "adapt/adaptation.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/json_writer.h"
@@ -190,13 +190,13 @@ void print_json(const Settings& s, const AdaptResult& r, uint64_t version, doubl
     j.key("alignment").value(e.space.alignment).end_object();
   }
   j.end_array();
-  j.key("head").value(r.accepted ? s.out : "").key("version").value(r.accepted ? version : uint64_t{0});
+  j.key("head").value(r.accepted ? s.out : "").key("version").value(version);
   j.end_object();
   std::printf("%s\n", j.str().c_str());
 }
 
 void print_text(const Settings& s, const AdaptResult& r, uint64_t version, double seconds) {
-  std::printf("%s: %s\n", r.accepted ? "accepted" : "rejected", r.reason.c_str());
+  std::printf("%s\n", r.reason.c_str());
   std::printf("data          %s, %s loss, %u train / %u held out\n", adapt_kind_name(s.kind), adapt_loss_name(r.loss),
               r.train_items, r.holdout_items);
   std::printf("epochs        %u run, best %u\n", r.epochs_run, r.best_epoch);
@@ -240,15 +240,6 @@ int run_adapt(int argc, char** argv) {
   const auto start = Clock::now();
   auto model = Model::open_file(s.model);
   if (!model.ok()) return fail(model.status().message());
-  const ProjectionHead shipped = ProjectionHead::from_schema(model.value()->head(), model.value()->feature_dim());
-  ProjectionHead current = shipped;
-  HeadCheckpointInfo info;
-  info.backbone_hash = model.value()->backbone_hash();
-  if (s.head_in) {
-    auto loaded = load_head_checkpoint(*s.head_in, *model.value(), &info);
-    if (!loaded.ok()) return fail(loaded.status().message());
-    current = std::move(loaded).value();
-  }
   auto encoder = Encoder::create(*model.value(), EncoderOptions{s.threads, 1});
   if (!encoder.ok()) return fail(encoder.status().message());
 
@@ -257,33 +248,21 @@ int run_adapt(int argc, char** argv) {
   if (!read.ok()) return fail(read.message());
   const double cache_seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
-  auto result = adapt_head(inputs.set(), current, shipped, s.train, [](const EpochReport& e, uint32_t max_epochs) {
-    show_progress("training", e.epoch, max_epochs,
-                  format("loss %.3f, validation %.3f (acc %.2f), rank %.1f", e.train_loss, e.validation.loss,
-                         e.validation.accuracy, e.space.effective_rank));
-  });
-  if (!result.ok()) return fail(result.status().message());
-  if (isatty(STDERR_FILENO) && result->epochs_run < s.train.epochs) std::fprintf(stderr, "\n");
-
-  const uint64_t version = info.version + 1;
-  if (result->accepted) {
-    HeadCheckpointInfo out = info;
-    out.version = version;
-    out.metrics = {{"validation_loss", result->validation_after.loss},
-                   {"validation_accuracy", result->validation_after.accuracy},
-                   {"validation_loss_before", result->validation_before.loss},
-                   {"validation_accuracy_before", result->validation_before.accuracy},
-                   {"effective_rank", result->space_after.effective_rank},
-                   {"uniformity", result->space_after.uniformity},
-                   {"alignment", result->space_after.alignment}};
-    const Status saved = save_head_checkpoint(s.out, result->head, out);
-    if (!saved.ok()) return fail(saved.message());
-  }
+  auto outcome = run_adaptation(*model.value(), inputs.set(), s.head_in, s.out, s.train,
+                                [](const EpochReport& e, uint32_t max_epochs) {
+                                  show_progress("training", e.epoch, max_epochs,
+                                                format("loss %.3f, validation %.3f (acc %.2f), rank %.1f", e.train_loss,
+                                                       e.validation.loss, e.validation.accuracy, e.space.effective_rank));
+                                });
+  if (!outcome.ok()) return fail(outcome.status().message());
+  if (isatty(STDERR_FILENO) && outcome->result.epochs_run < s.train.epochs) std::fprintf(stderr, "\n");
+  const AdaptResult& result = outcome->result;
+  const uint64_t version = outcome->version;
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (s.json) {
-    print_json(s, *result, version, seconds, cache_seconds);
+    print_json(s, result, version, seconds, cache_seconds);
   } else {
-    print_text(s, *result, version, seconds);
+    print_text(s, result, version, seconds);
   }
   return kExitOk;
 }
