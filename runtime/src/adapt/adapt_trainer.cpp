@@ -370,7 +370,7 @@ Result<AdaptResult> adapt_head(const AdaptSet& set, const ProjectionHead& start,
     result.epochs_run = epoch;
     const bool broken = !std::isfinite(report.train_loss) || !std::isfinite(report.validation.loss) ||
                         collapsed(report.space, result.space_before, options.collapse_rank_ratio);
-    if (!broken && report.validation.loss < best_validation.loss) {
+    if (!broken && report.validation.loss < best_validation.loss * (1.0 - options.min_improvement)) {
       report.best = true;
       best = head;
       best_validation = report.validation;

@@ -35,6 +35,9 @@ struct AdaptOptions {
   float holdout = 0.2f;      // fraction of groups' images / pairs / images held out
   uint64_t seed = 0;
   float collapse_rank_ratio = 0.5f;  // collapse: effective rank below this x the start's
+  // An epoch counts as better only if it lowers the validation loss by this fraction of
+  // the best so far: a change within noise is not worth shipping.
+  float min_improvement = 0.001f;
 
   AdaptOptions() {
     optimizer.pull = 1e-2f;
