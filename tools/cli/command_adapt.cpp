@@ -1,5 +1,6 @@
 // edgeclr adapt MODEL (--pairs CSV | --groups DIR | --unlabeled DIR) -o HEAD: train the
 // projection head on the user's own data, with the guards of adapt_trainer.h.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,9 +13,11 @@
 #include "adapt/adapt_inputs.h"
 #include "adapt/adapt_trainer.h"
 #include "adapt/adaptation.h"
+#include "adapt/head_checkpoint.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/json_writer.h"
+#include "cli/npy_writer.h"
 #include "cli/peak_rss.h"
 #include "dataset/image_set.h"
 
@@ -54,6 +57,9 @@ constexpr const char* kHelp =
     "  --views N        augmented views per image (default 4; 0 for pairs is allowed)\n"
     "  --limit N        use only the first N images of --groups/--unlabeled\n"
     "  --threads N      threads for the backbone (default 1)\n"
+    "  --save-cache D   also write the feature cache, split, start head and options to\n"
+    "                   folder D as .npy/.json (for models/fashion/adapt_reference.py,\n"
+    "                   the PyTorch reference of this loop)\n"
     "  --json           one JSON object on stdout: accepted, reason, epochs_run, best_epoch,\n"
     "                   seconds, peak_rss_mb, loss, validation {before, after}, space\n"
     "                   {before, after}, per-epoch figures, and the head written\n";
@@ -65,6 +71,7 @@ struct Settings {
   std::optional<std::string> head_in;
   AdaptKind kind = AdaptKind::kGroups;
   std::string data;
+  std::string save_cache;
   uint32_t threads = 1, limit = 0;
   AdaptOptions train;
   AdaptInputOptions inputs;
@@ -119,6 +126,7 @@ std::optional<std::string> parse_settings(const Args& args, Settings* s) {
     else if (loss == "supcon") s->train.loss = AdaptLoss::kSupCon;
     else return "--loss must be infonce, triplet or supcon, not '" + loss + "'";
   }
+  if (args.options.count("save-cache")) s->save_cache = args.options.at("save-cache");
   s->json = args.has("json");
   return std::nullopt;
 }
@@ -209,6 +217,48 @@ void print_text(const Settings& s, const AdaptResult& r, uint64_t version, doubl
   if (r.accepted) std::printf("wrote         %s (version %llu)\n", s.out.c_str(), static_cast<unsigned long long>(version));
 }
 
+// The feature cache and the run's settings, as models/fashion/adapt_reference.py reads
+// them: features (rows, D); labels and split (rows, 1) as float32 (split: 0 training
+// image, 1 its view, 2 held-out image, 3 its view); head_w<i>/head_b<i> of the start
+// head, PyTorch layout (out, in); options.json.
+Status save_cache(const Settings& s, const AdaptSet& set, const AdaptResult& r, const ProjectionHead& start) {
+  ::mkdir(s.save_cache.c_str(), 0755);
+  const std::string dir = s.save_cache + "/";
+  std::vector<float> features, labels(set.rows()), split(set.rows());
+  for (uint32_t row = 0; row < set.rows(); ++row) features.insert(features.end(), set.row(row), set.row(row) + set.feature_dim());
+  std::vector<bool> held(set.items().size(), false);
+  for (uint32_t i : r.split.holdout_items) held[i] = true;
+  for (uint32_t i = 0; i < set.items().size(); ++i) {
+    const AdaptItem& item = set.items()[i];
+    for (uint32_t k = 0; k <= item.views; ++k) {
+      const uint32_t row = k == 0 ? item.row : item.first_view + k - 1;
+      labels[row] = static_cast<float>(item.group);
+      split[row] = static_cast<float>((held[i] ? 2 : 0) + (k > 0 ? 1 : 0));
+    }
+  }
+  EDGECLR_RETURN_IF_ERROR(write_npy(dir + "features.npy", features, set.rows(), set.feature_dim()));
+  EDGECLR_RETURN_IF_ERROR(write_npy(dir + "labels.npy", labels, set.rows(), 1));
+  EDGECLR_RETURN_IF_ERROR(write_npy(dir + "split.npy", split, set.rows(), 1));
+  for (size_t l = 0; l < start.layers().size(); ++l) {
+    const DenseLayer& layer = start.layers()[l];
+    const std::string n = std::to_string(l + 1);
+    EDGECLR_RETURN_IF_ERROR(write_npy(dir + "head_w" + n + ".npy", layer.weight, layer.out_dim, layer.in_dim));
+    std::vector<float> bias = layer.bias.empty() ? std::vector<float>(layer.out_dim, 0.0f) : layer.bias;
+    EDGECLR_RETURN_IF_ERROR(write_npy(dir + "head_b" + n + ".npy", bias, layer.out_dim, 1));
+  }
+  JsonWriter j;
+  j.begin_object().key("temperature").value(s.train.temperature).key("lr").value(s.train.learning_rate);
+  j.key("epochs").value(s.train.epochs).key("weight_decay").value(s.train.optimizer.weight_decay);
+  j.key("pull").value(s.train.optimizer.pull).key("batch").value(s.train.batch).key("seed").value(s.train.seed);
+  j.key("patience").value(s.train.patience).key("min_improvement").value(s.train.min_improvement);
+  j.key("loss").value(adapt_loss_name(r.loss)).end_object();
+  FILE* f = std::fopen((dir + "options.json").c_str(), "w");
+  if (f == nullptr || std::fprintf(f, "%s\n", j.str().c_str()) < 0 || std::fclose(f) != 0) {
+    return error(StatusCode::kIoError, "failed to write '" + dir + "options.json'");
+  }
+  return Status::Ok();
+}
+
 // "-o X" is "--out X".
 std::vector<char*> expand_short_options(int argc, char** argv) {
   static char out[] = "--out";
@@ -226,7 +276,8 @@ int run_adapt(int argc, char** argv) {
   Args args;
   std::string error;
   if (!parse_args(argc, argv2.data(), {"json"},
-                  {"pairs", "groups", "unlabeled", "out", "head", "epochs", "loss", "lr", "seed", "views", "limit", "threads"},
+                  {"pairs", "groups", "unlabeled", "out", "head", "epochs", "loss", "lr", "seed", "views", "limit", "threads",
+                   "save-cache"},
                   &args, &error)) {
     return usage_error("adapt", error);
   }
@@ -258,6 +309,14 @@ int run_adapt(int argc, char** argv) {
   if (isatty(STDERR_FILENO) && outcome->result.epochs_run < s.train.epochs) std::fprintf(stderr, "\n");
   const AdaptResult& result = outcome->result;
   const uint64_t version = outcome->version;
+  if (!s.save_cache.empty()) {
+    auto start_head = s.head_in ? load_head_checkpoint(*s.head_in, *model.value(), nullptr)
+                                : Result<ProjectionHead>(ProjectionHead::from_schema(model.value()->head(),
+                                                                                     model.value()->feature_dim()));
+    if (!start_head.ok()) return fail(start_head.status().message());
+    const Status saved = save_cache(s, inputs.set(), result, *start_head);
+    if (!saved.ok()) return fail(saved.message());
+  }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (s.json) {
     print_json(s, result, version, seconds, cache_seconds);

@@ -336,6 +336,7 @@ Result<AdaptResult> adapt_head(const AdaptSet& set, const ProjectionHead& start,
 
   AdaptResult result;
   result.loss = resolve_loss(options.loss, set.kind());
+  result.split = *split;
   result.train_items = static_cast<uint32_t>(set.kind() == AdaptKind::kPairs ? split->train_pairs.size() : split->train_items.size());
   result.holdout_items = static_cast<uint32_t>(set.kind() == AdaptKind::kPairs ? split->holdout_pairs.size() : split->holdout_items.size());
   result.validation_before = validate(start, set, *split, options.temperature);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "adapt/adapt_set.h"
+#include "adapt/adapt_split.h"
 #include "adapt/space_stats.h"
 #include "core/status.h"
 #include "head/optimizer.h"
@@ -77,6 +78,7 @@ struct AdaptResult {
   Validation validation_before, validation_after;
   SpaceStats space_before, space_after;
   std::vector<EpochReport> epochs;
+  AdaptSplit split;  // what trained and what was held out
 };
 
 using EpochCallback = std::function<void(const EpochReport& report, uint32_t max_epochs)>;
