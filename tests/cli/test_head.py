@@ -153,7 +153,7 @@ def test_similarity_search_eval(tmp):
               f"eval --head gap {d['gap']}, adapted embeddings give {expected}, without {without}")
         check(d.get("head") == head_path, f"eval --head JSON has head {d.get('head')!r}")
         text = run("eval", FP32, "--data", data, "--head", head_path)
-        check(text.returncode == 0 and f"head          {head_path}\n" in text.stdout, f"eval text: {text.stdout!r}")
+        check(text.returncode == 0 and f"head                {head_path}\n" in text.stdout, f"eval text: {text.stdout!r}")
 
 
 def test_refusals(tmp):
