@@ -27,7 +27,8 @@ namespace {
 constexpr const char* kHelp =
     "usage: edgeclr adapt MODEL (--pairs CSV | --groups DIR | --unlabeled DIR|IDX) -o HEAD\n"
     "                     [--head HEAD_IN] [--epochs N] [--loss infonce|triplet|supcon] [--lr X]\n"
-    "                     [--seed S] [--views N] [--limit N] [--threads N] [--json]\n\n"
+    "                     [--temperature T] [--pull X] [--seed S] [--views N] [--limit N]\n"
+    "                     [--threads N] [--save-cache DIR] [--json]\n\n"
     "Trains MODEL's projection head (the backbone stays frozen) on your own data and\n"
     "writes it to HEAD (.eclh) only if it beats the current head on held-out data;\n"
     "otherwise HEAD is left as it was and the reason is printed. An existing HEAD is kept\n"
@@ -41,20 +42,23 @@ constexpr const char* kHelp =
     "How it trains: the backbone runs once per image and per augmented view (random\n"
     "resized crop, flip, brightness/contrast, noise; seeded), then the epochs run the head\n"
     "only. 20% of the groups' images / pairs / images are held out; each epoch measures\n"
-    "them and the space (alignment, uniformity, effective rank); training stops early\n"
-    "after 8 epochs without a better validation loss, and rolls back if the space\n"
-    "collapses (effective rank below half the start's). Adam, cosine schedule, an L2 pull\n"
-    "towards MODEL's own head.\n\n"
+    "them and the space (alignment, uniformity, effective rank). The best epoch is the\n"
+    "one with the lowest validation loss that keeps the held-out accuracy; training\n"
+    "stops after 8 epochs without a better one, and rolls back if the space collapses.\n"
+    "Adam, cosine schedule, an L2 pull towards MODEL's own head. docs/adaptation.md has\n"
+    "the details.\n\n"
     "options:\n"
     "  -o, --out HEAD   where to write the adapted head\n"
     "  --head HEAD_IN   start from this adapted head (and compare against it) instead of\n"
     "                   MODEL's own; the version written is HEAD_IN's + 1\n"
-    "  --epochs N       at most N epochs (default 30)\n"
+    "  --epochs N       at most N epochs (default 50)\n"
     "  --loss L         infonce (default for pairs and unlabeled), supcon (default for\n"
     "                   groups) or triplet\n"
-    "  --lr X           base learning rate (default 0.001)\n"
+    "  --lr X           base learning rate (default 0.003)\n"
+    "  --temperature T  of InfoNCE, SupCon and the validation loss (default 0.2)\n"
+    "  --pull X         strength of the L2 pull towards MODEL's own head (default 0.1)\n"
     "  --seed S         seed of the views, the split and the shuffles (default 0)\n"
-    "  --views N        augmented views per image (default 4; 0 for pairs is allowed)\n"
+    "  --views N        augmented views per image (default 8; pairs: 0)\n"
     "  --limit N        use only the first N images of --groups/--unlabeled\n"
     "  --threads N      threads for the backbone (default 1)\n"
     "  --save-cache D   also write the feature cache, split, start head and options to\n"
@@ -104,8 +108,8 @@ std::optional<std::string> parse_settings(const Args& args, Settings* s) {
   if (!args.options.count("out")) return std::string("-o HEAD is required");
   s->out = args.options.at("out");
   if (args.options.count("head")) s->head_in = args.options.at("head");
-  uint32_t seed = 0, views = s->kind == AdaptKind::kPairs ? 0 : 4;
-  if (!option_uint(args, "epochs", 30, 1, 10000, &s->train.epochs, &error) ||
+  uint32_t seed = 0, views = s->kind == AdaptKind::kPairs ? 0 : AdaptInputOptions{}.views;
+  if (!option_uint(args, "epochs", s->train.epochs, 1, 10000, &s->train.epochs, &error) ||
       !option_uint(args, "seed", 0, 0, 0xffffffffu, &seed, &error) ||
       !option_uint(args, "views", views, 0, kMaxAdaptViews, &views, &error) ||
       !option_uint(args, "limit", 0, 1, kMaxAdaptImages, &s->limit, &error) ||
@@ -118,6 +122,12 @@ std::optional<std::string> parse_settings(const Args& args, Settings* s) {
   s->inputs.views = views;
   if (args.options.count("lr") && !parse_float(args.options.at("lr"), &s->train.learning_rate)) {
     return std::string("--lr must be a number above 0, at most 1000");
+  }
+  if (args.options.count("temperature") && !parse_float(args.options.at("temperature"), &s->train.temperature)) {
+    return std::string("--temperature must be a number above 0, at most 1000");
+  }
+  if (args.options.count("pull") && !parse_float(args.options.at("pull"), &s->train.optimizer.pull)) {
+    return std::string("--pull must be a number above 0, at most 1000");
   }
   if (args.options.count("loss")) {
     const std::string& loss = args.options.at("loss");
@@ -277,7 +287,7 @@ int run_adapt(int argc, char** argv) {
   std::string error;
   if (!parse_args(argc, argv2.data(), {"json"},
                   {"pairs", "groups", "unlabeled", "out", "head", "epochs", "loss", "lr", "seed", "views", "limit", "threads",
-                   "save-cache"},
+                   "save-cache", "temperature", "pull"},
                   &args, &error)) {
     return usage_error("adapt", error);
   }

@@ -157,12 +157,12 @@ typedef enum edgeclr_adapt_loss {
 
 typedef struct edgeclr_adapt_options {
   edgeclr_adapt_loss loss;
-  uint32_t epochs;       /* at most; early stopping may end sooner (default 30) */
-  uint32_t views;        /* augmented views per image (default 4; unlabeled needs >= 2) */
-  float learning_rate;   /* Adam, cosine schedule (default 0.001) */
-  float temperature;     /* InfoNCE / SupCon (default 0.1) */
+  uint32_t epochs;       /* at most; early stopping may end sooner (default 50) */
+  uint32_t views;        /* augmented views per image (default 8; unlabeled needs >= 2) */
+  float learning_rate;   /* Adam, cosine schedule (default 0.003) */
+  float temperature;     /* InfoNCE / SupCon (default 0.2) */
   float holdout;         /* fraction held out for validation, in (0, 1) (default 0.2) */
-  float pull;            /* L2 pull towards the model's own head (default 0.01) */
+  float pull;            /* L2 pull towards the model's own head (default 0.1) */
   uint64_t seed;         /* views, split and shuffles (default 0) */
   /* Called after each epoch, may be NULL. */
   void (*on_epoch)(void* user_data, uint32_t epoch, uint32_t max_epochs, float train_loss, float validation_loss);

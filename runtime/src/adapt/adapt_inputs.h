@@ -15,7 +15,7 @@
 namespace edgeclr {
 
 struct AdaptInputOptions {
-  uint32_t views = 4;  // augmented views per image (unlabeled needs >= 2)
+  uint32_t views = 8;  // augmented views per image (unlabeled needs >= 2)
   AugmentOptions augment;
   uint64_t seed = 0;   // the views of item i come from a generator seeded with (seed, i)
 };

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "adapt/adapt_split.h"
 #include "adapt/random.h"
@@ -299,8 +300,13 @@ std::string describe(const Validation& v) {
   return format("loss %.4f, accuracy %.3f", v.loss, v.accuracy);
 }
 
-bool collapsed(const SpaceStats& now, const SpaceStats& start, float ratio) {
-  return !std::isfinite(now.effective_rank) || now.effective_rank < ratio * start.effective_rank;
+// The effective rank below which the space counts as collapsed: `ratio` x the start's,
+// but never above `ratio` x the number of groups, since training on G groups rightly
+// gathers the space towards G directions.
+double collapse_floor(const AdaptSet& set, const SpaceStats& start, float ratio) {
+  std::set<int32_t> groups;
+  for (const AdaptItem& item : set.items()) groups.insert(item.group);
+  return ratio * std::min(start.effective_rank, double(groups.size()));
 }
 
 }  // namespace
@@ -346,6 +352,7 @@ Result<AdaptResult> adapt_head(const AdaptSet& set, const ProjectionHead& start,
   const auto steps_per_epoch = static_cast<uint32_t>(epoch_steps(set, *split, result.loss, labels, options.batch, &rng).size());
   const uint32_t total_steps = steps_per_epoch * options.epochs;
 
+  const double rank_floor = collapse_floor(set, result.space_before, options.collapse_rank_ratio);
   ProjectionHead head = start;
   ProjectionHead best = start;
   Validation best_validation = result.validation_before;
@@ -370,8 +377,11 @@ Result<AdaptResult> adapt_head(const AdaptSet& set, const ProjectionHead& start,
     report.check_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     result.epochs_run = epoch;
     const bool broken = !std::isfinite(report.train_loss) || !std::isfinite(report.validation.loss) ||
-                        collapsed(report.space, result.space_before, options.collapse_rank_ratio);
-    if (!broken && report.validation.loss < best_validation.loss * (1.0 - options.min_improvement)) {
+                        !std::isfinite(report.space.effective_rank) || report.space.effective_rank < rank_floor;
+    // A candidate never lowers the held-out accuracy; the best candidate has the lowest
+    // validation loss.
+    const bool candidate = !broken && report.validation.accuracy >= result.validation_before.accuracy;
+    if (candidate && report.validation.loss < best_validation.loss * (1.0 - options.min_improvement)) {
       report.best = true;
       best = head;
       best_validation = report.validation;
@@ -396,12 +406,8 @@ Result<AdaptResult> adapt_head(const AdaptSet& set, const ProjectionHead& start,
   const std::string held = format("on %u held-out %s", result.holdout_items, set.kind() == AdaptKind::kPairs ? "pairs" : "images");
   const std::string suffix = stop.empty() ? "" : " (" + stop + ")";
   if (result.best_epoch == 0) {
-    result.reason = format("kept the current head: no epoch improved the validation %s (%s)%s", held.c_str(),
+    result.reason = format("kept the current head: no epoch lowered the validation loss without lowering the accuracy %s (%s)%s", held.c_str(),
                            describe(result.validation_before).c_str(), suffix.c_str());
-  } else if (best_validation.accuracy < result.validation_before.accuracy) {
-    result.reason = format("kept the current head: the best epoch (%u) lowers held-out accuracy %.3f -> %.3f %s%s",
-                           result.best_epoch, result.validation_before.accuracy, best_validation.accuracy, held.c_str(),
-                           suffix.c_str());
   } else {
     result.accepted = true;
     result.reason = format("accepted epoch %u: validation %s -> %s %s%s", result.best_epoch,

@@ -26,22 +26,23 @@ AdaptLoss resolve_loss(AdaptLoss loss, AdaptKind kind);
 
 struct AdaptOptions {
   AdaptLoss loss = AdaptLoss::kAuto;
-  float temperature = 0.1f;  // InfoNCE, SupCon and the validation loss
+  float temperature = 0.2f;  // InfoNCE, SupCon and the validation loss
   float margin = 0.2f;       // triplet
   OptimizerOptions optimizer;  // Adam by default; pull and weight decay set below
-  float learning_rate = 1e-3f;
-  uint32_t epochs = 30;      // at most; early stopping may end sooner
+  float learning_rate = 3e-3f;
+  uint32_t epochs = 50;      // at most; early stopping may end sooner
   uint32_t batch = 256;      // rows per step
   uint32_t patience = 8;     // epochs without a better validation loss before stopping
   float holdout = 0.2f;      // fraction of groups' images / pairs / images held out
   uint64_t seed = 0;
-  float collapse_rank_ratio = 0.5f;  // collapse: effective rank below this x the start's
+  // Collapse: effective rank below this x min(the start's, the number of groups).
+  float collapse_rank_ratio = 0.5f;
   // An epoch counts as better only if it lowers the validation loss by this fraction of
   // the best so far: a change within noise is not worth shipping.
   float min_improvement = 0.001f;
 
   AdaptOptions() {
-    optimizer.pull = 1e-2f;
+    optimizer.pull = 0.1f;
     optimizer.weight_decay = 0.0f;
   }
 };
