@@ -5,6 +5,7 @@ real Fashion-MNIST images (IDX files and PNG folders).
 usage: test_eval.py EDGECLR_BINARY EXPORT_IMAGES_BINARY SOURCE_DIR
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -20,8 +21,69 @@ TEST_IMAGES, TEST_LABELS = f"{D}/t10k-images-idx3-ubyte.gz", f"{D}/t10k-labels-i
 TRAIN_IMAGES, TRAIN_LABELS = f"{D}/train-images-idx3-ubyte.gz", f"{D}/train-labels-idx1-ubyte.gz"
 
 
+NAMES = "tshirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,boot"
+# Decisions closer than this may go either way between eval (float32 cosines over 128
+# dimensions, up to 128 ulps of 1 ~ 7.6e-6) and the float64 recomputation here.
+NEAR_TIE = 1e-5
+# eval's JSON prints 9 significant digits.
+PRINTED = 1e-9
+
+
 def run(*args):
     return cli_check.run(BINARY, *args)
+
+
+def export(folder, first, count):
+    subprocess.run([*cli_check.EMULATOR, EXPORT, TEST_IMAGES, TEST_LABELS, folder, "--first", str(first), "--count",
+                    str(count), "--names", NAMES], check=True, capture_output=True)
+
+
+def labelled_embeddings(folder):
+    """Unit embeddings (edgeclr embed) and labels (subfolder names) of a class folder."""
+    files = [os.path.join(folder, c, f) for c in sorted(os.listdir(folder)) for f in sorted(os.listdir(os.path.join(folder, c)))]
+    r = run("embed", MODEL, *files, "--json")
+    check(r.returncode == 0, f"embed {folder}: {r.returncode} {r.stderr!r}")
+    rows = [row["embedding"] for row in json.loads(r.stdout)] if r.returncode == 0 else []
+    unit = [[v / math.sqrt(sum(x * x for x in row)) for v in row] for row in rows]
+    return unit, [os.path.basename(os.path.dirname(f)) for f in files]
+
+
+def dot(a, b):
+    return sum(map(float.__mul__, a, b))
+
+
+def decide(scores):
+    """(label of the highest score, margin to the best score of another label)."""
+    best = {}
+    for label, score in scores:
+        best[label] = max(best.get(label, -math.inf), score)
+    ranked = sorted(best.items(), key=lambda item: -item[1])
+    return ranked[0][0], ranked[0][1] - (ranked[1][1] if len(ranked) > 1 else -math.inf)
+
+
+def nn1_and_prototype(queries, query_labels, bank, bank_labels, leave_one_out):
+    """1-NN and nearest-class-mean accuracy as eval --help defines them, in float64, and
+    how many decisions of each were near ties."""
+    sums = {}
+    for row, label in zip(bank, bank_labels):
+        sums[label] = [s + v for s, v in zip(sums.get(label, [0.0] * len(row)), row)]
+    counts = {label: bank_labels.count(label) for label in sums}
+    hits, near = [0, 0], [0, 0]
+    for q, (x, label) in enumerate(zip(queries, query_labels)):
+        neighbours = [(bank_labels[b], dot(x, row)) for b, row in enumerate(bank) if not (leave_one_out and b == q)]
+        classes = []
+        for c, s in sums.items():
+            if leave_one_out and c == label:
+                if counts[c] == 1:
+                    continue
+                s = [a - b for a, b in zip(s, x)]
+            norm = math.sqrt(dot(s, s))
+            classes.append((c, dot(x, s) / norm if norm > 0 else 0.0))
+        for i, scores in enumerate((neighbours, classes)):
+            predicted, margin = decide(scores)
+            hits[i] += predicted == label
+            near[i] += margin < NEAR_TIE
+    return [h / len(queries) for h in hits], [n / len(queries) for n in near]
 
 
 # 5000 test images against 5000 training images: smaller than the model card's run, so
@@ -31,21 +93,50 @@ r = run("eval", MODEL, "--data", TEST_IMAGES, "--labels", TEST_LABELS, "--bank",
 check(r.returncode == 0, f"eval: {r.returncode} {r.stderr!r}")
 if r.returncode == 0:
     d = json.loads(r.stdout)
-    check({"knn_accuracy", "recall_at_1", "images", "seconds", "gap", "bank_images"} <= set(d), f"keys {sorted(d)}")
+    check({"knn_accuracy", "nn1_accuracy", "prototype_accuracy", "recall_at_1", "images", "seconds", "gap",
+           "bank_images"} <= set(d), f"keys {sorted(d)}")
     check(d["images"] == 5000 and d["bank_images"] == 5000, f"counts {d}")
     check(d["knn_accuracy"] > 0.75 and d["recall_at_1"] > 0.65 and d["gap"] > 0.08, f"values {d}")
+    # Chance is 0.1; this model gives 0.785 and 0.773.
+    check(d["nn1_accuracy"] > 0.7 and d["prototype_accuracy"] > 0.7, f"values {d}")
     check("data: 5000/5000 images" in r.stderr, f"no progress: {r.stderr!r}")
 
 with tempfile.TemporaryDirectory() as tmp:
     gallery = os.path.join(tmp, "gallery")
-    subprocess.run([*cli_check.EMULATOR, EXPORT, TEST_IMAGES, TEST_LABELS, gallery, "--first", "0", "--count", "300",
-                    "--names", "tshirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,boot"], check=True,
-                   capture_output=True)
+    export(gallery, 0, 300)
     folder = run("eval", MODEL, "--data", gallery, "--json")
     check(folder.returncode == 0, f"eval on a folder: {folder.returncode} {folder.stderr!r}")
-    if folder.returncode == 0:
+    embeddings, labels = labelled_embeddings(gallery)
+    if folder.returncode == 0 and embeddings:
         d = json.loads(folder.stdout)
         check(d["images"] == 300 and d["bank_images"] == 299 and d["knn_accuracy"] > 0.6, f"folder eval {d}")
+        # Without --bank: leave-one-out, each image out of its own neighbours and class mean.
+        (nn1, prototype), (near_nn1, near_prototype) = nn1_and_prototype(embeddings, labels, embeddings, labels, True)
+        check(abs(d["nn1_accuracy"] - nn1) <= near_nn1 + PRINTED and d["nn1_accuracy"] == d["recall_at_1"],
+              f"leave-one-out nn1_accuracy {d['nn1_accuracy']}, recomputed {nn1}, recall_at_1 {d['recall_at_1']}")
+        check(abs(d["prototype_accuracy"] - prototype) <= near_prototype + PRINTED,
+              f"leave-one-out prototype_accuracy {d['prototype_accuracy']}, recomputed {prototype}")
+        # Keeping each image in its own class mean would score differently here (higher).
+        (_, kept), _ = nn1_and_prototype(embeddings, labels, embeddings, labels, False)
+        check(abs(kept - prototype) > 1.5 / 300, f"leaving out makes no difference: {kept} {prototype}")
+    # With --bank: the next 300 test images.
+    bank = os.path.join(tmp, "bank")
+    export(bank, 300, 300)
+    banked = run("eval", MODEL, "--data", gallery, "--bank", bank, "--json")
+    check(banked.returncode == 0, f"eval --bank on folders: {banked.returncode} {banked.stderr!r}")
+    bank_embeddings, bank_labels = labelled_embeddings(bank)
+    if banked.returncode == 0 and embeddings and bank_embeddings:
+        d = json.loads(banked.stdout)
+        (nn1, prototype), (near_nn1, near_prototype) = nn1_and_prototype(embeddings, labels, bank_embeddings,
+                                                                         bank_labels, False)
+        check(d["bank_images"] == 300 and abs(d["nn1_accuracy"] - nn1) <= near_nn1 + PRINTED,
+              f"nn1_accuracy {d['nn1_accuracy']}, recomputed {nn1}")
+        check(abs(d["prototype_accuracy"] - prototype) <= near_prototype + PRINTED,
+              f"prototype_accuracy {d['prototype_accuracy']}, recomputed {prototype}")
+        text = run("eval", MODEL, "--data", gallery, "--bank", bank)
+        check(f"1-NN accuracy       {d['nn1_accuracy']:.4f}\n" in text.stdout
+              and f"prototype accuracy  {d['prototype_accuracy']:.4f} (nearest class mean)\n" in text.stdout,
+              f"text output {text.stdout!r}")
     query = os.path.join(gallery, "bag", sorted(os.listdir(os.path.join(gallery, "bag")))[0])
     s = run("search", MODEL, query, "--gallery", gallery, "--k", "3", "--json")
     check(s.returncode == 0, f"search: {s.returncode} {s.stderr!r}")
@@ -71,5 +162,7 @@ for args, code, words in ((["eval", MODEL], 2, "expected MODEL and --data"),
 for command in ("eval", "search"):
     r = run(command, "--help")
     check(r.returncode == 0 and r.stdout.startswith("usage: edgeclr " + command), f"{command} --help")
+r = run("eval", "--help")
+check("nn1_accuracy" in r.stdout and "prototype_accuracy" in r.stdout, "eval --help does not name the new figures")
 
 cli_check.finish()

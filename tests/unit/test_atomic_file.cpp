@@ -1,9 +1,15 @@
-// write_file_atomically: content lands whole, no temp file is left, failures say why.
+// write_file_atomically: content lands whole, no temp file is left, failures say why;
+// a failure at each step (injected through the test-only fault hook) keeps the old file.
 #include <doctest/doctest.h>
 
 #include <dirent.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
+#include <utility>
 
 #include "core/atomic_file.h"
 #include "support/temp_dir.h"
@@ -44,4 +50,85 @@ TEST_CASE("a write into a missing directory fails with the path and the reason")
   CHECK(status.code() == StatusCode::kIoError);
   CHECK(status.message().find("failed to write '/nonexistent-dir/out.bin'") == 0);
   CHECK(status.message().find("No such file") != std::string::npos);
+}
+
+namespace {
+
+// The fault the hook injects: `errno_value` at the `countdown`-th time `step` comes.
+struct Fault {
+  AtomicWriteStep step = AtomicWriteStep::kCreateTemp;
+  int errno_value = 0;
+  int countdown = 1;
+  int calls = 0;  // how many times `step` came
+};
+Fault g_fault;
+
+int inject(AtomicWriteStep step, const std::string&) {
+  if (step != g_fault.step) return 0;
+  ++g_fault.calls;
+  return --g_fault.countdown == 0 ? g_fault.errno_value : 0;
+}
+
+// Installs the hook for one scope, so a failed REQUIRE cannot leave it set.
+struct FaultScope {
+  FaultScope(AtomicWriteStep step, int errno_value, int countdown = 1) {
+    g_fault = Fault{step, errno_value, countdown, 0};
+    set_atomic_write_fault_hook_for_testing(inject);
+  }
+  ~FaultScope() { set_atomic_write_fault_hook_for_testing(nullptr); }
+};
+
+}  // namespace
+
+TEST_CASE("a step that fails (full disk) leaves the old content, no temp file, and says where") {
+  const std::pair<AtomicWriteStep, const char*> steps[] = {{AtomicWriteStep::kCreateTemp, "create temp file"},
+                                                           {AtomicWriteStep::kWrite, "write"},
+                                                           {AtomicWriteStep::kFsync, "fsync"},
+                                                           {AtomicWriteStep::kClose, "close"},
+                                                           {AtomicWriteStep::kRename, "rename"}};
+  for (const auto& [step, name] : steps) {
+    CAPTURE(name);
+    TempDir dir;
+    const std::string path = dir.path() + "/out.bin";
+    REQUIRE(write_file_atomically(path, "old", 3).ok());
+    {
+      FaultScope fault(step, ENOSPC);
+      const Status status = write_file_atomically(path, "new content", 11);
+      CHECK(g_fault.calls == 1);
+      REQUIRE_FALSE(status.ok());
+      CHECK(status.code() == StatusCode::kIoError);
+      CHECK(status.message() == "failed to write '" + path + "': " + name + ": " + std::strerror(ENOSPC));
+    }
+    CHECK(read_all(path) == "old");
+    CHECK(entries(dir.path()) == 1);
+
+    // A file that did not exist still does not.
+    const std::string fresh = dir.path() + "/fresh.bin";
+    {
+      FaultScope fault(step, EIO);
+      CHECK_FALSE(write_file_atomically(fresh, "x", 1).ok());
+    }
+    CHECK(::access(fresh.c_str(), F_OK) != 0);
+    CHECK(entries(dir.path()) == 1);
+  }
+}
+
+TEST_CASE("a failed directory fsync is ignored (best effort): the new content is in place") {
+  TempDir dir;
+  const std::string path = dir.path() + "/out.bin";
+  REQUIRE(write_file_atomically(path, "old", 3).ok());
+  FaultScope fault(AtomicWriteStep::kFsyncDirectory, EIO);
+  CHECK(write_file_atomically(path, "new", 3).ok());
+  CHECK(g_fault.calls == 1);
+  CHECK(read_all(path) == "new");
+  CHECK(entries(dir.path()) == 1);
+}
+
+TEST_CASE("an interrupted write is retried") {
+  TempDir dir;
+  const std::string path = dir.path() + "/out.bin";
+  FaultScope fault(AtomicWriteStep::kWrite, EINTR);
+  REQUIRE(write_file_atomically(path, "whole", 5).ok());
+  CHECK(g_fault.calls == 2);
+  CHECK(read_all(path) == "whole");
 }

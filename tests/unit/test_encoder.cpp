@@ -201,3 +201,56 @@ TEST_CASE("C++ wrapper: an Encoder from a Model encodes and reports failure with
   CHECK(edgeclr::api::Encoder::create(model, 0, 1, &none) == EDGECLR_INVALID_ARGUMENT);
   CHECK(!none);
 }
+
+TEST_CASE("set_head: embeddings come from the new head, whose output width may differ") {
+  Fixture f(sample_fp32_model());
+  auto encoder = make_encoder(*f.model, 1, 2);
+  const auto images = random_images(2, 16, 16, 6);
+  const PixelView views[2] = {view_of(images[0], 16, 16), view_of(images[1], 16, 16)};
+  std::vector<float> features(2 * kSampleChannels), before(2 * kSampleEmbedding);
+  REQUIRE(encoder->encode(views, 2, features.data(), before.data()).ok());
+
+  // An "adapted" head: the model's, with changed weights and a last layer 16 -> 6
+  // instead of 16 -> 4, so the encoder must resize its buffers (ASan sees an overrun).
+  ProjectionHead head = ProjectionHead::from_schema(f.model->head(), f.model->feature_dim());
+  head.mutable_layers()[0].weight[5] += 0.75f;
+  DenseLayer& last = head.mutable_layers().back();
+  last.out_dim = 6;
+  for (uint32_t i = 0; i < 2 * last.in_dim; ++i) last.weight.push_back(0.01f * float(i % 7) - 0.03f);
+  last.bias.insert(last.bias.end(), {0.05f, -0.02f});
+  const ProjectionHead expected_head = head;
+  REQUIRE(encoder->set_head(std::move(head)).ok());
+  CHECK(encoder->embedding_dim() == 6);
+
+  std::vector<float> after(2 * 6), expected(2 * 6), scratch(expected_head.scratch_floats(2));
+  REQUIRE(encoder->encode(views, 2, nullptr, after.data()).ok());
+  expected_head.forward(features.data(), 2, expected.data(), scratch.data());
+  // The same function on the same features: bit for bit.
+  CHECK(std::memcmp(after.data(), expected.data(), after.size() * sizeof(float)) == 0);
+  // And not what the model's own head gave (the first four values of each row).
+  double moved = 0;
+  for (uint32_t r = 0; r < 2; ++r)
+    for (uint32_t d = 0; d < kSampleEmbedding; ++d) moved += std::abs(after[r * 6 + d] - before[r * kSampleEmbedding + d]);
+  CHECK(moved > 0.01);
+}
+
+TEST_CASE("set_head refuses a head for another feature width and keeps the old head") {
+  Fixture f(sample_fp32_model());
+  auto encoder = make_encoder(*f.model, 1, 1);
+  const auto images = random_images(1, 16, 16, 8);
+  const PixelView view = view_of(images[0], 16, 16);
+  std::vector<float> before(kSampleEmbedding), after(kSampleEmbedding);
+  REQUIRE(encoder->encode(&view, 1, nullptr, before.data()).ok());
+
+  // A self-consistent head taking 9 values, for a model whose feature has 8.
+  ProjectionHead wide = ProjectionHead::from_schema(f.model->head(), kSampleChannels + 1);
+  DenseLayer& first = wide.mutable_layers()[0];
+  first.in_dim = kSampleChannels + 1;
+  first.weight.assign(size_t{first.in_dim} * first.out_dim, 0.1f);
+  const Status status = encoder->set_head(std::move(wide));
+  CHECK(status.code() == StatusCode::kInvalidArgument);
+  CHECK(status.message() == "failed to set head: it takes a feature of 9 values, the model gives 8");
+  CHECK(encoder->embedding_dim() == kSampleEmbedding);
+  REQUIRE(encoder->encode(&view, 1, nullptr, after.data()).ok());
+  CHECK(after == before);
+}

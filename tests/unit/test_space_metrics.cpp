@@ -53,3 +53,69 @@ TEST_CASE("the cosine gap is mean same-label cosine minus mean different-label c
   const float s = std::sqrt(3.0f) / 2;
   CHECK(positive_negative_gap(make({{1, 0}, {0.5f, s}, {-0.5f, s}}), {0, 0, 1}) == doctest::Approx(0.5));
 }
+
+TEST_CASE("1-NN accuracy: the label of the most similar bank row; leave-one-out skips the query") {
+  // Bank A=(1,0) label 0, B=(0,1) label 1, C=(-1,0) label 2. The nearest rows of
+  // (0.9,0.1), (0.1,0.9) and (-0.2,-1) are A, B and C (cosines 0.99, 0.99, 0.2).
+  const Vectors bank = make({{1, 0}, {0, 1}, {-1, 0}});
+  const std::vector<int32_t> bank_labels = {0, 1, 2};
+  const Vectors queries = make({{0.9f, 0.1f}, {0.1f, 0.9f}, {-0.2f, -1}});
+  CHECK(nn1_accuracy(queries, {0, 1, 2}, bank, bank_labels, 1, false) == 1.0);
+  CHECK(nn1_accuracy(queries, {0, 1, 1}, bank, bank_labels, 2, false) == doctest::Approx(2.0 / 3.0));
+  // (1,1) is exactly as close to A as to B: the first bank row, A, counts.
+  const Vectors diagonal = make({{1, 1}});
+  CHECK(nn1_accuracy(diagonal, {0}, bank, bank_labels, 1, false) == 1.0);
+  CHECK(nn1_accuracy(diagonal, {1}, bank, bank_labels, 1, false) == 0.0);
+  // Leave-one-out on r0=(1,0), r1=(0.9,0.1) labelled 0 and r2=(0,1) labelled 1: r0 and
+  // r1 are each other's nearest; r2's nearest other row is r1 (cosine 0.11 against 0),
+  // another label. Without leaving out, every row finds itself.
+  const Vectors set = make({{1, 0}, {0.9f, 0.1f}, {0, 1}});
+  CHECK(nn1_accuracy(set, {0, 0, 1}, set, {0, 0, 1}, 1, true) == doctest::Approx(2.0 / 3.0));
+  CHECK(nn1_accuracy(set, {0, 0, 1}, set, {0, 0, 1}, 1, false) == 1.0);
+}
+
+TEST_CASE("prototype accuracy: the label of the nearest normalised class mean") {
+  // Class 0: (1,0) and (-0.6,0.8), mean (0.2,0.4), unit (0.447,0.894). Class 1: (0.8,0.6).
+  // The query (1,0) has (1,0) itself as nearest row (class 0) but is closer to class 1's
+  // mean: cosine 0.8 against 0.447.
+  const Vectors bank = make({{1, 0}, {-0.6f, 0.8f}, {0.8f, 0.6f}});
+  const std::vector<int32_t> bank_labels = {0, 0, 1};
+  const Vectors query = make({{1, 0}});
+  CHECK(prototype_accuracy(query, {1}, bank, bank_labels, false) == 1.0);
+  CHECK(prototype_accuracy(query, {0}, bank, bank_labels, false) == 0.0);
+  CHECK(nn1_accuracy(query, {0}, bank, bank_labels, 1, false) == 1.0);
+  // A label the bank lacks is never right.
+  CHECK(prototype_accuracy(query, {7}, bank, bank_labels, false) == 0.0);
+}
+
+TEST_CASE("prototype accuracy compares cosines: means are normalised before comparing") {
+  // Class 0: (0.8,0.6) twice, mean (0.8,0.6) of length 1. Class 1: (1,0) and (0,1), mean
+  // (0.5,0.5) of length 0.707. For the query (0.6,0.8) the raw dot products are 0.96 and
+  // 0.70 (class 0 would win), the cosines 0.96 and 0.99 (class 1 wins).
+  const Vectors bank = make({{0.8f, 0.6f}, {0.8f, 0.6f}, {1, 0}, {0, 1}});
+  const Vectors query = make({{0.6f, 0.8f}});
+  CHECK(prototype_accuracy(query, {1}, bank, {0, 0, 1, 1}, false) == 1.0);
+  // Rows summing to zero make no direction: that class has cosine 0 with everything, so
+  // here it beats class 1 at cosine -1 for the query (0,1).
+  const Vectors cancel = make({{1, 0}, {-1, 0}, {0, -1}});
+  CHECK(prototype_accuracy(make({{0, 1}}), {0}, cancel, {0, 0, 1}, false) == 1.0);
+  // Of equal cosines the smaller label wins: (1,1) is as close to (1,0) as to (0,1).
+  CHECK(prototype_accuracy(make({{1, 1}}), {3}, make({{0, 1}, {1, 0}}), {5, 3}, false) == 1.0);
+}
+
+TEST_CASE("prototype accuracy with leave-one-out leaves each query out of its own class mean") {
+  // r0=(1,0), r1=(0.8,0.6) labelled 0; r2=(0,1), r3=(0.6,0.8) labelled 1. Class means,
+  // unit: class 0 (0.949,0.316), class 1 (0.316,0.949).
+  // Leaving out: r0's own prototype is r1 (cosine 0.8), class 1's is 0.316: right. r1's
+  // own prototype is r0 (0.8), class 1's 0.822: wrong. r2 and r3 mirror r0 and r1.
+  // Keeping the query in, all four are right (r1: 0.949 against 0.822).
+  const Vectors set = make({{1, 0}, {0.8f, 0.6f}, {0, 1}, {0.6f, 0.8f}});
+  const std::vector<int32_t> labels = {0, 0, 1, 1};
+  CHECK(prototype_accuracy(set, labels, set, labels, true) == 0.5);
+  CHECK(prototype_accuracy(set, labels, set, labels, false) == 1.0);
+  // A query alone in its class has no prototype of its class (not an empty one at cosine
+  // 0): (0,1) below is wrong though class 0 is at a negative cosine; the two label-0 rows
+  // find each other.
+  const Vectors lonely = make({{1, -0.2f}, {0.9f, -0.3f}, {0, 1}});
+  CHECK(prototype_accuracy(lonely, {0, 0, 1}, lonely, {0, 0, 1}, true) == doctest::Approx(2.0 / 3.0));
+}

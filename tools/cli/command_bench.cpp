@@ -1,5 +1,4 @@
 // edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--json]
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,6 +10,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/json_writer.h"
+#include "cli/peak_rss.h"
 #include "encoder/encoder.h"
 
 namespace edgeclr::cli {
@@ -40,12 +40,6 @@ double percentile(std::vector<double> samples, double p) {
   std::sort(samples.begin(), samples.end());
   const size_t index = static_cast<size_t>(p * static_cast<double>(samples.size() - 1) + 0.5);
   return samples[index];
-}
-
-double peak_rss_mb() {
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
 }  // namespace

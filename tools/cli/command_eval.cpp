@@ -1,9 +1,11 @@
 // edgeclr eval MODEL --data DIR|IDX [...]: how good is the representation space?
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "cli/cli_common.h"
+#include "cli/cli_encoder.h"
 #include "cli/commands.h"
 #include "cli/json_writer.h"
 #include "dataset/image_set.h"
@@ -16,22 +18,32 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: edgeclr eval MODEL --data DIR|IDX [--labels IDX] [--bank DIR|IDX [--bank-labels IDX]]\n"
-    "                    [--space embedding|feature] [--k N] [--limit N] [--threads N] [--json]\n\n"
-    "Embeds a labelled image set and measures the space:\n"
-    "  knn_accuracy   weighted kNN (k=20, cosine, votes weighted by exp(cosine/0.07), as in\n"
-    "                 InstDisc and SimCLR) of each image against the memory bank (--bank,\n"
-    "                 e.g. the training set; without --bank, the other images of --data)\n"
-    "  recall_at_1    the nearest other image of --data has the same label\n"
-    "  gap            mean cosine of same-label pairs minus that of different-label pairs\n\n"
+    "                    [--head HEAD] [--space embedding|feature] [--k N] [--limit N] [--threads N]\n"
+    "                    [--json]\n\n"
+    "Embeds a labelled image set and measures the space (cosine similarity throughout):\n"
+    "  knn_accuracy        weighted kNN (k=20 by default; votes weighted by exp(cosine/0.07),\n"
+    "                      as in InstDisc and SimCLR) of each image against the memory bank\n"
+    "                      (--bank, e.g. the training set; without --bank, the other images\n"
+    "                      of --data)\n"
+    "  nn1_accuracy        the most similar bank image has the image's label (without --bank,\n"
+    "                      the most similar other image of --data: then equal to recall_at_1)\n"
+    "  prototype_accuracy  nearest class mean: per label, the mean of the bank's unit vectors,\n"
+    "                      normalised; the image gets the label of the most similar mean\n"
+    "                      (without --bank, each image is left out of its own class's mean)\n"
+    "  recall_at_1         the nearest other image of --data has the same label\n"
+    "  gap                 mean cosine of same-label pairs minus that of different-label pairs\n\n"
     "A labelled set is a folder with one subfolder per class, or an IDX image file with\n"
     "an IDX label file, as Fashion-MNIST ships them (gzip or plain).\n\n"
     "options:\n"
+    "  --head HEAD    embed with the head in checkpoint HEAD (.eclh) instead of MODEL's\n"
+    "                 own; it must have been saved for MODEL's backbone\n"
     "  --space S      embedding (head output, default) or feature (backbone output)\n"
     "  --k N          neighbours that vote (default 20)\n"
     "  --limit N      use only the first N images of --data (and of --bank)\n"
     "  --threads N    threads for the backbone and the search (default 2)\n"
-    "  --json         one JSON object on stdout: knn_accuracy, recall_at_1, gap, images,\n"
-    "                 bank_images, k, space, seconds, model\n";
+    "  --json         one JSON object on stdout: knn_accuracy, nn1_accuracy,\n"
+    "                 prototype_accuracy, recall_at_1, gap, images, bank_images, k, space,\n"
+    "                 seconds, model, and head with --head\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -40,7 +52,7 @@ using Clock = std::chrono::steady_clock;
 int run_eval(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!parse_args(argc, argv, {"json"}, {"data", "labels", "bank", "bank-labels", "space", "k", "limit", "threads"},
+  if (!parse_args(argc, argv, {"json"}, {"data", "labels", "bank", "bank-labels", "space", "k", "limit", "threads", "head"},
                   &args, &error)) {
     return usage_error("eval", error);
   }
@@ -58,26 +70,26 @@ int run_eval(int argc, char** argv) {
   if (args.positional.size() != 1 || !args.options.count("data")) return usage_error("eval", "expected MODEL and --data");
   if (args.options.count("bank-labels") && !args.options.count("bank")) return usage_error("eval", "--bank-labels needs --bank");
   const auto start = Clock::now();
-  auto model = Model::open_file(args.positional[0]);
-  if (!model.ok()) return fail(model.status().message());
-  const uint32_t channels = model.value()->input_spec().channels();
+  const std::optional<std::string> head = head_option(args);
+  auto opened = open_encoder(args.positional[0], head, EncoderOptions{threads, 32});
+  if (!opened.ok()) return fail(opened.status().message());
+  Encoder& encoder = *opened->encoder;
+  const uint32_t channels = opened->model->input_spec().channels();
   auto data = dataset::ImageSet::open(args.options["data"], channels, args.options["labels"]);
   if (!data.ok()) return fail(data.status().message());
   if (!data->has_labels()) return fail("'" + args.options["data"] + "' has no labels (--labels IDX, or one subfolder per class)");
-  auto encoder = Encoder::create(*model.value(), EncoderOptions{threads, 32});
-  if (!encoder.ok()) return fail(encoder.status().message());
   const size_t max_images = limit ? limit : SIZE_MAX;
   const bool feature = space == "feature";
   eval::Vectors queries, bank;
   std::vector<int32_t> query_labels, bank_labels;
-  Status status = eval::embed_set(*encoder.value(), data.value(), max_images, feature, "data", &queries, &query_labels);
+  Status status = eval::embed_set(encoder, data.value(), max_images, feature, "data", &queries, &query_labels);
   if (!status.ok()) return fail(status.message());
   const bool has_bank = args.options.count("bank") != 0;
   if (has_bank) {
     auto bank_set = dataset::ImageSet::open(args.options["bank"], channels, args.options["bank-labels"]);
     if (!bank_set.ok()) return fail(bank_set.status().message());
     if (!bank_set->has_labels()) return fail("'" + args.options["bank"] + "' has no labels");
-    status = eval::embed_set(*encoder.value(), bank_set.value(), max_images, feature, "bank", &bank, &bank_labels);
+    status = eval::embed_set(encoder, bank_set.value(), max_images, feature, "bank", &bank, &bank_labels);
     if (!status.ok()) return fail(status.message());
   }
   eval::KnnOptions knn;
@@ -85,24 +97,35 @@ int run_eval(int argc, char** argv) {
   knn.threads = threads;
   const double accuracy = has_bank ? eval::knn_accuracy(queries, query_labels, bank, bank_labels, knn, false)
                                    : eval::knn_accuracy(queries, query_labels, queries, query_labels, knn, true);
+  const double nn1 = has_bank ? eval::nn1_accuracy(queries, query_labels, bank, bank_labels, threads, false)
+                              : eval::nn1_accuracy(queries, query_labels, queries, query_labels, threads, true);
+  const double prototype = has_bank ? eval::prototype_accuracy(queries, query_labels, bank, bank_labels, false)
+                                    : eval::prototype_accuracy(queries, query_labels, queries, query_labels, true);
   const double recall = eval::recall_at_1(queries, query_labels, threads);
   const double gap = eval::positive_negative_gap(queries, query_labels);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const size_t bank_images = has_bank ? bank.rows : queries.rows - 1;
   if (args.has("json")) {
     JsonWriter j;
-    j.begin_object().key("model").value(args.positional[0]).key("space").value(space);
-    j.key("knn_accuracy").value(accuracy).key("recall_at_1").value(recall).key("gap").value(gap);
+    j.begin_object().key("model").value(args.positional[0]);
+    if (head) j.key("head").value(*head);
+    j.key("space").value(space);
+    j.key("knn_accuracy").value(accuracy).key("nn1_accuracy").value(nn1).key("prototype_accuracy").value(prototype);
+    j.key("recall_at_1").value(recall).key("gap").value(gap);
     j.key("images").value(uint64_t{queries.rows}).key("bank_images").value(uint64_t{bank_images});
     j.key("k").value(k).key("seconds").value(seconds).end_object();
     std::printf("%s\n", j.str().c_str());
   } else {
-    std::printf("model         %s (%s space)\n", args.positional[0].c_str(), space.c_str());
-    std::printf("images        %zu, bank %zu\n", queries.rows, bank_images);
-    std::printf("kNN accuracy  %.4f (k=%u, weighted)\n", accuracy, k);
-    std::printf("recall@1      %.4f\n", recall);
-    std::printf("cosine gap    %.4f (same label minus different label)\n", gap);
-    std::printf("seconds       %.1f\n", seconds);
+    std::printf("model               %s (%s space)\n", args.positional[0].c_str(), space.c_str());
+    if (head) std::printf("head                %s\n", head->c_str());
+    std::printf("images              %zu, bank %zu\n", queries.rows, bank_images);
+    std::printf("kNN accuracy        %.4f (k=%u, weighted)\n", accuracy, k);
+    std::printf("1-NN accuracy       %.4f\n", nn1);
+    std::printf("prototype accuracy  %.4f (nearest class mean%s)\n", prototype,
+                has_bank ? "" : ", each image left out of its own");
+    std::printf("recall@1            %.4f\n", recall);
+    std::printf("cosine gap          %.4f (same label minus different label)\n", gap);
+    std::printf("seconds             %.1f\n", seconds);
   }
   return kExitOk;
 }

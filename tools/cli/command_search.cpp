@@ -3,6 +3,7 @@
 #include <string>
 
 #include "cli/cli_common.h"
+#include "cli/cli_encoder.h"
 #include "cli/commands.h"
 #include "cli/json_writer.h"
 #include "eval/embed_set.h"
@@ -12,12 +13,14 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: edgeclr search MODEL IMAGE... --gallery DIR|IDX [--gallery-labels IDX] [--k N]\n"
-    "                      [--threads N] [--json]\n\n"
+    "                      [--head HEAD] [--threads N] [--json]\n\n"
     "Embeds the gallery, then prints for each IMAGE its k most similar gallery images\n"
     "(cosine of embeddings), with their labels when the gallery has them (the subfolder\n"
     "name, or the IDX label). The gallery is embedded on every call; nothing is stored.\n\n"
     "options:\n"
     "  --k N        neighbours per image (default 5)\n"
+    "  --head HEAD  embed images and gallery with the head in checkpoint HEAD (.eclh)\n"
+    "               instead of MODEL's own; it must have been saved for MODEL's backbone\n"
     "  --threads N  backbone threads (default 1)\n"
     "  --json       a JSON list on stdout: {\"file\", \"neighbours\": [{\"gallery\",\n"
     "               \"label\", \"similarity\"}]}\n";
@@ -33,7 +36,7 @@ std::string label_name(const dataset::ImageSet& set, int32_t label) {
 int run_search(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!parse_args(argc, argv, {"json"}, {"gallery", "gallery-labels", "k", "threads"}, &args, &error)) {
+  if (!parse_args(argc, argv, {"json"}, {"gallery", "gallery-labels", "k", "threads", "head"}, &args, &error)) {
     return usage_error("search", error);
   }
   if (args.help) {
@@ -47,26 +50,25 @@ int run_search(int argc, char** argv) {
   if (args.positional.size() < 2 || !args.options.count("gallery")) {
     return usage_error("search", "expected MODEL, at least one IMAGE and --gallery");
   }
-  auto model = Model::open_file(args.positional[0]);
-  if (!model.ok()) return fail(model.status().message());
-  auto gallery = dataset::ImageSet::open(args.options["gallery"], model.value()->input_spec().channels(),
-                                         args.options["gallery-labels"]);
+  auto opened = open_encoder(args.positional[0], head_option(args), EncoderOptions{threads, 16});
+  if (!opened.ok()) return fail(opened.status().message());
+  Encoder& encoder = *opened->encoder;
+  const uint32_t channels = opened->model->input_spec().channels();
+  auto gallery = dataset::ImageSet::open(args.options["gallery"], channels, args.options["gallery-labels"]);
   if (!gallery.ok()) return fail(gallery.status().message());
-  auto encoder = Encoder::create(*model.value(), EncoderOptions{threads, 16});
-  if (!encoder.ok()) return fail(encoder.status().message());
   eval::Vectors bank;
   std::vector<int32_t> labels;
-  const Status status = eval::embed_set(*encoder.value(), gallery.value(), SIZE_MAX, false, "gallery", &bank, &labels);
+  const Status status = eval::embed_set(encoder, gallery.value(), SIZE_MAX, false, "gallery", &bank, &labels);
   if (!status.ok()) return fail(status.message());
   JsonWriter j;
   j.begin_array();
-  std::vector<float> query(encoder.value()->embedding_dim());
+  std::vector<float> query(encoder.embedding_dim());
   for (size_t q = 1; q < args.positional.size(); ++q) {
     const std::string& file = args.positional[q];
-    auto image = decode_image_file(file, model.value()->input_spec().channels());
+    auto image = decode_image_file(file, channels);
     if (!image.ok()) return fail(image.status().message());
     const PixelView view = image->view();
-    const Status encoded = encoder.value()->encode(&view, 1, nullptr, query.data());
+    const Status encoded = encoder.encode(&view, 1, nullptr, query.data());
     if (!encoded.ok()) return fail(encoded.message());
     const auto near = eval::nearest(bank, query.data(), k);
     if (args.has("json")) {

@@ -24,6 +24,9 @@ constexpr Command kCommands[] = {
     {"search", "print the most similar gallery images of each image", edgeclr::cli::run_search},
     {"eval", "measure a labelled set: kNN accuracy, recall@1, same/different-label cosine gap",
      edgeclr::cli::run_eval},
+    {"adapt", "train the projection head on your own pairs, groups or unlabeled images",
+     edgeclr::cli::run_adapt},
+    {"bench-adapt", "measure the time and memory of adapting the head on N pairs", edgeclr::cli::run_bench_adapt},
     {"bench", "measure open, create, first-embedding and per-call latency, and peak memory",
      edgeclr::cli::run_bench},
 };

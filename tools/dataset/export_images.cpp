@@ -2,7 +2,10 @@
 // label, so that `make demo` and users have real picture files to feed the CLI.
 //
 // usage: edgeclr-export-images IMAGES.idx[.gz] LABELS.idx[.gz] OUT_DIR --first K --count N
-//                              [--names NAME0,NAME1,...]
+//                              [--per-class M] [--invert] [--names NAME0,NAME1,...]
+//
+// --per-class M keeps only the first M images of each label among those N (a few-shot
+// gallery); --invert writes 255 - pixel (a shifted domain for adaptation experiments).
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -31,14 +34,25 @@ void make_dirs(const std::string& path) {
 
 int main(int argc, char** argv) {
   if (argc < 8) {
-    std::fprintf(stderr, "usage: edgeclr-export-images IMAGES LABELS OUT_DIR --first K --count N [--names A,B,...]\n");
+    std::fprintf(stderr,
+                 "usage: edgeclr-export-images IMAGES LABELS OUT_DIR --first K --count N [--per-class M] [--invert]\n"
+                 "                             [--names A,B,...]\n");
     return 2;
   }
   const std::string out = argv[3];
-  size_t first = 0, count = 0;
+  size_t first = 0, count = 0, per_class = 0;
+  bool invert = false;
   std::vector<std::string> names;
-  for (int i = 4; i + 1 < argc; i += 2) {
-    const std::string key = argv[i], value = argv[i + 1];
+  for (int i = 4; i < argc; i += 2) {
+    const std::string key = argv[i];
+    if (key == "--invert") {
+      invert = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) break;
+    const std::string value = argv[i + 1];
+    if (key == "--per-class") per_class = std::strtoul(value.c_str(), nullptr, 10);
     if (key == "--first") first = std::strtoul(value.c_str(), nullptr, 10);
     if (key == "--count") count = std::strtoul(value.c_str(), nullptr, 10);
     if (key == "--names") {
@@ -53,12 +67,18 @@ int main(int argc, char** argv) {
   }
   make_dirs(out);
   size_t written = 0;
+  std::vector<size_t> kept;  // per label
   for (size_t i = first; i < first + count && i < set->size(); ++i) {
     const int32_t label = set->label(i);
+    if (label >= 0 && static_cast<size_t>(label) >= kept.size()) kept.resize(label + 1, 0);
+    if (per_class > 0 && label >= 0 && kept[label]++ >= per_class) continue;
     const std::string folder = out + "/" + (label < static_cast<int32_t>(names.size()) ? names[label] : std::to_string(label));
     ::mkdir(folder.c_str(), 0755);
     auto image = set->image(i);
     if (!image.ok()) return 1;
+    if (invert) {
+      for (uint8_t& p : image->pixels) p = static_cast<uint8_t>(255 - p);
+    }
     char file[32];
     std::snprintf(file, sizeof(file), "/%05zu.png", i);
     if (!stbi_write_png((folder + file).c_str(), int(image->width), int(image->height), 1, image->pixels.data(),

@@ -100,6 +100,60 @@ double knn_accuracy(const Vectors& queries, const std::vector<int32_t>& query_la
   return queries.rows ? double(hits) / double(queries.rows) : 0.0;
 }
 
+double nn1_accuracy(const Vectors& queries, const std::vector<int32_t>& query_labels, const Vectors& bank,
+                    const std::vector<int32_t>& bank_labels, uint32_t threads, bool leave_one_out) {
+  KnnOptions options;
+  options.k = 1;  // the vote of one neighbour is its label, whatever the weight
+  options.threads = threads;
+  return knn_accuracy(queries, query_labels, bank, bank_labels, options, leave_one_out);
+}
+
+double prototype_accuracy(const Vectors& queries, const std::vector<int32_t>& query_labels, const Vectors& bank,
+                          const std::vector<int32_t>& bank_labels, bool leave_one_out) {
+  // Per label (ascending, so ties go to the smaller one): the sum of its bank rows and
+  // their count. Cosine ignores scale, so the sum stands for the mean.
+  std::map<int32_t, size_t> class_of;
+  for (size_t r = 0; r < bank.rows; ++r) class_of.emplace(bank_labels[r], 0);
+  std::vector<int32_t> class_label;
+  for (auto& [label, index] : class_of) {
+    index = class_label.size();
+    class_label.push_back(label);
+  }
+  std::vector<double> sums(class_label.size() * bank.dim, 0.0);
+  std::vector<size_t> counts(class_label.size(), 0);
+  for (size_t r = 0; r < bank.rows; ++r) {
+    const size_t c = class_of[bank_labels[r]];
+    counts[c] += 1;
+    for (size_t d = 0; d < bank.dim; ++d) sums[c * bank.dim + d] += bank.row(r)[d];
+  }
+  std::vector<double> prototype(bank.dim);
+  size_t hits = 0;
+  for (size_t q = 0; q < queries.rows; ++q) {
+    const float* x = queries.row(q);
+    double best = 0;
+    int32_t best_label = 0;
+    bool any = false;
+    for (size_t c = 0; c < class_label.size(); ++c) {
+      const bool own = leave_one_out && class_label[c] == query_labels[q];
+      if (own && counts[c] == 1) continue;  // the query was its class's only row
+      double dot = 0, norm2 = 0;
+      for (size_t d = 0; d < bank.dim; ++d) {
+        prototype[d] = sums[c * bank.dim + d] - (own ? double{x[d]} : 0.0);
+        dot += prototype[d] * x[d];
+        norm2 += prototype[d] * prototype[d];
+      }
+      const double cosine = norm2 > 0 ? dot / std::sqrt(norm2) : 0.0;
+      if (!any || cosine > best) {
+        best = cosine;
+        best_label = class_label[c];
+        any = true;
+      }
+    }
+    hits += any && best_label == query_labels[q];
+  }
+  return queries.rows ? double(hits) / double(queries.rows) : 0.0;
+}
+
 double recall_at_1(const Vectors& v, const std::vector<int32_t>& labels, uint32_t threads) {
   KnnOptions options;
   options.k = 1;

@@ -1,6 +1,6 @@
 // Measures of a labelled representation space, over L2-normalised rows (cosine = dot):
-// weighted kNN accuracy against a memory bank, recall@1, and the mean cosine gap between
-// same-label and different-label pairs.
+// weighted kNN, 1-NN and nearest-class-mean accuracy against a memory bank, recall@1, and
+// the mean cosine gap between same-label and different-label pairs.
 #pragma once
 
 #include <cstddef>
@@ -38,6 +38,22 @@ struct KnnOptions {
 // for itself.
 double knn_accuracy(const Vectors& queries, const std::vector<int32_t>& query_labels, const Vectors& bank,
                     const std::vector<int32_t>& bank_labels, const KnnOptions& options, bool leave_one_out);
+
+// Fraction of queries whose most similar bank row has their label; of equally similar
+// rows the first in the bank counts. When `leave_one_out`, queries and bank are the same
+// set and a row is never its own neighbour (then this equals recall_at_1).
+double nn1_accuracy(const Vectors& queries, const std::vector<int32_t>& query_labels, const Vectors& bank,
+                    const std::vector<int32_t>& bank_labels, uint32_t threads, bool leave_one_out);
+
+// Nearest class mean: each label of the bank gets a prototype, the mean of its rows scaled
+// to unit length; a query is given the label whose prototype has the highest cosine with
+// it (of equal cosines, the smaller label). Returns the fraction of queries given their
+// own label; a query whose label the bank lacks is never right. A class whose rows sum
+// to zero has cosine 0 with every query. When `leave_one_out`, queries and bank are the
+// same set and each query is left out of its own class's mean; a query alone in its
+// class then has no prototype of its class, and so is wrong.
+double prototype_accuracy(const Vectors& queries, const std::vector<int32_t>& query_labels, const Vectors& bank,
+                          const std::vector<int32_t>& bank_labels, bool leave_one_out);
 
 // Fraction of rows whose most similar other row has the same label.
 double recall_at_1(const Vectors& v, const std::vector<int32_t>& labels, uint32_t threads);

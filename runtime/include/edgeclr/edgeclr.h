@@ -125,6 +125,100 @@ EDGECLR_API edgeclr_status edgeclr_encode_image(edgeclr_encoder* encoder, const 
 EDGECLR_API edgeclr_status edgeclr_encode_batch(edgeclr_encoder* encoder, const edgeclr_image* images,
                                                 uint32_t count, float* embeddings, float* features);
 
+/* Replaces the encoder's head with an adapted one from a head checkpoint (.eclh, written
+ * by edgeclr_adapter_run or `edgeclr adapt`). Refused, with the encoder unchanged, when
+ * the file is corrupt or was trained for another backbone (EDGECLR_INVALID_MODEL) or
+ * cannot be read (EDGECLR_IO_ERROR). Allocates here; encoding stays allocation-free. */
+EDGECLR_API edgeclr_status edgeclr_encoder_load_head(edgeclr_encoder* encoder, const char* path);
+
+/* ---- On-device adaptation ----------------------------------------------------------
+ * Trains the projection head (the backbone stays frozen) on the user's own data:
+ *   1. edgeclr_adapter_create with an encoder of the model;
+ *   2. add images (each runs the backbone once, plus once per augmented view, so the
+ *      features are cached) and, for pairs data, pairs of them;
+ *   3. edgeclr_adapter_run: holds out part of the data, trains, measures the space
+ *      every epoch, rolls back on collapse, and writes the new head only when it beats
+ *      the current one on the held-out data. The report says what happened and why.
+ * An adapter is used by one thread at a time, with its encoder not used meanwhile. */
+typedef struct edgeclr_adapter edgeclr_adapter;
+
+typedef enum edgeclr_adapt_data {
+  EDGECLR_ADAPT_PAIRS = 0,     /* anchor + positive (+ explicit negatives) */
+  EDGECLR_ADAPT_GROUPS = 1,    /* images sharing a group id are positives, others negatives */
+  EDGECLR_ADAPT_UNLABELED = 2  /* two augmented views of an image are a positive pair */
+} edgeclr_adapt_data;
+
+typedef enum edgeclr_adapt_loss {
+  EDGECLR_LOSS_AUTO = 0, /* supcon for groups, infonce otherwise */
+  EDGECLR_LOSS_INFONCE = 1,
+  EDGECLR_LOSS_TRIPLET = 2,
+  EDGECLR_LOSS_SUPCON = 3
+} edgeclr_adapt_loss;
+
+typedef struct edgeclr_adapt_options {
+  edgeclr_adapt_loss loss;
+  uint32_t epochs;       /* at most; early stopping may end sooner (default 50) */
+  uint32_t views;        /* augmented views per image (default 8; unlabeled needs >= 2) */
+  float learning_rate;   /* Adam, cosine schedule (default 0.003) */
+  float temperature;     /* InfoNCE / SupCon (default 0.2) */
+  float holdout;         /* fraction held out for validation, in (0, 1) (default 0.2) */
+  float pull;            /* L2 pull towards the model's own head (default 0.1) */
+  uint64_t seed;         /* views, split and shuffles (default 0) */
+  /* Called after each epoch, may be NULL. */
+  void (*on_epoch)(void* user_data, uint32_t epoch, uint32_t max_epochs, float train_loss, float validation_loss);
+  void* user_data;
+} edgeclr_adapt_options;
+
+typedef struct edgeclr_adapt_validation {
+  float loss;      /* cross-entropy of the held-out choice */
+  float accuracy;  /* fraction of held-out images / pairs chosen right */
+} edgeclr_adapt_validation;
+
+typedef struct edgeclr_adapt_space {
+  float alignment;       /* mean squared distance of positives (0..4, lower is tighter) */
+  float uniformity;      /* log mean exp(-2 d^2) (-4..0, lower is more spread) */
+  float effective_rank;  /* 1..embedding dim; a collapse shows as a drop */
+} edgeclr_adapt_space;
+
+typedef struct edgeclr_adapt_report {
+  int accepted;  /* 1: the new head was written to head_out */
+  uint32_t epochs_run;
+  uint32_t best_epoch;  /* 0 when no epoch beat the current head */
+  uint64_t version;     /* of the head written (0 when not accepted) */
+  edgeclr_adapt_validation validation_before, validation_after;
+  edgeclr_adapt_space space_before, space_after;
+  char reason[256];     /* one line, NUL-terminated, e.g. "accepted epoch 12: ..." */
+} edgeclr_adapt_report;
+
+/* The defaults above. */
+EDGECLR_API void edgeclr_adapt_options_default(edgeclr_adapt_options* options);
+
+/* `encoder` must outlive the adapter. `options` may be NULL for the defaults. */
+EDGECLR_API edgeclr_status edgeclr_adapter_create(edgeclr_encoder* encoder, edgeclr_adapt_data data,
+                                                  const edgeclr_adapt_options* options, edgeclr_adapter** out);
+EDGECLR_API void edgeclr_adapter_destroy(edgeclr_adapter* adapter);
+
+/* Adds an image (pixels, or a file) with its group id (ignored unless GROUPS data);
+ * *item receives its index for edgeclr_adapter_add_pair (may be NULL). A file path
+ * added again to a PAIRS adapter returns the same item. */
+EDGECLR_API edgeclr_status edgeclr_adapter_add_image(edgeclr_adapter* adapter, const edgeclr_image* image,
+                                                     int32_t group, uint32_t* item);
+EDGECLR_API edgeclr_status edgeclr_adapter_add_file(edgeclr_adapter* adapter, const char* path, int32_t group,
+                                                    uint32_t* item);
+/* PAIRS only: anchor and positive items, and `negative_count` explicit negatives. */
+EDGECLR_API edgeclr_status edgeclr_adapter_add_pair(edgeclr_adapter* adapter, uint32_t anchor, uint32_t positive,
+                                                    const uint32_t* negatives, uint32_t negative_count);
+/* PAIRS only: a CSV of `anchor,positive[,negative...]` lines, paths relative to it. */
+EDGECLR_API edgeclr_status edgeclr_adapter_add_pairs_csv(edgeclr_adapter* adapter, const char* path);
+
+/* Trains from the head in `head_in` (a checkpoint; NULL: the model's own head) and, if
+ * the result beats it on the held-out data, writes it to `head_out` atomically (the
+ * file there before is kept as head_out.prev) with version head_in's + 1. A rejected
+ * update is not an error: EDGECLR_OK with report->accepted = 0 and the reason. `report`
+ * may be NULL. May be called again with more data added. */
+EDGECLR_API edgeclr_status edgeclr_adapter_run(edgeclr_adapter* adapter, const char* head_in, const char* head_out,
+                                               edgeclr_adapt_report* report);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,14 +2,11 @@
 #include <cstddef>
 #include <cstring>
 
+#include "adapt/head_checkpoint.h"
+#include "capi/capi_encoder.h"
 #include "capi/capi_guard.h"
 #include "capi/capi_model.h"
 #include "edgeclr/edgeclr.h"
-#include "encoder/encoder.h"
-
-struct edgeclr_encoder {
-  std::unique_ptr<edgeclr::Encoder> impl;
-};
 
 using edgeclr::capi::guard;
 using edgeclr::capi::set_error;
@@ -89,6 +86,17 @@ edgeclr_status edgeclr_encode_batch(edgeclr_encoder* encoder, const edgeclr_imag
     }
     const auto* views = reinterpret_cast<const edgeclr::PixelView*>(images);
     return check(encoder->impl->encode(views, count, features, embeddings));
+  });
+}
+
+edgeclr_status edgeclr_encoder_load_head(edgeclr_encoder* encoder, const char* path) {
+  return guard([&] {
+    if (encoder == nullptr || path == nullptr) {
+      return set_error(EDGECLR_INVALID_ARGUMENT, "edgeclr_encoder_load_head: encoder or path is NULL");
+    }
+    auto head = edgeclr::load_head_checkpoint(path, encoder->impl->model(), nullptr);
+    if (!head.ok()) return set_error(head.status());
+    return check(encoder->impl->set_head(std::move(head).value()));
   });
 }
 

@@ -1,5 +1,6 @@
 #include "core/atomic_file.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -7,6 +8,14 @@
 
 namespace edgeclr {
 namespace {
+
+std::atomic<AtomicWriteFaultHook> g_fault_hook{nullptr};  // test-only, see the header
+
+// The errno the test-only hook injects into `step`, or 0 (always, outside tests).
+int injected_fault(AtomicWriteStep step, const std::string& path) {
+  const AtomicWriteFaultHook hook = g_fault_hook.load(std::memory_order_relaxed);
+  return hook != nullptr ? hook(step, path) : 0;
+}
 
 Status io_error(const std::string& path, const char* what, int err) {
   return error(StatusCode::kIoError, format("failed to write '%s': %s: %s", path.c_str(), what, std::strerror(err)));
@@ -21,10 +30,12 @@ std::string directory_of(const std::string& path) {
 Status write_all(int fd, const void* data, size_t size, const std::string& path) {
   const auto* bytes = static_cast<const uint8_t*>(data);
   while (size > 0) {
-    const ssize_t n = ::write(fd, bytes, size);
+    const int injected = injected_fault(AtomicWriteStep::kWrite, path);
+    const ssize_t n = injected != 0 ? -1 : ::write(fd, bytes, size);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error(path, "write", errno);
+      const int err = injected != 0 ? injected : errno;
+      if (err == EINTR) continue;
+      return io_error(path, "write", err);
     }
     bytes += n;
     size -= static_cast<size_t>(n);
@@ -34,22 +45,39 @@ Status write_all(int fd, const void* data, size_t size, const std::string& path)
 
 }  // namespace
 
+void set_atomic_write_fault_hook_for_testing(AtomicWriteFaultHook hook) {
+  g_fault_hook.store(hook, std::memory_order_relaxed);
+}
+
 Status write_file_atomically(const std::string& path, const void* data, size_t size) {
   std::string temp = path + ".tmp.XXXXXX";
-  const int fd = ::mkstemp(&temp[0]);
-  if (fd < 0) return io_error(path, "create temp file", errno);
+  int err = injected_fault(AtomicWriteStep::kCreateTemp, path);
+  const int fd = err != 0 ? -1 : ::mkstemp(&temp[0]);
+  if (fd < 0) return io_error(path, "create temp file", err != 0 ? err : errno);
   Status status = write_all(fd, data, size, path);
-  if (status.ok() && ::fsync(fd) != 0) status = io_error(path, "fsync", errno);
-  if (::close(fd) != 0 && status.ok()) status = io_error(path, "close", errno);
-  if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) status = io_error(path, "rename", errno);
+  if (status.ok()) {
+    err = injected_fault(AtomicWriteStep::kFsync, path);
+    if (err == 0 && ::fsync(fd) != 0) err = errno;
+    if (err != 0) status = io_error(path, "fsync", err);
+  }
+  err = ::close(fd) != 0 ? errno : 0;  // closed whatever happened before
+  if (err == 0) err = injected_fault(AtomicWriteStep::kClose, path);
+  if (err != 0 && status.ok()) status = io_error(path, "close", err);
+  if (status.ok()) {
+    err = injected_fault(AtomicWriteStep::kRename, path);
+    if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
+    if (err != 0) status = io_error(path, "rename", err);
+  }
   if (!status.ok()) {
     ::unlink(temp.c_str());
     return status;
   }
-  const int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);  // best effort: some filesystems refuse fsync on a directory
-    ::close(dir);
+  if (injected_fault(AtomicWriteStep::kFsyncDirectory, path) == 0) {
+    const int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);  // best effort: some filesystems refuse fsync on a directory
+      ::close(dir);
+    }
   }
   return Status::Ok();
 }

@@ -11,11 +11,24 @@ Result<std::unique_ptr<Encoder>> Encoder::create(const Model& model, const Encod
   auto backbone = Backbone::create(model, backbone_options);
   if (!backbone.ok()) return backbone.status();
   std::unique_ptr<Encoder> encoder(new Encoder(model, std::move(backbone).value()));
-  const uint32_t batch = options.batch;
-  encoder->features_.assign(size_t{batch} * model.feature_dim(), 0.0f);
-  encoder->embeddings_.assign(size_t{batch} * encoder->embedding_dim(), 0.0f);
-  encoder->head_scratch_.assign(encoder->head_.scratch_floats(batch), 0.0f);
+  encoder->features_.assign(size_t{options.batch} * model.feature_dim(), 0.0f);
+  encoder->size_head_buffers();
   return encoder;
+}
+
+void Encoder::size_head_buffers() {
+  embeddings_.assign(size_t{batch()} * embedding_dim(), 0.0f);
+  head_scratch_.assign(head_.scratch_floats(batch()), 0.0f);
+}
+
+Status Encoder::set_head(ProjectionHead head) {
+  if (head.feature_dim() != feature_dim()) {
+    return error(StatusCode::kInvalidArgument, format("failed to set head: it takes a feature of %u values, the model gives %u",
+                                                      head.feature_dim(), feature_dim()));
+  }
+  head_ = std::move(head);
+  size_head_buffers();
+  return Status::Ok();
 }
 
 Status Encoder::encode(const PixelView* images, uint32_t count, float* features, float* embeddings) {

@@ -37,6 +37,11 @@ class Encoder {
   // encodes it.
   Status encode_file(const std::string& path, float* feature, float* embedding);
 
+  // Replaces the model's head with `head` (e.g. an adapted one from
+  // load_head_checkpoint), which must take this model's feature. Allocates the head's
+  // buffers here, so encoding stays allocation-free.
+  Status set_head(ProjectionHead head);
+
   const Model& model() const { return model_; }
   const ProjectionHead& head() const { return head_; }
   uint32_t batch() const { return backbone_->batch(); }
@@ -49,6 +54,7 @@ class Encoder {
       : model_(model), backbone_(std::move(backbone)),
         head_(ProjectionHead::from_schema(model.head(), model.feature_dim())),
         spec_(preprocess_spec_from(model.input_spec())) {}
+  void size_head_buffers();  // embeddings_ and head_scratch_ for batch() rows
 
   const Model& model_;
   std::unique_ptr<Backbone> backbone_;

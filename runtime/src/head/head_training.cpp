@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "head/dense_gemm.h"
+
 namespace edgeclr {
 
 void HeadGradients::resize_like(const ProjectionHead& head) {
@@ -41,7 +43,8 @@ void forward_train(const ProjectionHead& head, const float* features, uint32_t r
     const DenseLayer& layer = layers[l];
     tape->inputs[l].assign(in, in + rows * in_dim);
     tape->pre[l].resize(size_t{rows} * layer.out_dim);
-    dense_linear(layer, tape->inputs[l].data(), rows, tape->pre[l].data());
+    gemm_abt(tape->inputs[l].data(), layer.weight.data(), layer.bias.empty() ? nullptr : layer.bias.data(), rows,
+             layer.out_dim, layer.in_dim, tape->pre[l].data());
     tape->output.resize(tape->pre[l].size());
     for (size_t i = 0; i < tape->pre[l].size(); ++i) tape->output[i] = apply_activation(layer.activation, tape->pre[l][i]);
     in = tape->output.data();
@@ -75,31 +78,26 @@ void backward(const ProjectionHead& head, const HeadTape& tape, const float* d_e
     }
   }
   grads->resize_like(head);
-  std::vector<float> d_in;
+  std::vector<float> d_in, d_t;
   for (size_t l = head.layers().size(); l-- > 0;) {
     const DenseLayer& layer = head.layers()[l];
     const uint32_t n_in = layer.in_dim, n_out = layer.out_dim;
     for (size_t i = 0; i < d.size(); ++i) d[i] *= activate_grad(layer.activation, tape.pre[l][i]);
     // dW (out, in) = dZ^T X; db = column sums of dZ; dX (rows, in) = dZ W.
-    std::vector<float>& dw = grads->weight[l];
-    std::vector<float>& db = grads->bias[l];
-    d_in.assign(size_t{rows} * n_in, 0.0f);
+    d_t.resize(d.size());
     for (uint32_t r = 0; r < rows; ++r) {
-      const float* x = tape.inputs[l].data() + size_t{r} * n_in;
-      float* dx = d_in.data() + size_t{r} * n_in;
-      for (uint32_t o = 0; o < n_out; ++o) {
-        const float g = d[size_t{r} * n_out + o];
-        if (g == 0.0f) continue;
-        db[o] += g;
-        float* dw_row = dw.data() + size_t{o} * n_in;
-        const float* w_row = layer.weight.data() + size_t{o} * n_in;
-        for (uint32_t i = 0; i < n_in; ++i) {
-          dw_row[i] += g * x[i];
-          dx[i] += g * w_row[i];
-        }
-      }
+      for (uint32_t o = 0; o < n_out; ++o) d_t[size_t{o} * rows + r] = d[size_t{r} * n_out + o];
     }
-    if (layer.bias.empty()) std::fill(db.begin(), db.end(), 0.0f);
+    gemm_ab(d_t.data(), tape.inputs[l].data(), n_out, n_in, rows, grads->weight[l].data());
+    std::vector<float>& db = grads->bias[l];
+    for (uint32_t o = 0; o < n_out && !layer.bias.empty(); ++o) {
+      double sum = 0;
+      for (uint32_t r = 0; r < rows; ++r) sum += d_t[size_t{o} * rows + r];
+      db[o] = static_cast<float>(sum);
+    }
+    if (l == 0) break;  // the features are frozen: no gradient for them
+    d_in.resize(size_t{rows} * n_in);
+    gemm_ab(d.data(), layer.weight.data(), rows, n_in, n_out, d_in.data());
     d.swap(d_in);
   }
 }

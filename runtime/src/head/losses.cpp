@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "head/dense_gemm.h"
+
 namespace edgeclr {
 namespace {
 
@@ -23,30 +25,49 @@ void add_scaled(float* grad, uint32_t row, uint32_t dim, double scale, const flo
 float info_nce_loss(const float* e, uint32_t dim, const PairBatch& batch, float temperature, float* grad,
                     uint32_t rows) {
   std::fill(grad, grad + size_t{rows} * dim, 0.0f);
-  const size_t pairs = batch.anchors.size();
+  const auto pairs = static_cast<uint32_t>(batch.anchors.size());
   if (pairs == 0) return 0.0f;
+  // Anchors A and positives P gathered (pairs x dim); in-batch logits A P^T / T through
+  // one matrix product, explicit negatives one by one.
+  std::vector<float> a(size_t{pairs} * dim), p(size_t{pairs} * dim), logits(size_t{pairs} * pairs);
+  for (uint32_t i = 0; i < pairs; ++i) {
+    std::copy_n(e + size_t{batch.anchors[i]} * dim, dim, a.data() + size_t{i} * dim);
+    std::copy_n(e + size_t{batch.positives[i]} * dim, dim, p.data() + size_t{i} * dim);
+  }
+  gemm_abt(a.data(), p.data(), nullptr, pairs, pairs, dim, logits.data());
+  // g_pos (pairs x pairs): d loss / d (a_i . p_j) = (softmax_ij - [i == j]) / (pairs T).
+  std::vector<float> g_pos(size_t{pairs} * pairs), g_pos_t(size_t{pairs} * pairs);
+  std::vector<double> row;
   double total = 0;
-  std::vector<double> logits;
-  std::vector<uint32_t> targets;  // the row each logit compares the anchor with
-  for (size_t i = 0; i < pairs; ++i) {
-    const float* a = e + size_t{batch.anchors[i]} * dim;
-    targets.assign(batch.positives.begin(), batch.positives.end());
-    if (i < batch.negatives.size()) targets.insert(targets.end(), batch.negatives[i].begin(), batch.negatives[i].end());
-    logits.resize(targets.size());
-    double max = -INFINITY;
-    for (size_t j = 0; j < targets.size(); ++j) {
-      logits[j] = dot(a, e + size_t{targets[j]} * dim, dim) / temperature;
-      max = std::max(max, logits[j]);
-    }
+  const double scale = 1.0 / (double(pairs) * temperature);
+  for (uint32_t i = 0; i < pairs; ++i) {
+    const std::vector<uint32_t>* negatives = i < batch.negatives.size() ? &batch.negatives[i] : nullptr;
+    const size_t n_neg = negatives ? negatives->size() : 0;
+    row.resize(pairs + n_neg);
+    for (uint32_t j = 0; j < pairs; ++j) row[j] = double{logits[size_t{i} * pairs + j]} / temperature;
+    for (size_t k = 0; k < n_neg; ++k) row[pairs + k] = dot(a.data() + size_t{i} * dim, e + size_t{(*negatives)[k]} * dim, dim) / temperature;
+    const double max = *std::max_element(row.begin(), row.end());
     double sum = 0;
-    for (double l : logits) sum += std::exp(l - max);
-    total += max + std::log(sum) - logits[i];
-    // d loss_i / d logit_j = softmax_j - [j == i]; averaged over pairs.
-    for (size_t j = 0; j < targets.size(); ++j) {
-      const double g = (std::exp(logits[j] - max) / sum - (j == i ? 1.0 : 0.0)) / double(pairs) / temperature;
-      add_scaled(grad, batch.anchors[i], dim, g, e + size_t{targets[j]} * dim);
-      add_scaled(grad, targets[j], dim, g, a);
+    for (double l : row) sum += std::exp(l - max);
+    total += max + std::log(sum) - row[i];
+    for (uint32_t j = 0; j < pairs; ++j) {
+      const auto g = static_cast<float>((std::exp(row[j] - max) / sum - (j == i ? 1.0 : 0.0)) * scale);
+      g_pos[size_t{i} * pairs + j] = g;
+      g_pos_t[size_t{j} * pairs + i] = g;
     }
+    for (size_t k = 0; k < n_neg; ++k) {
+      const double g = std::exp(row[pairs + k] - max) / sum * scale;
+      add_scaled(grad, batch.anchors[i], dim, g, e + size_t{(*negatives)[k]} * dim);
+      add_scaled(grad, (*negatives)[k], dim, g, a.data() + size_t{i} * dim);
+    }
+  }
+  // d/dA = g_pos P, d/dP = g_pos^T A, scattered back to the rows.
+  std::vector<float> d_a(size_t{pairs} * dim), d_p(size_t{pairs} * dim);
+  gemm_ab(g_pos.data(), p.data(), pairs, dim, pairs, d_a.data());
+  gemm_ab(g_pos_t.data(), a.data(), pairs, dim, pairs, d_p.data());
+  for (uint32_t i = 0; i < pairs; ++i) {
+    add_scaled(grad, batch.anchors[i], dim, 1.0, d_a.data() + size_t{i} * dim);
+    add_scaled(grad, batch.positives[i], dim, 1.0, d_p.data() + size_t{i} * dim);
   }
   return static_cast<float>(total / double(pairs));
 }

@@ -1,0 +1,156 @@
+#include "adapt/adapt_inputs.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "image/image_decode.h"
+
+namespace edgeclr {
+namespace {
+
+constexpr size_t kMaxCsvBytes = size_t{16} << 20;
+constexpr size_t kMaxNegativesPerLine = 1000;
+
+std::string trim(const std::string& s) {
+  const size_t begin = s.find_first_not_of(" \t\r");
+  if (begin == std::string::npos) return "";
+  return s.substr(begin, s.find_last_not_of(" \t\r") - begin + 1);
+}
+
+std::vector<std::string> split_fields(const std::string& line) {
+  std::vector<std::string> fields;
+  std::stringstream stream(line);
+  std::string field;
+  while (std::getline(stream, field, ',')) fields.push_back(trim(field));
+  if (!line.empty() && line.back() == ',') fields.push_back("");
+  return fields;
+}
+
+std::string folder_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash + 1);
+}
+
+// Copies a caller's pixels into a packed gray or RGB image (what augmentation takes).
+Image to_image(const PixelView& view, uint32_t channels) {
+  Image image;
+  image.width = view.width;
+  image.height = view.height;
+  image.channels = channels;
+  image.pixels.resize(size_t{view.width} * view.height * channels);
+  const uint32_t bpp = bytes_per_pixel(view.format);
+  for (uint32_t y = 0; y < view.height; ++y) {
+    const uint8_t* row = view.data + y * view.stride_bytes;
+    for (uint32_t x = 0; x < view.width; ++x) {
+      const uint8_t* p = row + size_t{x} * bpp;
+      uint8_t rgb[3] = {p[0], p[0], p[0]};
+      if (view.format == PixelFormat::kRGB || view.format == PixelFormat::kRGBA) rgb[1] = p[1], rgb[2] = p[2];
+      if (view.format == PixelFormat::kBGRA) rgb[0] = p[2], rgb[1] = p[1], rgb[2] = p[0];
+      uint8_t* out = image.pixels.data() + (size_t{y} * view.width + x) * channels;
+      if (channels == 1) {
+        out[0] = view.format == PixelFormat::kGray ? p[0] : luma_bt601(rgb[0], rgb[1], rgb[2]);
+      } else {
+        out[0] = rgb[0], out[1] = rgb[1], out[2] = rgb[2];
+      }
+    }
+  }
+  return image;
+}
+
+}  // namespace
+
+AdaptInputs::AdaptInputs(Encoder* encoder, AdaptKind kind, const AdaptInputOptions& options)
+    : encoder_(encoder), options_(options), set_(kind, encoder->feature_dim()) {
+  feature_.resize(encoder->feature_dim());
+  views_.resize(size_t{options.views} * encoder->feature_dim());
+}
+
+Result<uint32_t> AdaptInputs::add_image(const PixelView& image, int32_t group) {
+  if (image.data == nullptr || image.width == 0 || image.height == 0 || bytes_per_pixel(image.format) == 0 ||
+      image.stride_bytes < size_t{image.width} * bytes_per_pixel(image.format) ||
+      uint64_t{image.width} * image.height > kMaxImagePixels) {
+    return error(StatusCode::kInvalidArgument, "failed to add image: null, empty, too large or bad stride");
+  }
+  return add_decoded(to_image(image, encoder_->model().input_spec().channels()), group);
+}
+
+Result<uint32_t> AdaptInputs::add_file(const std::string& path, int32_t group) {
+  if (set_.kind() == AdaptKind::kPairs) {
+    const auto known = by_path_.find(path);
+    if (known != by_path_.end()) return known->second;
+  }
+  auto image = decode_image_file(path, encoder_->model().input_spec().channels());
+  if (!image.ok()) return image.status();
+  auto item = add_decoded(*image, group);
+  if (item.ok() && set_.kind() == AdaptKind::kPairs) by_path_[path] = *item;
+  return item;
+}
+
+Result<uint32_t> AdaptInputs::add_decoded(const Image& image, int32_t group) {
+  if (set_.items().size() >= kMaxAdaptImages) {
+    return error(StatusCode::kInvalidArgument, format("failed to add image: more than %u images", kMaxAdaptImages));
+  }
+  if (options_.views > kMaxAdaptViews) {
+    return error(StatusCode::kInvalidArgument, format("failed to add image: at most %u views", kMaxAdaptViews));
+  }
+  const PixelView original = image.view();
+  EDGECLR_RETURN_IF_ERROR(encoder_->encode(&original, 1, feature_.data(), nullptr));
+  const schema::InputSpec& spec = encoder_->model().input_spec();
+  const uint64_t item = set_.items().size();
+  Rng rng(options_.seed ^ (0x9e3779b97f4a7c15ull * (item + 1)));
+  for (uint32_t v = 0; v < options_.views; ++v) {
+    augment_image(image, options_.augment, spec.width(), spec.height(), &rng, &view_);
+    const PixelView view = view_.view();
+    EDGECLR_RETURN_IF_ERROR(encoder_->encode(&view, 1, views_.data() + size_t{v} * set_.feature_dim(), nullptr));
+  }
+  return set_.add_item(feature_.data(), views_.data(), options_.views, group);
+}
+
+Status AdaptInputs::add_pair(uint32_t anchor, uint32_t positive, std::vector<uint32_t> negatives) {
+  const size_t n = set_.items().size();
+  bool ok = set_.kind() == AdaptKind::kPairs && anchor < n && positive < n && anchor != positive;
+  for (uint32_t item : negatives) ok = ok && item < n && item != anchor;
+  if (!ok) return error(StatusCode::kInvalidArgument, "failed to add pair: not a pairs set, or an unknown or repeated image");
+  set_.add_pair(anchor, positive, std::move(negatives));
+  return Status::Ok();
+}
+
+Status add_pairs_csv(const std::string& csv_path, AdaptInputs* inputs) {
+  const auto fail = [&](size_t line, const std::string& why) {
+    const std::string where = line ? format("line %zu: ", line) : "";
+    return error(StatusCode::kInvalidArgument, "failed to read pairs '" + csv_path + "': " + where + why);
+  };
+  std::ifstream file(csv_path, std::ios::binary);
+  if (!file) return error(StatusCode::kIoError, "failed to read pairs '" + csv_path + "': cannot open it");
+  file.seekg(0, std::ios::end);
+  if (static_cast<size_t>(file.tellg()) > kMaxCsvBytes) return fail(0, format("larger than %zu bytes", kMaxCsvBytes));
+  file.seekg(0);
+  const std::string folder = folder_of(csv_path);
+  std::string text;
+  size_t number = 0, pairs = 0;
+  while (std::getline(file, text)) {
+    ++number;
+    const std::string line = trim(text);
+    if (line.empty() || line[0] == '#') continue;
+    const std::vector<std::string> fields = split_fields(line);
+    if (fields.size() < 2) return fail(number, format("expected anchor,positive[,negative...], found %zu field", fields.size()));
+    if (fields.size() - 2 > kMaxNegativesPerLine) return fail(number, format("more than %zu negatives", kMaxNegativesPerLine));
+    std::vector<uint32_t> items;
+    for (const std::string& field : fields) {
+      if (field.empty()) return fail(number, "an empty field");
+      if (field[0] == '"') return fail(number, "quoted fields are not supported");
+      auto item = inputs->add_file(field[0] == '/' ? field : folder + field, 0);
+      if (!item.ok()) return fail(number, item.status().message());
+      items.push_back(*item);
+    }
+    if (items[0] == items[1]) return fail(number, "the anchor is its own positive");
+    const Status added = inputs->add_pair(items[0], items[1], std::vector<uint32_t>(items.begin() + 2, items.end()));
+    if (!added.ok()) return fail(number, added.message());
+    ++pairs;
+  }
+  if (file.bad()) return fail(number, "read error");
+  if (pairs == 0) return fail(0, "no pairs");
+  return Status::Ok();
+}
+
+}  // namespace edgeclr
