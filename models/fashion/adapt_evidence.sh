@@ -46,7 +46,8 @@ rm -rf "$out/test"
 "$export_images" "$data/t10k-images-idx3-ubyte.gz" "$data/t10k-labels-idx1-ubyte.gz" "$out/test" \
   --first 0 --count 10000 > /dev/null
 find "$out/test" -name '*.png' | sort > "$out/test-files.txt"
-xargs -a "$out/test-files.txt" "$edgeclr" embed "$model" --feature --npy "$out/test-features.npy"
+mapfile -t test_files < "$out/test-files.txt"
+"$edgeclr" embed "$model" "${test_files[@]}" --feature --npy "$out/test-features.npy"
 /usr/bin/python3 -c 'import sys, numpy as np; np.save(sys.argv[2], np.array([int(l.split("/")[-2]) for l in open(sys.argv[1])]))' \
   "$out/test-files.txt" "$out/test-labels.npy"
 for k in 5 20; do
