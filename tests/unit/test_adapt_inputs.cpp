@@ -108,7 +108,8 @@ TEST_CASE("adaptation: add_pairs_csv refuses malformed CSVs, naming the file and
   expect_refusal(f, "\"a.pgm\",b.pgm\n", 1, "quoted fields are not supported");
   expect_refusal(f, "a.pgm,b.pgm\nc.pgm,d.pgm\nb.pgm,missing.pgm\n", 3, "missing.pgm");
   expect_refusal(f, "a.pgm,a.pgm\n", 1, "the anchor is its own positive");
-  expect_refusal(f, "a.pgm,b.pgm,a.pgm\n", 1, "repeated image");
+  expect_refusal(f, "a.pgm,b.pgm,a.pgm\n", 1, "one image in two roles");
+  expect_refusal(f, "a.pgm,b.pgm,b.pgm\n", 1, "one image in two roles");
   expect_refusal(f, "# only\n# comments\n\n   \n", 0, "no pairs");
   expect_refusal(f, "", 0, "no pairs");
 
@@ -308,4 +309,23 @@ TEST_CASE("adaptation: AdaptInputs::add_pair refuses unknown, repeated or mispla
   REQUIRE(groups.add_image(f.image(0), 0).ok());
   REQUIRE(groups.add_image(f.image(1), 0).ok());
   CHECK(groups.add_pair(0, 1, {}).code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("adaptation: a CSV that fails part way leaves nothing of it behind") {
+  const Fashion f;
+  TempDir dir;
+  for (const char* name : {"a.pgm", "b.pgm", "c.pgm", "d.pgm"}) f.write_pgm(dir, name, name[0] - 'a');
+  AdaptInputs inputs(f.encoder.get(), AdaptKind::kPairs, with_views(1));
+  REQUIRE(add_pairs_csv(write_text(dir, "good.csv", "a.pgm,b.pgm\n"), &inputs).ok());
+  const std::vector<float> features_before(inputs.set().row(0), inputs.set().row(0) + inputs.set().rows() * 256);
+  const Status bad = add_pairs_csv(write_text(dir, "bad.csv", "c.pgm,d.pgm\nc.pgm,missing.pgm\n"), &inputs);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(inputs.set().items().size() == 2);
+  CHECK(inputs.set().pairs().size() == 1);
+  CHECK(inputs.set().rows() == 4);  // two images, one view each
+  CHECK(std::vector<float>(inputs.set().row(0), inputs.set().row(0) + inputs.set().rows() * 256) == features_before);
+  // The same CSV fixed: c.pgm is encoded again as a new item, not found as a dropped one.
+  REQUIRE(add_pairs_csv(write_text(dir, "fixed.csv", "c.pgm,d.pgm\n"), &inputs).ok());
+  CHECK(inputs.set().items().size() == 4);
+  CHECK(inputs.set().pairs().back().anchor == 2);
 }

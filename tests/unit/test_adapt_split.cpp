@@ -276,3 +276,28 @@ TEST_CASE("adaptation: space_rows for unlabeled: two views per image, bounded an
   for (uint32_t r : rows) last_item = std::max(last_item, static_cast<uint32_t>(large.row(r)[0]));
   CHECK(last_item >= 900);  // not only the first images
 }
+
+TEST_CASE("adaptation: unlabeled images with fewer than 2 views anywhere are refused") {
+  AdaptSet set(AdaptKind::kUnlabeled, 3);
+  const std::vector<float> f(3, 0.5f), v(6, 0.25f);
+  set.add_item(f.data(), v.data(), 2, 0);
+  for (int i = 0; i < 7; ++i) set.add_item(f.data(), v.data(), i == 3 ? 1 : 2, 0);
+  Rng rng(1);
+  auto split = split_adapt_set(set, 0.2f, &rng);
+  REQUIRE_FALSE(split.ok());
+  CHECK(split.status().message().find("at least 2 augmented views") != std::string::npos);
+}
+
+TEST_CASE("adaptation: space rows of an alternating groups set cover both groups") {
+  AdaptSet set(AdaptKind::kGroups, 3);
+  const std::vector<float> f(3, 0.5f);
+  for (int i = 0; i < 300; ++i) set.add_item(f.data(), nullptr, 0, i % 2);
+  std::vector<uint32_t> rows;
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+  space_rows(set, 256, &rows, &pairs);
+  CHECK(rows.size() == 256);
+  int odd = 0;
+  for (uint32_t r : rows) odd += set.items()[r].group;  // row == item index here (no views)
+  CHECK(odd > 64);
+  CHECK(odd < 192);
+}

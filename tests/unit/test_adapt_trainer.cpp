@@ -472,3 +472,45 @@ TEST_CASE("adapt_head learns from explicit negatives") {
   }
   CHECK(margin(blind.head) == doctest::Approx(0.0).epsilon(1e-6));
 }
+
+TEST_CASE("adaptation: held-out pairs sharing a positive are scored once per distinct positive") {
+  // Eight anchors near one shared positive: a head that reads feature 0 ranks it first
+  // for every anchor, so accuracy is 1 and the loss is 0 (one candidate).
+  AdaptSet set(AdaptKind::kPairs, 16);
+  std::vector<float> f(16, 0.0f);
+  f[0] = 1;
+  const uint32_t shared = set.add_item(f.data(), nullptr, 0, 0);
+  for (int i = 0; i < 8; ++i) {
+    f[1] = 0.01f * i;
+    set.add_pair(set.add_item(f.data(), nullptr, 0, 0), shared, {});
+  }
+  AdaptOptions o;
+  o.epochs = 1;
+  o.holdout = 0.5f;
+  auto r = adapt_head(set, reading(0), reading(0), o);
+  REQUIRE(r.ok());
+  CHECK(r->validation_before.accuracy == 1.0);
+  CHECK(r->validation_before.loss == doctest::Approx(0.0));
+}
+
+TEST_CASE("adaptation: patience 0 and a set with nothing to train on are refused") {
+  AdaptOptions o;
+  o.patience = 0;
+  auto r = adapt_head(separable_groups(3, 5, 1, 1), reading(0), reading(0), o);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().find("patience") != std::string::npos);
+
+  // Groups of two images without views: one trains, one is held out, so no training
+  // image has a positive.
+  AdaptSet set(AdaptKind::kGroups, 16);
+  std::vector<float> f(16, 0.0f);
+  for (int g = 0; g < 3; ++g) {
+    for (int k = 0; k < 2; ++k) {
+      f[g] = 1.0f + k;
+      set.add_item(f.data(), nullptr, 0, g);
+    }
+  }
+  auto nothing = adapt_head(set, reading(0), reading(0), AdaptOptions());
+  REQUIRE_FALSE(nothing.ok());
+  CHECK(nothing.status().message().find("nothing to train on") != std::string::npos);
+}
