@@ -5,7 +5,9 @@
 #   2. a shifted domain (inverted intensities): unlabeled adaptation on 5,000 inverted
 #      training images; kNN and recall@1 of the 10,000 inverted test images, bank = the
 #      same 5,000 inverted training images with their labels;
-#   3. cost: wall time and peak memory of each adaptation (1 thread).
+#   3. the same head trained in PyTorch on edgeclr's own feature cache and split
+#      (adapt_reference.py), scored on the same features: the implementation check;
+#   4. cost: wall time and peak memory of each adaptation (1 thread).
 # Prints one JSON line per measurement and a Markdown table at the end.
 #
 # usage: models/fashion/adapt_evidence.sh [BUILD_DIR] [OUT_DIR]
@@ -39,6 +41,21 @@ for k in 5 20; do
   record "k$k-after" "$("$edgeclr" eval "$model" "${test_set[@]}" --bank "$gallery" --head "$out/k$k.eclh" --json)"
 done
 
+echo "== PyTorch reference on edgeclr's caches" >&2
+rm -rf "$out/test"
+"$export_images" "$data/t10k-images-idx3-ubyte.gz" "$data/t10k-labels-idx1-ubyte.gz" "$out/test" \
+  --first 0 --count 10000 > /dev/null
+find "$out/test" -name '*.png' | sort > "$out/test-files.txt"
+mapfile -t test_files < "$out/test-files.txt"
+"$edgeclr" embed "$model" "${test_files[@]}" --feature --npy "$out/test-features.npy"
+/usr/bin/python3 -c 'import sys, numpy as np; np.save(sys.argv[2], np.array([int(l.split("/")[-2]) for l in open(sys.argv[1])]))' \
+  "$out/test-files.txt" "$out/test-labels.npy"
+for k in 5 20; do
+  /usr/bin/python3 models/fashion/adapt_reference.py train "$out/cache-k$k" --out "$out/torch-k$k" > /dev/null
+  record "k$k-torch" "$(/usr/bin/python3 models/fashion/adapt_reference.py metrics --head "$out/torch-k$k" \
+    --gallery-cache "$out/cache-k$k" --test "$out/test-features.npy" --test-labels "$out/test-labels.npy")"
+done
+
 echo "== shifted domain: inverted images" >&2
 rm -rf "$out/inverted-train" "$out/inverted-test"
 "$export_images" "$data/train-images-idx3-ubyte.gz" "$data/train-labels-idx1-ubyte.gz" "$out/inverted-train" \
@@ -63,6 +80,13 @@ for k in (5, 20):
 b, a = r["shift-before"], r["shift-after"]
 for key, name in (("knn_accuracy", "kNN (k=20)"), ("recall_at_1", "recall@1")):
     print(f"| inverted images | {name} | {pct(b[key])} | {pct(a[key])} |")
+print()
+print("| K | edgeclr 1-NN / prototype / recall@1 | PyTorch on edgeclr's cache |")
+print("|---|---|---|")
+for k in (5, 20):
+    a, t = r[f"k{k}-after"], r[f"k{k}-torch"]
+    print(f"| {k} | {pct(a['nn1_accuracy'])} / {pct(a['prototype_accuracy'])} / {pct(a['recall_at_1'])} | "
+          f"{pct(t['nn1'])} / {pct(t['prototype'])} / {pct(t['recall_at_1'])} |")
 print()
 print("| adaptation | accepted | epochs (best) | seconds | peak RSS MB | reason |")
 print("|---|---|---|---|---|---|")

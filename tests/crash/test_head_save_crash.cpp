@@ -196,7 +196,9 @@ int main(int argc, char** argv) {
   // Random moments: from straight after the fork to two save durations (the child also
   // needs time to start), so kills land before the first save, inside one and between.
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int64_t> delay_ns(0, 2 * std::chrono::nanoseconds(save_time).count());
+  // At least 10 ms: on a fast disk a save takes about 1 ms, less than starting the child.
+  const auto window = std::max<std::chrono::nanoseconds>(2 * save_time, std::chrono::milliseconds(10));
+  std::uniform_int_distribution<int64_t> delay_ns(0, window.count());
   uint64_t finished = 0;  // the version in PATH, which every saver before has finished
   int nothing_saved = 0, killed_after_rename = 0;
   for (int i = 0; i < iterations; ++i) {
@@ -233,12 +235,19 @@ int main(int argc, char** argv) {
   // A save over an existing file is two atomic writes (PATH.prev, PATH) of six steps.
   check(step_kills == 12, "killed at " + std::to_string(step_kills) + " steps of a save, expected 12");
 
-  // Killed saves leave their temp files behind (nothing removes them); count them.
-  size_t leftovers = 0;
-  if (DIR* d = ::opendir(dir.path().c_str())) {
-    while (const dirent* e = ::readdir(d)) leftovers += std::strstr(e->d_name, ".tmp.") != nullptr;
-    ::closedir(d);
-  }
+  // Killed saves leave their temp files behind; count them, then check that the next
+  // save sweeps them away (each is a whole checkpoint: they must not pile up on a device).
+  const auto count_temp_files = [&] {
+    size_t n = 0;
+    if (DIR* d = ::opendir(dir.path().c_str())) {
+      while (const dirent* e = ::readdir(d)) n += std::strstr(e->d_name, ".tmp.") != nullptr;
+      ::closedir(d);
+    }
+    return n;
+  };
+  const size_t leftovers = count_temp_files();
+  check(save_version(model, path, finished + 1).ok(), "a save after the kills failed");
+  check(count_temp_files() == 0, std::to_string(count_temp_files()) + " temp files left after a clean save");
   std::printf(
       "a save takes %.3f ms; %d random kills: %d before a save finished, %d between a rename and its report; "
       "%d kills at steps; last version %llu; %zu temp files left by killed saves\n",

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -140,8 +141,15 @@ TEST_CASE("C adaptation refuses bad arguments and too little data with a message
   edgeclr_adapt_options_default(&options);
   options.holdout = 1.0f;
   CHECK(edgeclr_adapter_create(h.encoder, EDGECLR_ADAPT_GROUPS, &options, &adapter) == EDGECLR_INVALID_ARGUMENT);
-  CHECK(edgeclr_adapter_create(h.encoder, static_cast<edgeclr_adapt_data>(7), nullptr, &adapter) ==
-        EDGECLR_INVALID_ARGUMENT);
+  // As C code may pass it: an int that is no enumerator (a cast in C++ would be UB).
+  edgeclr_adapt_data unknown;
+  const int seven = 7;
+  std::memcpy(&unknown, &seven, sizeof unknown);
+  CHECK(edgeclr_adapter_create(h.encoder, unknown, nullptr, &adapter) == EDGECLR_INVALID_ARGUMENT);
+  edgeclr_adapt_options_default(&options);
+  std::memcpy(&options.loss, &seven, sizeof seven);
+  CHECK(edgeclr_adapter_create(h.encoder, EDGECLR_ADAPT_GROUPS, &options, &adapter) == EDGECLR_INVALID_ARGUMENT);
+  CHECK(std::string(edgeclr_last_error()).find("unknown loss") != std::string::npos);
 
   REQUIRE(edgeclr_adapter_create(h.encoder, EDGECLR_ADAPT_PAIRS, nullptr, &adapter) == EDGECLR_OK);
   const auto images = gallery(1);

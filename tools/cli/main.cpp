@@ -22,7 +22,7 @@ constexpr Command kCommands[] = {
     {"similarity", "print the cosine similarity of two images", edgeclr::cli::run_similarity},
     {"convert", "convert an ONNX model into an .eclr model", edgeclr::cli::run_convert},
     {"search", "print the most similar gallery images of each image", edgeclr::cli::run_search},
-    {"eval", "measure a labelled set: kNN accuracy, recall@1, same/different-label cosine gap",
+    {"eval", "measure a labelled set: kNN, 1-NN and class-mean accuracy, recall@1, cosine gap",
      edgeclr::cli::run_eval},
     {"adapt", "train the projection head on your own pairs, groups or unlabeled images",
      edgeclr::cli::run_adapt},

@@ -176,7 +176,7 @@ typedef struct edgeclr_adapt_validation {
 
 typedef struct edgeclr_adapt_space {
   float alignment;       /* mean squared distance of positives (0..4, lower is tighter) */
-  float uniformity;      /* log mean exp(-2 d^2) (-4..0, lower is more spread) */
+  float uniformity;      /* log mean exp(-2 d^2) (<= 0, lower is more spread) */
   float effective_rank;  /* 1..embedding dim; a collapse shows as a drop */
 } edgeclr_adapt_space;
 

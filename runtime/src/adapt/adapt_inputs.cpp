@@ -1,6 +1,8 @@
 #include "adapt/adapt_inputs.h"
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "image/image_decode.h"
@@ -62,7 +64,8 @@ Image to_image(const PixelView& view, uint32_t channels) {
 AdaptInputs::AdaptInputs(Encoder* encoder, AdaptKind kind, const AdaptInputOptions& options)
     : encoder_(encoder), options_(options), set_(kind, encoder->feature_dim()) {
   feature_.resize(encoder->feature_dim());
-  views_.resize(size_t{options.views} * encoder->feature_dim());
+  // More views than allowed are refused by add_image; do not allocate for them here.
+  views_.resize(size_t{std::min(options.views, kMaxAdaptViews)} * encoder->feature_dim());
 }
 
 Result<uint32_t> AdaptInputs::add_image(const PixelView& image, int32_t group) {
@@ -109,13 +112,24 @@ Result<uint32_t> AdaptInputs::add_decoded(const Image& image, int32_t group) {
 Status AdaptInputs::add_pair(uint32_t anchor, uint32_t positive, std::vector<uint32_t> negatives) {
   const size_t n = set_.items().size();
   bool ok = set_.kind() == AdaptKind::kPairs && anchor < n && positive < n && anchor != positive;
-  for (uint32_t item : negatives) ok = ok && item < n && item != anchor;
-  if (!ok) return error(StatusCode::kInvalidArgument, "failed to add pair: not a pairs set, or an unknown or repeated image");
+  for (uint32_t item : negatives) ok = ok && item < n && item != anchor && item != positive;
+  if (!ok) {
+    return error(StatusCode::kInvalidArgument,
+                 "failed to add pair: not a pairs set, an unknown image, or one image in two roles");
+  }
   set_.add_pair(anchor, positive, std::move(negatives));
   return Status::Ok();
 }
 
-Status add_pairs_csv(const std::string& csv_path, AdaptInputs* inputs) {
+void AdaptInputs::truncate(size_t items, size_t pairs) {
+  set_.truncate(items, pairs);
+  for (auto it = by_path_.begin(); it != by_path_.end();) it = it->second >= items ? by_path_.erase(it) : std::next(it);
+}
+
+namespace {
+
+// add_pairs_csv without the undo.
+Status read_pairs_csv(const std::string& csv_path, AdaptInputs* inputs) {
   const auto fail = [&](size_t line, const std::string& why) {
     const std::string where = line ? format("line %zu: ", line) : "";
     return error(StatusCode::kInvalidArgument, "failed to read pairs '" + csv_path + "': " + where + why);
@@ -123,7 +137,9 @@ Status add_pairs_csv(const std::string& csv_path, AdaptInputs* inputs) {
   std::ifstream file(csv_path, std::ios::binary);
   if (!file) return error(StatusCode::kIoError, "failed to read pairs '" + csv_path + "': cannot open it");
   file.seekg(0, std::ios::end);
-  if (static_cast<size_t>(file.tellg()) > kMaxCsvBytes) return fail(0, format("larger than %zu bytes", kMaxCsvBytes));
+  const std::streamoff size = file.tellg();
+  if (size < 0) return fail(0, "cannot read it (a folder?)");
+  if (static_cast<size_t>(size) > kMaxCsvBytes) return fail(0, format("larger than %zu bytes", kMaxCsvBytes));
   file.seekg(0);
   const std::string folder = folder_of(csv_path);
   std::string text;
@@ -151,6 +167,15 @@ Status add_pairs_csv(const std::string& csv_path, AdaptInputs* inputs) {
   if (file.bad()) return fail(number, "read error");
   if (pairs == 0) return fail(0, "no pairs");
   return Status::Ok();
+}
+
+}  // namespace
+
+Status add_pairs_csv(const std::string& csv_path, AdaptInputs* inputs) {
+  const size_t items = inputs->set().items().size(), pairs = inputs->set().pairs().size();
+  const Status status = read_pairs_csv(csv_path, inputs);
+  if (!status.ok()) inputs->truncate(items, pairs);
+  return status;
 }
 
 }  // namespace edgeclr

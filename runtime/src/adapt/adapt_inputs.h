@@ -38,6 +38,9 @@ class AdaptInputs {
   // kPairs only: items from add_image/add_file.
   Status add_pair(uint32_t anchor, uint32_t positive, std::vector<uint32_t> negatives);
 
+  // Undoes additions: keeps the first `items` items and `pairs` pairs.
+  void truncate(size_t items, size_t pairs);
+
   const AdaptSet& set() const { return set_; }
   AdaptKind kind() const { return set_.kind(); }
 
@@ -55,6 +58,7 @@ class AdaptInputs {
 // Reads a pairs CSV: one line per anchor, `anchor,positive[,negative...]`, image paths
 // relative to the CSV's folder (or absolute); blank lines and lines starting with '#'
 // are skipped; fields are trimmed, quoting is not supported. Each image is encoded once.
+// All or nothing: on an error nothing of the CSV stays in `inputs`.
 // Errors name the file and line: "failed to read pairs 'p.csv': line 3: ...".
 Status add_pairs_csv(const std::string& csv_path, AdaptInputs* inputs);
 

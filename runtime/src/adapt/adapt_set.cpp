@@ -28,4 +28,12 @@ void AdaptSet::add_pair(uint32_t anchor, uint32_t positive, std::vector<uint32_t
   pairs_.push_back(AdaptPair{anchor, positive, std::move(negatives)});
 }
 
+void AdaptSet::truncate(size_t items, size_t pairs) {
+  if (pairs < pairs_.size()) pairs_.resize(pairs);
+  if (items < items_.size()) {
+    features_.resize(size_t{items_[items].row} * feature_dim_);
+    items_.resize(items);
+  }
+}
+
 }  // namespace edgeclr

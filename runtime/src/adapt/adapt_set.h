@@ -38,6 +38,10 @@ class AdaptSet {
   // kPairs only; indices of items already added.
   void add_pair(uint32_t anchor, uint32_t positive, std::vector<uint32_t> negatives);
 
+  // Drops every item from `items` on and every pair from `pairs` on (undoing a failed
+  // batch of additions). Pairs kept must not refer to dropped items.
+  void truncate(size_t items, size_t pairs);
+
   AdaptKind kind() const { return kind_; }
   uint32_t feature_dim() const { return feature_dim_; }
   uint32_t rows() const { return static_cast<uint32_t>(features_.size() / feature_dim_); }

@@ -19,9 +19,17 @@ std::vector<uint32_t> iota(size_t n) {
   return v;
 }
 
-// Step that spreads at most `most` picks over n items (a large set is sampled evenly
-// rather than by its first, often same-group, items).
-size_t stride(size_t n, size_t most) { return most == 0 ? n + 1 : std::max<size_t>(1, (n + most - 1) / most); }
+// At most `most` of n items, spread at random (a fixed seed: the same rows every epoch
+// and every run), in their original order. A stride would alias with periodic orders.
+std::vector<uint32_t> sample_items(size_t n, size_t most) {
+  std::vector<uint32_t> order = iota(n);
+  if (n <= most) return order;
+  Rng rng(0x5eed);
+  rng.shuffle(&order);
+  order.resize(most);
+  std::sort(order.begin(), order.end());
+  return order;
+}
 
 Status too_small(const std::string& what) {
   return error(StatusCode::kInvalidArgument, "too little data to adapt and validate: " + what);
@@ -45,7 +53,9 @@ Result<AdaptSplit> split_adapt_set(const AdaptSet& set, float fraction, Rng* rng
   }
   if (set.kind() == AdaptKind::kUnlabeled) {
     if (items.size() < 4) return too_small(format("%zu images, at least 4 are needed", items.size()));
-    if (items[0].views < 2) return too_small("unlabeled images need at least 2 augmented views each");
+    for (const AdaptItem& item : items) {
+      if (item.views < 2) return too_small("unlabeled images need at least 2 augmented views each");
+    }
     std::vector<uint32_t> order = iota(items.size());
     rng->shuffle(&order);
     const uint32_t k = holdout_count(order.size(), fraction, 2, 2);
@@ -89,7 +99,7 @@ void space_rows(const AdaptSet& set, uint32_t max_rows, std::vector<uint32_t>* r
     return;
   }
   if (set.kind() == AdaptKind::kUnlabeled) {
-    for (size_t i = 0; i < items.size(); i += stride(items.size(), max_rows / 2)) {
+    for (uint32_t i : sample_items(items.size(), max_rows / 2)) {
       const AdaptItem& item = items[i];
       if (rows->size() + 2 > max_rows || item.views < 2) break;
       pairs->emplace_back(rows->size(), rows->size() + 1);
@@ -99,7 +109,7 @@ void space_rows(const AdaptSet& set, uint32_t max_rows, std::vector<uint32_t>* r
     return;
   }
   std::map<int32_t, std::vector<uint32_t>> by_group;  // positions in rows
-  for (size_t i = 0; i < items.size(); i += stride(items.size(), max_rows)) {
+  for (uint32_t i : sample_items(items.size(), max_rows)) {
     const AdaptItem& item = items[i];
     if (rows->size() >= max_rows) break;
     by_group[item.group].push_back(static_cast<uint32_t>(rows->size()));

@@ -226,21 +226,29 @@ Validation validate_pairs(const ProjectionHead& head, const AdaptSet& set, const
   }
   const Step step = pair_steps(pairs, static_cast<uint32_t>(2 * pairs.size())).front();
   const uint32_t e = head.embedding_dim();
-  const auto n = static_cast<uint32_t>(pairs.size());
   const std::vector<float> z = embed_rows(head, set, step.rows);
-  std::vector<float> a(size_t{n} * e), p(size_t{n} * e), cos(size_t{n} * n);
-  for (uint32_t i = 0; i < n; ++i) {
-    std::copy_n(z.data() + size_t{step.pairs.anchors[i]} * e, e, a.data() + size_t{i} * e);
-    std::copy_n(z.data() + size_t{step.pairs.positives[i]} * e, e, p.data() + size_t{i} * e);
-  }
-  gemm_abt(a.data(), p.data(), nullptr, n, n, e, cos.data());
+  // Candidates: each distinct held-out positive once (pairs may share one), then the
+  // anchor's own negatives that are not already among them.
+  std::vector<uint32_t> positives(step.pairs.positives);
+  std::sort(positives.begin(), positives.end());
+  positives.erase(std::unique(positives.begin(), positives.end()), positives.end());
+  const auto n = static_cast<uint32_t>(step.pairs.anchors.size());
+  const auto m = static_cast<uint32_t>(positives.size());
+  std::vector<float> a(size_t{n} * e), p(size_t{m} * e), cos(size_t{n} * m);
+  for (uint32_t i = 0; i < n; ++i) std::copy_n(z.data() + size_t{step.pairs.anchors[i]} * e, e, a.data() + size_t{i} * e);
+  for (uint32_t j = 0; j < m; ++j) std::copy_n(z.data() + size_t{positives[j]} * e, e, p.data() + size_t{j} * e);
+  gemm_abt(a.data(), p.data(), nullptr, n, m, e, cos.data());
   Validation v;
   std::vector<double> logits;
   for (uint32_t i = 0; i < n; ++i) {
-    logits.assign(cos.begin() + size_t{i} * n, cos.begin() + size_t{i + 1} * n);
-    for (uint32_t m : step.pairs.negatives[i]) logits.push_back(dot(a.data() + size_t{i} * e, z.data() + size_t{m} * e, e));
+    logits.assign(cos.begin() + size_t{i} * m, cos.begin() + size_t{i + 1} * m);
+    for (uint32_t neg : step.pairs.negatives[i]) {
+      if (std::binary_search(positives.begin(), positives.end(), neg)) continue;
+      logits.push_back(dot(a.data() + size_t{i} * e, z.data() + size_t{neg} * e, e));
+    }
     for (double& l : logits) l /= t;
-    score_choice(logits, i, &v);
+    const size_t target = std::lower_bound(positives.begin(), positives.end(), step.pairs.positives[i]) - positives.begin();
+    score_choice(logits, target, &v);
   }
   finish(&v);
   return v;
@@ -296,6 +304,18 @@ std::vector<Step> epoch_steps(const AdaptSet& set, const AdaptSplit& split, Adap
   return pair_steps(epoch_pairs(set, split, rng), batch);
 }
 
+// Whether any step has something to pull together: a pair, or two rows of one label.
+bool has_positives(const std::vector<Step>& steps) {
+  for (const Step& step : steps) {
+    if (!step.pairs.anchors.empty()) return true;
+    std::set<int32_t> seen;
+    for (int32_t label : step.labels) {
+      if (!seen.insert(label).second) return true;
+    }
+  }
+  return false;
+}
+
 std::string describe(const Validation& v) {
   return format("loss %.4f, accuracy %.3f", v.loss, v.accuracy);
 }
@@ -331,10 +351,13 @@ Result<AdaptResult> adapt_head(const AdaptSet& set, const ProjectionHead& start,
   if (start.feature_dim() != set.feature_dim() || shipped.feature_dim() != set.feature_dim()) {
     return error(StatusCode::kInvalidArgument, "failed to adapt: the head does not take the set's features");
   }
-  if (options.epochs == 0 || options.batch < 2 || !(options.temperature > 0) || !(options.learning_rate > 0) ||
-      !(options.holdout > 0 && options.holdout < 1)) {
+  if (options.epochs == 0 || options.patience == 0 || options.batch < 2 || !(options.temperature > 0) ||
+      !(options.learning_rate > 0) || !(options.holdout > 0 && options.holdout < 1) || !(options.margin >= 0) ||
+      !(options.min_improvement >= 0 && options.min_improvement < 1) ||
+      !(options.collapse_rank_ratio >= 0 && std::isfinite(options.collapse_rank_ratio))) {
     return error(StatusCode::kInvalidArgument,
-                 "failed to adapt: epochs and learning rate must be > 0, batch >= 2, temperature > 0, holdout in (0, 1)");
+                 "failed to adapt: epochs, patience and learning rate must be > 0, batch >= 2, temperature > 0, "
+                 "holdout in (0, 1), margin >= 0, min_improvement in [0, 1), collapse_rank_ratio >= 0");
   }
   Rng rng(options.seed);
   auto split = split_adapt_set(set, options.holdout, &rng);
@@ -349,7 +372,13 @@ Result<AdaptResult> adapt_head(const AdaptSet& set, const ProjectionHead& start,
   result.space_before = measure(start, set);
 
   const std::map<uint32_t, int32_t> labels = supcon_labels(set, *split);
-  const auto steps_per_epoch = static_cast<uint32_t>(epoch_steps(set, *split, result.loss, labels, options.batch, &rng).size());
+  const std::vector<Step> first_steps = epoch_steps(set, *split, result.loss, labels, options.batch, &rng);
+  if (!has_positives(first_steps)) {
+    return error(StatusCode::kInvalidArgument,
+                 format("failed to adapt: nothing to train on: no training %s has a positive (give groups 2 or more "
+                        "images, or use augmented views)", set.kind() == AdaptKind::kPairs ? "pair" : "image"));
+  }
+  const auto steps_per_epoch = static_cast<uint32_t>(first_steps.size());
   const uint32_t total_steps = steps_per_epoch * options.epochs;
 
   const double rank_floor = collapse_floor(set, result.space_before, options.collapse_rank_ratio);

@@ -85,8 +85,8 @@ struct AdaptResult {
 using EpochCallback = std::function<void(const EpochReport& report, uint32_t max_epochs)>;
 
 // Trains a copy of `start` on `set`, pulled towards `shipped` (the model's own head).
-// kInvalidArgument when the set is too small to train and validate, or the loss does
-// not fit the set (triplet/infonce on a single group).
+// kInvalidArgument for unusable options, a set too small to train and validate, or one
+// with nothing to train on (no training image has a positive).
 Result<AdaptResult> adapt_head(const AdaptSet& set, const ProjectionHead& start, const ProjectionHead& shipped,
                                const AdaptOptions& options, const EpochCallback& on_epoch = nullptr);
 

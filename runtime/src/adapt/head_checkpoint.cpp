@@ -1,8 +1,11 @@
 #include "adapt/head_checkpoint.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <iterator>
-#include <sys/stat.h>
 
 #include "core/atomic_file.h"
 #include "model/model_checksum.h"
@@ -14,6 +17,26 @@ namespace {
 
 const uint8_t* checkpoint_checksum_field(const schema::HeadCheckpoint& root) {
   return reinterpret_cast<const flatbuffers::Table&>(root).GetAddressOf(schema::HeadCheckpoint::VT_CHECKSUM);
+}
+
+// Removes PATH.tmp.* and PATH.prev.tmp.*: temp files of saves that a crash or a kill
+// interrupted (write_file_atomically names them so). Each is a whole checkpoint, and on
+// a device nothing else would ever delete them.
+void remove_stale_temp_files(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (const dirent* entry = ::readdir(d)) {
+    const std::string name = entry->d_name;
+    for (const std::string& prefix : {base + ".tmp.", base + ".prev.tmp."}) {
+      if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0) {
+        ::unlink((dir + "/" + name).c_str());
+      }
+    }
+  }
+  ::closedir(d);
 }
 
 Status load_error(const std::string& path, const std::string& why, StatusCode code = StatusCode::kInvalidModel) {
@@ -59,6 +82,7 @@ bool read_file(const std::string& path, std::vector<uint8_t>* out, std::string* 
 
 Status save_head_checkpoint(const std::string& path, const ProjectionHead& head, const HeadCheckpointInfo& info) {
   const std::vector<uint8_t> bytes = serialize(head, info);
+  remove_stale_temp_files(path);
   std::vector<uint8_t> previous;
   std::string why;
   if (read_file(path, &previous, &why)) {

@@ -24,6 +24,8 @@ struct HeadCheckpointInfo {
 };
 
 // Writes `head` to `path` atomically; an existing file there is first kept as PATH.prev.
+// Temp files that interrupted saves left beside PATH are removed first, so one process
+// at a time may save to a given PATH.
 Status save_head_checkpoint(const std::string& path, const ProjectionHead& head, const HeadCheckpointInfo& info);
 
 // Reads and verifies a checkpoint for `model`: identifier, structure, checksum, format

@@ -10,7 +10,7 @@ namespace edgeclr {
 
 struct SpaceStats {
   double alignment = 0;       // mean |a - p|^2 over positive pairs: 0 = positives coincide, 4 = opposite
-  double uniformity = 0;      // log mean exp(-2 |x - y|^2) over distinct rows: -4 (spread) .. 0 (collapsed to a point)
+  double uniformity = 0;      // log mean exp(-2 |x - y|^2) over distinct rows: <= 0; lower is more spread, 0 = one point
   double effective_rank = 0;  // exp(entropy of the normalised singular values of the centred rows): 1 .. dim
 };
 

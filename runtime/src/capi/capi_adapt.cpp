@@ -28,10 +28,21 @@ edgeclr_status invalid(const char* function, const char* what) {
   return set_error(EDGECLR_INVALID_ARGUMENT, std::string(function) + ": " + what);
 }
 
+// A C enum as the integer the caller stored: C code may pass any int, and loading an
+// out-of-range value as the enum type is undefined in C++.
+template <typename Enum>
+int enum_value(const Enum& e) {
+  int value = 0;
+  static_assert(sizeof(Enum) == sizeof(int), "C enums are int-sized here");
+  std::memcpy(&value, &e, sizeof value);
+  return value;
+}
+
 // The C options as the trainer's, or why they are unusable.
-const char* convert_options(const edgeclr_adapt_options& o, edgeclr_adapt_data data, edgeclr::AdaptOptions* train,
+const char* convert_options(const edgeclr_adapt_options& o, int data, edgeclr::AdaptOptions* train,
                             edgeclr::AdaptInputOptions* inputs) {
-  if (o.loss < EDGECLR_LOSS_AUTO || o.loss > EDGECLR_LOSS_SUPCON) return "unknown loss";
+  const int loss = enum_value(o.loss);
+  if (loss < EDGECLR_LOSS_AUTO || loss > EDGECLR_LOSS_SUPCON) return "unknown loss";
   if (o.epochs == 0 || o.epochs > 10000) return "epochs must be 1 to 10000";
   if (o.views > edgeclr::kMaxAdaptViews) return "too many views";
   if (data == EDGECLR_ADAPT_UNLABELED && o.views < 2) return "unlabeled data needs at least 2 views";
@@ -39,7 +50,7 @@ const char* convert_options(const edgeclr_adapt_options& o, edgeclr_adapt_data d
   if (!(o.temperature > 0 && o.temperature <= 100)) return "temperature must be in (0, 100]";
   if (!(o.holdout > 0 && o.holdout < 1)) return "holdout must be in (0, 1)";
   if (!(o.pull >= 0 && std::isfinite(o.pull))) return "pull must be >= 0";
-  train->loss = static_cast<edgeclr::AdaptLoss>(o.loss);
+  train->loss = static_cast<edgeclr::AdaptLoss>(loss);
   train->epochs = o.epochs;
   train->learning_rate = o.learning_rate;
   train->temperature = o.temperature;
@@ -97,16 +108,19 @@ edgeclr_status edgeclr_adapter_create(edgeclr_encoder* encoder, edgeclr_adapt_da
     if (out == nullptr) return invalid("edgeclr_adapter_create", "out is NULL");
     *out = nullptr;
     if (encoder == nullptr) return invalid("edgeclr_adapter_create", "encoder is NULL");
-    if (data < EDGECLR_ADAPT_PAIRS || data > EDGECLR_ADAPT_UNLABELED) return invalid("edgeclr_adapter_create", "unknown data kind");
+    const int kind_value = enum_value(data);
+    if (kind_value < EDGECLR_ADAPT_PAIRS || kind_value > EDGECLR_ADAPT_UNLABELED) {
+      return invalid("edgeclr_adapter_create", "unknown data kind");
+    }
     edgeclr_adapt_options o;
     edgeclr_adapt_options_default(&o);
     if (options != nullptr) o = *options;
     edgeclr::AdaptOptions train;
     edgeclr::AdaptInputOptions inputs;
-    if (const char* why = convert_options(o, data, &train, &inputs)) return invalid("edgeclr_adapter_create", why);
-    const auto kind = data == EDGECLR_ADAPT_PAIRS    ? edgeclr::AdaptKind::kPairs
-                      : data == EDGECLR_ADAPT_GROUPS ? edgeclr::AdaptKind::kGroups
-                                                     : edgeclr::AdaptKind::kUnlabeled;
+    if (const char* why = convert_options(o, kind_value, &train, &inputs)) return invalid("edgeclr_adapter_create", why);
+    const auto kind = kind_value == EDGECLR_ADAPT_PAIRS    ? edgeclr::AdaptKind::kPairs
+                      : kind_value == EDGECLR_ADAPT_GROUPS ? edgeclr::AdaptKind::kGroups
+                                                           : edgeclr::AdaptKind::kUnlabeled;
     *out = new edgeclr_adapter{encoder->impl.get(), train, edgeclr::AdaptInputs(encoder->impl.get(), kind, inputs),
                                o.on_epoch, o.user_data};
     return EDGECLR_OK;

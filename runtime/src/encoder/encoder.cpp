@@ -26,6 +26,14 @@ Status Encoder::set_head(ProjectionHead head) {
     return error(StatusCode::kInvalidArgument, format("failed to set head: it takes a feature of %u values, the model gives %u",
                                                       head.feature_dim(), feature_dim()));
   }
+  uint32_t width = head.feature_dim();
+  for (const DenseLayer& layer : head.layers()) {
+    if (layer.in_dim != width || layer.weight.size() != size_t{layer.in_dim} * layer.out_dim ||
+        (!layer.bias.empty() && layer.bias.size() != layer.out_dim)) {
+      return error(StatusCode::kInvalidArgument, "failed to set head: its layers do not chain");
+    }
+    width = layer.out_dim;
+  }
   head_ = std::move(head);
   size_head_buffers();
   return Status::Ok();
