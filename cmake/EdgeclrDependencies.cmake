@@ -50,7 +50,7 @@ find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb)
 edgeclr_require(STB_INCLUDE_DIR "stb_image.h" libstb-dev)
 
 # The converter (host tools only): ONNX's protobuf classes and shape inference.
-if(EDGECLR_BUILD_TOOLS OR EDGECLR_BUILD_TESTS)
+if(EDGECLR_BUILD_CONVERTER AND (EDGECLR_BUILD_TOOLS OR EDGECLR_BUILD_TESTS))
   find_package(Protobuf QUIET)
   edgeclr_require(Protobuf_FOUND "protobuf" libprotobuf-dev)
   find_package(ONNX CONFIG QUIET)

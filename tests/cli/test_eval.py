@@ -34,8 +34,8 @@ def run(*args):
 
 
 def export(folder, first, count):
-    subprocess.run([EXPORT, TEST_IMAGES, TEST_LABELS, folder, "--first", str(first), "--count", str(count), "--names",
-                    NAMES], check=True, capture_output=True)
+    subprocess.run([*cli_check.EMULATOR, EXPORT, TEST_IMAGES, TEST_LABELS, folder, "--first", str(first), "--count",
+                    str(count), "--names", NAMES], check=True, capture_output=True)
 
 
 def labelled_embeddings(folder):

@@ -34,7 +34,8 @@ def run(*args):
 
 
 def make_head(model, path, perturb):
-    r = subprocess.run([MAKE_HEAD, model, path, "--perturb", perturb], capture_output=True, text=True, check=True)
+    r = subprocess.run([*cli_check.EMULATOR, MAKE_HEAD, model, path, "--perturb", perturb], capture_output=True,
+                       text=True, check=True)
     return json.loads(r.stdout)
 
 
