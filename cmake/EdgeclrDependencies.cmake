@@ -45,6 +45,18 @@ find_program(FLATC_EXECUTABLE flatc)
 edgeclr_require(FLATC_EXECUTABLE "flatc" flatbuffers-compiler)
 find_path(FLATBUFFERS_INCLUDE_DIR flatbuffers/flatbuffers.h)
 
+# JPEG: libjpeg-turbo's libjpeg API (DCT-domain scaling, progressive, CMYK).
+find_path(JPEG_TURBO_INCLUDE_DIR jpeglib.h)
+find_library(JPEG_TURBO_LIBRARY NAMES jpeg)
+edgeclr_require(JPEG_TURBO_INCLUDE_DIR "jpeglib.h (libjpeg-turbo)" libjpeg62-turbo-dev)
+edgeclr_require(JPEG_TURBO_LIBRARY "libjpeg.so (libjpeg-turbo)" libjpeg62-turbo-dev)
+if(NOT TARGET edgeclr::jpeg)
+  add_library(edgeclr::jpeg UNKNOWN IMPORTED)
+  set_target_properties(edgeclr::jpeg PROPERTIES
+    IMPORTED_LOCATION "${JPEG_TURBO_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${JPEG_TURBO_INCLUDE_DIR}")
+endif()
+
 # stb: compiled into edgeclr from the header (no link dependency on libstb).
 find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb)
 edgeclr_require(STB_INCLUDE_DIR "stb_image.h" libstb-dev)

@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """End-to-end tests of `edgeclr convert`: fp32 and int8 from the reference ONNX model,
-the fidelity report (text and JSON), and that nothing is written on failure.
+the fidelity report (text and JSON), --head (an adapted head baked into the model), and
+that nothing is written on failure.
 
-usage: test_convert.py EDGECLR_BINARY SOURCE_DIR
+usage: test_convert.py EDGECLR_BINARY SOURCE_DIR MAKE_HEAD_BINARY
 """
 import json
 import os
+import subprocess
 import sys
 import tempfile
 
 import cli_check
 from cli_check import check
 
-BINARY, SOURCE = sys.argv[1], sys.argv[2]
+BINARY, SOURCE, MAKE_HEAD = sys.argv[1], sys.argv[2], sys.argv[3]
 ONNX = os.path.join(SOURCE, "models", "fashion", "fashion.onnx")
+IMAGE = None  # a 28x28 PGM, written below
 TRAIN = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 
 
@@ -21,7 +24,49 @@ def run(*args):
     return cli_check.run(BINARY, *args)
 
 
+def embeddings(model, *extra):
+    r = run("embed", model, IMAGE, "--json", *extra)
+    check(r.returncode == 0, f"embed {model} {extra}: {r.stderr!r}")
+    return json.loads(r.stdout)[0]["embedding"] if r.returncode == 0 else []
+
+
+def check_head_option(tmp, fp32, int8):
+    """--head: the baked model embeds as the unbaked one does with --head; a head bound
+    to another backbone is refused; with --int8 the quantized model gets it too."""
+    head = os.path.join(tmp, "adapted.eclh")
+    subprocess.run([*cli_check.EMULATOR, MAKE_HEAD, fp32, head, "--perturb", "0.3", "--version", "7"], check=True,
+                   capture_output=True)
+    baked = os.path.join(tmp, "baked.eclr")
+    r = run("convert", ONNX, "-o", baked, "--head", head)
+    check(r.returncode == 0, f"--head: {r.returncode} {r.stderr!r}")
+    with_head, original = embeddings(fp32, "--head", head), embeddings(fp32)
+    # The same fp32 head on the same feature: equal to the last bit.
+    check(embeddings(baked) == with_head and with_head != original, "baked head != --head, or no change")
+    info = json.loads(run("inspect", baked, "--json").stdout)
+    check(info["backbone_hash"] == json.loads(run("inspect", fp32, "--json").stdout)["backbone_hash"],
+          "--head changed the backbone hash")
+    check(info["metadata"].get("head_source") == "adapted.eclh version 7", f"metadata {info['metadata']}")
+    baked8 = os.path.join(tmp, "baked8.eclr")
+    r = run("convert", ONNX, "-o", baked8, "--head", head, "--int8", "--calibration", TRAIN,
+            "--calibration-count", "20", "--holdout", "10")
+    check(r.returncode == 0, f"--head --int8: {r.stderr!r}")
+    e8 = embeddings(baked8)
+    cos = sum(a * b for a, b in zip(e8, with_head))
+    check(cos > 0.99 and abs(cos - sum(a * b for a, b in zip(embeddings(int8), original))) < 0.01,
+          f"int8 with the baked head: cosine {cos} to fp32 with it")
+    other = os.path.join(tmp, "int8.eclh")  # bound to the int8 backbone, not the ONNX file's fp32 one
+    subprocess.run([*cli_check.EMULATOR, MAKE_HEAD, int8, other], check=True, capture_output=True)
+    never = os.path.join(tmp, "never-baked.eclr")
+    for path, words in ((other, "backbone"), (os.path.join(tmp, "none.eclh"), "no such file"), (fp32, "")):
+        r = run("convert", ONNX, "-o", never, "--head", path)
+        check(r.returncode == 1 and f"failed to load head '{path}'" in r.stderr and words in r.stderr
+              and not os.path.exists(never), f"--head {path}: {r.returncode} {r.stderr!r}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
+    IMAGE = os.path.join(tmp, "shirt.pgm")
+    with open(IMAGE, "wb") as f:
+        f.write(b"P5\n28 28\n255\n" + bytes((x * 9 + y * 5) % 256 if 6 < x < 22 else 0 for y in range(28) for x in range(28)))
     fp32 = os.path.join(tmp, "f.eclr")
     r = run("convert", ONNX, "-o", fp32)
     check(r.returncode == 0 and os.path.exists(fp32), f"fp32: {r.returncode} {r.stderr!r}")
@@ -48,6 +93,8 @@ with tempfile.TemporaryDirectory() as tmp:
                "--holdout", "10")
     check(text.returncode == 0 and "embedding cosine: mean" in text.stdout and "SQNR dB" in text.stdout,
           f"text report {text.stdout!r}")
+
+    check_head_option(tmp, fp32, int8)
 
     missing = os.path.join(tmp, "never.eclr")
     for args, code, words in (

@@ -312,7 +312,7 @@ TEST_CASE("unknown, corrupt and truncated files are refused with the format name
   const Bytes jpeg = FlatJpegWriter().write(std::vector<Rgb>(64, Rgb{1, 2, 3}), 8, 8);
   const Bytes jpeg_header_only(jpeg.begin(), jpeg.begin() + 40);  // cut inside the tables, before SOF
   CHECK(starts_with(decode_error(jpeg_header_only, "cut.jpg"),
-                    "failed to decode image 'cut.jpg': corrupt or unsupported JPEG (stb_image: "));
+                    "failed to decode image 'cut.jpg': corrupt or unsupported JPEG (libjpeg: "));
 
   Bytes png = png_of(kRgb2x2, 2, 2, 3);
   for (size_t i = 41; i + 12 < png.size(); ++i) png[i] = 0xFF;  // IDAT payload: no valid zlib stream

@@ -19,6 +19,14 @@ ModelBuilder::ModelBuilder() {
   model_.provenance = std::make_unique<schema::ProvenanceT>();
 }
 
+ModelBuilder ModelBuilder::from_model(const schema::Model& model) {
+  ModelBuilder builder;
+  model.UnPackTo(&builder.model_);
+  for (const auto& buffer : builder.model_.buffers) builder.buffers_.push_back(std::move(buffer->data));
+  builder.model_.buffers.clear();  // finish() writes buffers_, aligned
+  return builder;
+}
+
 void ModelBuilder::set_input(uint32_t height, uint32_t width, uint32_t channels, std::vector<float> mean,
                              std::vector<float> std, schema::ResizePolicy resize, uint32_t resize_shorter_side) {
   schema::InputSpecT& in = *model_.input;

@@ -37,6 +37,10 @@ class ModelBuilder {
  public:
   ModelBuilder();
 
+  // A builder staged with everything of a verified model, constant buffers included, so
+  // that one part can be changed (e.g. the head) and the model written again.
+  static ModelBuilder from_model(const schema::Model& model);
+
   // Input spec: height x width, `channels` 1 (gray) or 3 (RGB), per-channel mean/std.
   void set_input(uint32_t height, uint32_t width, uint32_t channels, std::vector<float> mean,
                  std::vector<float> std, schema::ResizePolicy resize = schema::ResizePolicy_STRETCH,

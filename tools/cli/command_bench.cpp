@@ -1,4 +1,4 @@
-// edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--json]
+// edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--image FILE] [--json]
 
 #include <algorithm>
 #include <chrono>
@@ -17,18 +17,22 @@ namespace edgeclr::cli {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--json]\n\n"
+    "usage: edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--image FILE] [--json]\n\n"
     "Measures MODEL on this machine: time to open (mmap + verify), to create the encoder\n"
     "(XNNPACK packs the weights), to the first embedding, then the latency of R encode\n"
     "calls of B synthetic images each (preprocessing + backbone + head), and the peak\n"
     "resident memory of the process.\n\n"
+    "With --image, each call is the whole path from an image file to its embedding: read\n"
+    "the file, decode it (JPEG at the smallest DCT scale that covers the model's input),\n"
+    "resize, normalise, backbone, head; batch is 1.\n\n"
     "options:\n"
-    "  --threads N  backbone threads (default 1)\n"
-    "  --batch B    images per encode call (default 1)\n"
-    "  --runs R     timed calls after the first (default 50)\n"
-    "  --json       one JSON object on stdout with keys open_ms, create_ms,\n"
-    "               first_embedding_ms, p50_ms, p90_ms, per_image_p50_ms, peak_rss_mb,\n"
-    "               threads, batch, runs, model\n";
+    "  --threads N   backbone threads (default 1)\n"
+    "  --batch B     images per encode call (default 1; 1 with --image)\n"
+    "  --runs R      timed calls after the first (default 50)\n"
+    "  --image FILE  time FILE to embedding instead of synthetic pixels\n"
+    "  --json        one JSON object on stdout with keys open_ms, create_ms,\n"
+    "                first_embedding_ms, p50_ms, p90_ms, per_image_p50_ms, peak_rss_mb,\n"
+    "                threads, batch, runs, model (and image with --image)\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -47,7 +51,9 @@ double percentile(std::vector<double> samples, double p) {
 int run_bench(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!parse_args(argc, argv, {"json"}, {"threads", "batch", "runs"}, &args, &error)) return usage_error("bench", error);
+  if (!parse_args(argc, argv, {"json"}, {"threads", "batch", "runs", "image"}, &args, &error)) {
+    return usage_error("bench", error);
+  }
   if (args.help) {
     std::printf("%s", kHelp);
     return kExitOk;
@@ -59,6 +65,8 @@ int run_bench(int argc, char** argv) {
     return usage_error("bench", error);
   }
   if (args.positional.size() != 1) return usage_error("bench", "expected one MODEL file");
+  const std::string image_path = args.options.count("image") ? args.options.at("image") : std::string();
+  if (!image_path.empty() && batch != 1) return usage_error("bench", "--image takes --batch 1");
 
   const auto open_start = Clock::now();
   auto model = Model::open_file(args.positional[0]);
@@ -70,7 +78,7 @@ int run_bench(int argc, char** argv) {
   if (!encoder.ok()) return fail(encoder.status().message());
   const double create_ms = ms_since(create_start);
 
-  // Synthetic RGB images of the model's input size, so no decoding is timed.
+  // Synthetic RGB images of the model's input size, so no decoding is timed (unless --image).
   const schema::InputSpec& in = model.value()->input_spec();
   std::vector<uint8_t> pixels(size_t{in.height()} * in.width() * 3);
   std::mt19937 rng(7);
@@ -78,16 +86,21 @@ int run_bench(int argc, char** argv) {
   const PixelView view{pixels.data(), in.width(), in.height(), size_t{in.width()} * 3, PixelFormat::kRGB};
   const std::vector<PixelView> views(batch, view);
   std::vector<float> embeddings(size_t{batch} * encoder.value()->embedding_dim());
+  Encoder& enc = *encoder.value();
+  const auto encode_once = [&]() {
+    if (!image_path.empty()) return enc.encode_file(image_path, nullptr, embeddings.data());
+    return enc.encode(views.data(), batch, nullptr, embeddings.data());
+  };
 
   const auto first_start = Clock::now();
-  Status status = encoder.value()->encode(views.data(), batch, nullptr, embeddings.data());
+  Status status = encode_once();
   if (!status.ok()) return fail(status.message());
   const double first_ms = ms_since(first_start);
 
   std::vector<double> latencies;
   for (uint32_t r = 0; r < runs; ++r) {
     const auto start = Clock::now();
-    status = encoder.value()->encode(views.data(), batch, nullptr, embeddings.data());
+    status = encode_once();
     latencies.push_back(ms_since(start));
     if (!status.ok()) return fail(status.message());
   }
@@ -95,6 +108,7 @@ int run_bench(int argc, char** argv) {
   if (args.has("json")) {
     JsonWriter j;
     j.begin_object().key("model").value(args.positional[0]);
+    if (!image_path.empty()) j.key("image").value(image_path);
     j.key("open_ms").value(open_ms).key("create_ms").value(create_ms).key("first_embedding_ms").value(first_ms);
     j.key("p50_ms").value(p50).key("p90_ms").value(p90).key("per_image_p50_ms").value(p50 / batch);
     j.key("peak_rss_mb").value(peak_rss_mb()).key("threads").value(threads).key("batch").value(batch);
@@ -102,6 +116,7 @@ int run_bench(int argc, char** argv) {
     std::printf("%s\n", j.str().c_str());
   } else {
     std::printf("model            %s\n", args.positional[0].c_str());
+    if (!image_path.empty()) std::printf("image            %s (file to embedding per call)\n", image_path.c_str());
     std::printf("threads, batch   %u, %u\n", threads, batch);
     std::printf("open             %.3f ms\n", open_ms);
     std::printf("create encoder   %.3f ms\n", create_ms);

@@ -12,6 +12,7 @@
 #include "cli/json_writer.h"
 #include "convert/calibrate.h"
 #include "convert/convert.h"
+#include "convert/replace_head.h"
 #include "core/atomic_file.h"
 
 namespace edgeclr::cli {
@@ -20,7 +21,7 @@ namespace {
 constexpr const char* kHelp =
     "usage: edgeclr convert MODEL.onnx -o OUT.eclr [--input-size HxW] [--channels 1|3]\n"
     "                       [--mean M[,M,M]] [--std S[,S,S]] [--resize stretch|crop]\n"
-    "                       [--feature-output TENSOR] [--no-normalize]\n"
+    "                       [--feature-output TENSOR] [--no-normalize] [--head HEAD.eclh]\n"
     "                       [--int8 --calibration DIR|IDX [--calibration-count N] [--holdout N]\n"
     "                        [--method minmax|percentile|mse] [--keep-fp32 LAYER,...] [--json]]\n\n"
     "Converts an ONNX model (opsets 11-17, as PyTorch exports it) into an fp32 .eclr model.\n"
@@ -37,7 +38,11 @@ constexpr const char* kHelp =
     "  --resize stretch|crop    resize policy (default: metadata edgeclr.resize, else stretch)\n"
     "  --feature-output TENSOR  ONNX value where the backbone ends; the nodes after it\n"
     "                           must be Gemm/MatMul/Add/Relu and become the head\n"
-    "  --no-normalize           do not L2-normalise embeddings\n\n"
+    "  --no-normalize           do not L2-normalise embeddings\n"
+    "  --head HEAD.eclh         the head of this checkpoint instead of the ONNX file's: one\n"
+    "                           that `edgeclr adapt` trained on this file's fp32\n"
+    "                           conversion (it must be bound to that backbone); with\n"
+    "                           --int8 the quantized backbone gets the same head\n\n"
     "int8 post-training quantization:\n"
     "  --int8                   write an int8 model: per-channel symmetric conv weights,\n"
     "                           per-tensor asymmetric activations, int32 biases; the head\n"
@@ -185,7 +190,7 @@ int run_convert(int argc, char** argv) {
   std::string error;
   if (!parse_args(static_cast<int>(args_v.size()), args_v.data(), {"no-normalize", "int8", "json"},
                   {"output", "input-size", "channels", "mean", "std", "resize", "feature-output", "calibration",
-                   "calibration-count", "holdout", "method", "keep-fp32"},
+                   "calibration-count", "holdout", "method", "keep-fp32", "head"},
                   &args, &error)) {
     return usage_error("convert", error);
   }
@@ -223,6 +228,11 @@ int run_convert(int argc, char** argv) {
   auto bytes = convert::convert_onnx_fp32(onnx, options);
   if (!bytes.ok()) return fail(bytes.status().message());
   std::vector<uint8_t> file = std::move(bytes).value();
+  if (args.options.count("head")) {
+    auto with_head = convert::replace_head(file, args.options["head"]);
+    if (!with_head.ok()) return fail(with_head.status().message());
+    file = std::move(with_head).value();
+  }
   if (int8) {
     std::vector<uint8_t> quantized;
     const int code = quantize(file, args, &quantized);

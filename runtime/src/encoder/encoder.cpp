@@ -62,7 +62,7 @@ Status Encoder::encode(const PixelView* images, uint32_t count, float* features,
 }
 
 Status Encoder::encode_file(const std::string& path, float* feature, float* embedding) {
-  auto image = decode_image_file(path, spec_.channels);
+  auto image = decode_image_file(path, spec_.channels, decode_target_for(spec_));
   if (!image.ok()) return image.status();
   const PixelView view = image->view();
   return encode(&view, 1, feature, embedding);

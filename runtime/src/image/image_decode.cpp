@@ -1,5 +1,6 @@
-// Decoding image files: bounded read, format sniffing, header checks before stb_image
-// decodes, gray/RGB conversion and EXIF orientation. The one place stb_image is compiled.
+// Decoding image files: bounded read, format sniffing, JPEG to libjpeg-turbo (scaled,
+// jpeg_decode.cpp), the other formats to stb_image after header checks, gray/RGB
+// conversion and EXIF orientation. The one place stb_image is compiled.
 #include "image/image_decode.h"
 
 #include <cerrno>
@@ -11,12 +12,12 @@
 #include <unistd.h>
 
 #include "image/exif_orientation.h"
+#include "image/jpeg_decode.h"
 
 // stb_image, static to this file (no symbol clashes with an app's own copy), only the
-// formats edgeclr accepts, memory input only.
+// formats edgeclr gives it (JPEG goes to libjpeg-turbo), memory input only.
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
 #define STBI_ONLY_BMP
 #define STBI_ONLY_PNM
@@ -123,11 +124,11 @@ int stb_header_info(FileKind kind, const uint8_t* data, size_t size, int* width,
   stbi__context context;
   start_stb(&context, data, size);
   switch (kind) {
-    case FileKind::kJpeg: return stbi__jpeg_info(&context, width, height, components);
     case FileKind::kPng: return stbi__png_info(&context, width, height, components);
     case FileKind::kBmp: return stbi__bmp_info(&context, width, height, components);
     case FileKind::kPgm:
     case FileKind::kPpm: return stbi__pnm_info(&context, width, height, components);
+    case FileKind::kJpeg:  // decode_jpeg's
     case FileKind::kUnknown: break;
   }
   return 0;
@@ -144,11 +145,11 @@ uint8_t* stb_decode(FileKind kind, const uint8_t* data, size_t size, int channel
   int stored_channels = 0;
   void* pixels = nullptr;
   switch (kind) {
-    case FileKind::kJpeg: pixels = stbi__jpeg_load(&context, width, height, &stored_channels, channels, &info); break;
     case FileKind::kPng: pixels = stbi__png_load(&context, width, height, &stored_channels, channels, &info); break;
     case FileKind::kBmp: pixels = stbi__bmp_load(&context, width, height, &stored_channels, channels, &info); break;
     case FileKind::kPgm:
     case FileKind::kPpm: pixels = stbi__pnm_load(&context, width, height, &stored_channels, channels, &info); break;
+    case FileKind::kJpeg:
     case FileKind::kUnknown: break;
   }
   if (pixels != nullptr && info.bits_per_channel == 16) {
@@ -245,14 +246,41 @@ Status read_bounded_file(const std::string& path, std::vector<uint8_t>* bytes) {
   return Status::Ok();
 }
 
-}  // namespace
+// The upright image of `stored` (width x height x channels as the file stores it).
+Image upright_image(std::vector<uint8_t> stored, uint32_t width, uint32_t height, uint32_t channels,
+                    uint32_t orientation) {
+  Image image;
+  image.channels = channels;
+  if (orientation == kOrientationUpright) {
+    image.width = width;
+    image.height = height;
+    image.pixels = std::move(stored);
+    return image;
+  }
+  const bool swap = orientation_swaps_sides(orientation);
+  image.width = swap ? height : width;
+  image.height = swap ? width : height;
+  image.pixels.resize(stored.size());
+  apply_orientation(stored.data(), width, height, channels, orientation, image.pixels.data());
+  return image;
+}
 
-Result<Image> decode_image_memory(const uint8_t* data, size_t size, const std::string& name, uint32_t channels) {
+Result<Image> decode_jpeg_image(const uint8_t* data, size_t size, const std::string& name, uint32_t channels,
+                                const DecodeTarget& target) {
+  const uint32_t orientation = jpeg_exif_orientation(data, size);
+  const bool swap = orientation_swaps_sides(orientation);  // the target is upright, the file is not
+  const JpegScaleTarget stored_target{swap ? target.min_height : target.min_width,
+                                      swap ? target.min_width : target.min_height, target.min_shorter_side};
+  std::vector<uint8_t> stored;
+  uint32_t width = 0, height = 0;
+  const Status decoded = decode_jpeg(data, size, channels, stored_target, &stored, &width, &height);
+  if (!decoded.ok()) return decode_failure(name, decoded.code(), decoded.message());
+  return upright_image(std::move(stored), width, height, channels, orientation);
+}
+
+Result<Image> decode_with_stb(const uint8_t* data, size_t size, const std::string& name, FileKind kind,
+                              uint32_t channels) {
   const auto invalid = [&](const std::string& why) { return decode_failure(name, StatusCode::kInvalidArgument, why); };
-  if (channels != 1 && channels != 3) return invalid(format("channels %u, expected 1 (gray) or 3 (RGB)", channels));
-  if (data == nullptr || size == 0) return invalid("no data (0 bytes)");
-  if (size > kMaxImageFileBytes) return invalid(format("%zu bytes, the limit is %zu", size, kMaxImageFileBytes));
-  const FileKind kind = sniff_kind(data, size);
   HeaderInfo header;
   EDGECLR_RETURN_IF_ERROR(check_header(data, size, name, kind, &header));
 
@@ -274,26 +302,32 @@ Result<Image> decode_image_memory(const uint8_t* data, size_t size, const std::s
   }
   const size_t pixel_count = size_t(width) * size_t(height);
   if (stb_channels == 3 && channels == 1) rgb_to_gray_in_place(decoded.get(), pixel_count);
-
-  const uint32_t orientation = kind == FileKind::kJpeg ? jpeg_exif_orientation(data, size) : kOrientationUpright;
-  const bool swap = orientation_swaps_sides(orientation);
-  Image image;
-  image.width = static_cast<uint32_t>(swap ? height : width);
-  image.height = static_cast<uint32_t>(swap ? width : height);
-  image.channels = channels;
-  image.pixels.resize(pixel_count * channels);
-  apply_orientation(decoded.get(), static_cast<uint32_t>(width), static_cast<uint32_t>(height), channels, orientation,
-                    image.pixels.data());
-  return image;
+  std::vector<uint8_t> pixels(decoded.get(), decoded.get() + pixel_count * channels);
+  decoded.reset();
+  return upright_image(std::move(pixels), static_cast<uint32_t>(width), static_cast<uint32_t>(height), channels,
+                       kOrientationUpright);
 }
 
-Result<Image> decode_image_file(const std::string& path, uint32_t channels) {
+}  // namespace
+
+Result<Image> decode_image_memory(const uint8_t* data, size_t size, const std::string& name, uint32_t channels,
+                                  const DecodeTarget& target) {
+  const auto invalid = [&](const std::string& why) { return decode_failure(name, StatusCode::kInvalidArgument, why); };
+  if (channels != 1 && channels != 3) return invalid(format("channels %u, expected 1 (gray) or 3 (RGB)", channels));
+  if (data == nullptr || size == 0) return invalid("no data (0 bytes)");
+  if (size > kMaxImageFileBytes) return invalid(format("%zu bytes, the limit is %zu", size, kMaxImageFileBytes));
+  const FileKind kind = sniff_kind(data, size);
+  if (kind == FileKind::kJpeg) return decode_jpeg_image(data, size, name, channels, target);
+  return decode_with_stb(data, size, name, kind, channels);
+}
+
+Result<Image> decode_image_file(const std::string& path, uint32_t channels, const DecodeTarget& target) {
   std::vector<uint8_t> bytes;
   const Status read = read_bounded_file(path, &bytes);
   if (!read.ok()) {
     return error(read.code(), format("failed to read image '%s': %s", path.c_str(), read.message().c_str()));
   }
-  return decode_image_memory(bytes.data(), bytes.size(), path, channels);
+  return decode_image_memory(bytes.data(), bytes.size(), path, channels, target);
 }
 
 }  // namespace edgeclr

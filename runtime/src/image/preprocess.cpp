@@ -208,6 +208,12 @@ PreprocessSpec preprocess_spec_from(const schema::InputSpec& in) {
   return spec;
 }
 
+DecodeTarget decode_target_for(const PreprocessSpec& spec) {
+  if (!spec.crop) return DecodeTarget{spec.width, spec.height, 0};
+  const uint32_t shorter_side = spec.shorter_side != 0 ? spec.shorter_side : std::max(spec.height, spec.width);
+  return DecodeTarget{spec.width, spec.height, shorter_side};
+}
+
 Status preprocess(const PixelView& src, const PreprocessSpec& spec, float* out) {
   EDGECLR_RETURN_IF_ERROR(check_view(src));
   Normalisation norm{};

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/status.h"
+#include "image/image_decode.h"
 #include "image/pixel_view.h"
 
 namespace edgeclr {
@@ -32,6 +33,10 @@ PreprocessSpec preprocess_spec_from(const schema::InputSpec& spec);
 inline size_t preprocess_output_floats(const PreprocessSpec& spec) {
   return size_t{spec.height} * spec.width * spec.channels;
 }
+
+// The smallest decoded image that preprocess only shrinks to `spec`'s output: a JPEG
+// decoded to it (DCT-domain scaling) loses nothing preprocessing would have kept.
+DecodeTarget decode_target_for(const PreprocessSpec& spec);
 
 // Writes spec.height x spec.width x spec.channels floats (NHWC, one image) to `out`:
 //  1. colour: to gray (luma_bt601, rounded to uint8 per source pixel, as decoding does)
