@@ -7,9 +7,11 @@ usage: test_eval.py EDGECLR_BINARY EXPORT_IMAGES_BINARY SOURCE_DIR
 import json
 import math
 import os
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 import cli_check
 from cli_check import check
@@ -31,6 +33,62 @@ PRINTED = 1e-9
 
 def run(*args):
     return cli_check.run(BINARY, *args)
+
+
+def read_png_rgb(path):
+    """(width, height, rows of RGB bytes) of an 8-bit RGB PNG, filters undone."""
+    data = open(path, "rb").read()
+    check(data[:8] == b"\x89PNG\r\n\x1a\n", f"{path}: not a PNG")
+    pos, idat, width, height = 8, b"", 0, 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
+            check(depth == 8 and colour == 2, f"{path}: depth {depth} colour type {colour}")
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw, stride, rows, previous = zlib.decompress(idat), width * 3, [], bytearray(width * 3)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a, b = line[i - 3] if i >= 3 else 0, previous[i]
+            c = previous[i - 3] if i >= 3 else 0
+            p = a + b - c
+            predictor = (0, a, b, (a + b) // 2,
+                         a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else b if abs(p - b) <= abs(p - c) else c)[kind]
+            line[i] = (line[i] + predictor) & 255
+        rows.append(bytes(line))
+        previous = line
+    return width, height, rows
+
+
+def check_contact_sheet(query, gallery, tmp):
+    """search --sheet: a row per query, query framed then its neighbours; the query's
+    own thumbnail equals its first neighbour's (itself, similarity 1)."""
+    sheet, thumb, pad, line = os.path.join(tmp, "sheet.png"), 64, 8, 24
+    r = run("search", MODEL, query, query, "--gallery", gallery, "--k", "3", "--sheet", sheet, "--thumb", str(thumb))
+    check(r.returncode == 0 and f"contact sheet: {sheet}" in r.stderr, f"--sheet: {r.returncode} {r.stderr!r}")
+    if r.returncode != 0:
+        return
+    width, height, rows = read_png_rgb(sheet)
+    tile_w, tile_h = thumb + pad, thumb + 2 * line + pad
+    check((width, height) == (4 * tile_w + pad, 2 * tile_h + pad), f"sheet is {width}x{height}")
+    # Fashion images are 28x28, shown at 64x64 in the middle of their square.
+    query_tile = [row[pad * 3:(pad + thumb) * 3] for row in rows[pad:pad + thumb]]
+    first_tile = [row[(pad + tile_w) * 3:(pad + tile_w + thumb) * 3] for row in rows[pad:pad + thumb]]
+    check(query_tile == first_tile, "the query's thumbnail differs from its self-match's")
+    check(len(set(b"".join(query_tile))) > 20, "the thumbnail is flat: no image drawn")
+    frame = rows[pad - 2][(pad + 10) * 3:(pad + 11) * 3]
+    check(frame == bytes((90, 160, 255)), f"query not framed: {frame}")
+    for args, code, words in ((["--sheet", sheet, "--thumb", "8"], 2, "--thumb"),
+                              (["--sheet", os.path.join(tmp, "no", "such", "dir", "s.png")], 1, "s.png")):
+        r = run("search", MODEL, query, "--gallery", gallery, *args)
+        check(r.returncode == code and r.stderr.strip().splitlines()[-1].startswith("edgeclr: ") and words in r.stderr,
+              f"--sheet {args}: {r.returncode} {r.stderr!r}")
+    r = run("search", MODEL, query, "--gallery", TEST_IMAGES, "--sheet", sheet)
+    check(r.returncode == 2 and "--sheet needs a folder" in r.stderr, f"--sheet on IDX: {r.stderr!r}")
 
 
 def export(folder, first, count):
@@ -145,6 +203,7 @@ with tempfile.TemporaryDirectory() as tmp:
         check(near[0]["gallery"] == query and abs(near[0]["similarity"] - 1) < 1e-5, f"self not first: {near[0]}")
         check(near[0]["label"] == "bag" and len(near) == 3, f"neighbours {near}")
         check(near[0]["similarity"] >= near[1]["similarity"] >= near[2]["similarity"], "not sorted")
+    check_contact_sheet(query, gallery, tmp)
     unlabelled = os.path.join(tmp, "flat")
     os.mkdir(unlabelled)
     os.link(query, os.path.join(unlabelled, "a.png"))

@@ -161,6 +161,7 @@ Status read_data(const Settings& s, uint32_t channels, AdaptInputs* inputs) {
   if (s.kind == AdaptKind::kPairs) return add_pairs_csv(s.data, inputs);
   auto set = dataset::ImageSet::open(s.data, channels);
   if (!set.ok()) return set.status();
+  set->set_decode_target(inputs->decode_target());
   if (s.kind == AdaptKind::kGroups && !set->has_labels()) {
     return error(StatusCode::kInvalidArgument, "failed to read groups '" + s.data + "': expected a subfolder per group");
   }

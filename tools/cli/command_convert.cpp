@@ -14,6 +14,7 @@
 #include "convert/convert.h"
 #include "convert/replace_head.h"
 #include "core/atomic_file.h"
+#include "image/preprocess.h"
 
 namespace edgeclr::cli {
 namespace {
@@ -156,6 +157,7 @@ int quantize(const std::vector<uint8_t>& fp32_bytes, Args& args, std::vector<uin
   if (!fp32.ok()) return fail(fp32.status().message());
   auto images = dataset::ImageSet::open(args.options["calibration"], fp32.value()->input_spec().channels());
   if (!images.ok()) return fail(images.status().message());
+  images->set_decode_target(decode_target_for(preprocess_spec_from(fp32.value()->input_spec())));
   if (images->size() <= count) {
     return fail(format("--calibration '%s' has %zu images; calibration takes %u and at least one more is needed "
                        "for the held-out fidelity check", args.options["calibration"].c_str(), images->size(), count));

@@ -77,6 +77,7 @@ int run_eval(int argc, char** argv) {
   const uint32_t channels = opened->model->input_spec().channels();
   auto data = dataset::ImageSet::open(args.options["data"], channels, args.options["labels"]);
   if (!data.ok()) return fail(data.status().message());
+  data->set_decode_target(encoder.decode_target());
   if (!data->has_labels()) return fail("'" + args.options["data"] + "' has no labels (--labels IDX, or one subfolder per class)");
   const size_t max_images = limit ? limit : SIZE_MAX;
   const bool feature = space == "feature";
@@ -88,6 +89,7 @@ int run_eval(int argc, char** argv) {
   if (has_bank) {
     auto bank_set = dataset::ImageSet::open(args.options["bank"], channels, args.options["bank-labels"]);
     if (!bank_set.ok()) return fail(bank_set.status().message());
+    bank_set->set_decode_target(encoder.decode_target());
     if (!bank_set->has_labels()) return fail("'" + args.options["bank"] + "' has no labels");
     status = eval::embed_set(encoder, bank_set.value(), max_images, feature, "bank", &bank, &bank_labels);
     if (!status.ok()) return fail(status.message());

@@ -158,7 +158,7 @@ Result<Image> ImageSet::image(size_t index) const {
     }
     return image;
   }
-  return decode_image_file(files_[index], channels_);
+  return decode_image_file(files_[index], channels_, target_);
 }
 
 std::string ImageSet::name(size_t index) const {

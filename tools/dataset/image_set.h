@@ -18,11 +18,14 @@ class ImageSet {
   static Result<ImageSet> open(const std::string& path, uint32_t channels, const std::string& labels_path = "");
 
   size_t size() const { return count_; }
-  // The image at `index` (< size()), decoded.
+  // The image at `index` (< size()), decoded (files: at least `target`'s size, see
+  // DecodeTarget; JPEGs scaled in the DCT domain when that is smaller).
   Result<Image> image(size_t index) const;
+  void set_decode_target(const DecodeTarget& target) { target_ = target; }
   // -1 when the set has no labels.
   int32_t label(size_t index) const { return labels_.empty() ? -1 : labels_[index]; }
   bool has_labels() const { return !labels_.empty(); }
+  bool from_files() const { return !files_.empty(); }  // a folder, not an IDX file
   const std::vector<std::string>& class_names() const { return class_names_; }
   std::string name(size_t index) const;  // file path, or "path[index]" for IDX
   const std::vector<std::string>& skipped() const { return skipped_; }  // non-image files
@@ -30,6 +33,7 @@ class ImageSet {
  private:
   std::string path_;
   uint32_t channels_ = 1;
+  DecodeTarget target_;  // full size unless set
   size_t count_ = 0;
   // IDX: all pixels in memory, rows x cols each.
   std::vector<uint8_t> idx_pixels_;

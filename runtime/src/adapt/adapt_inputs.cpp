@@ -82,11 +82,16 @@ Result<uint32_t> AdaptInputs::add_file(const std::string& path, int32_t group) {
     const auto known = by_path_.find(path);
     if (known != by_path_.end()) return known->second;
   }
-  auto image = decode_image_file(path, encoder_->model().input_spec().channels());
+  auto image = decode_image_file(path, encoder_->model().input_spec().channels(), decode_target());
   if (!image.ok()) return image.status();
   auto item = add_decoded(*image, group);
   if (item.ok() && set_.kind() == AdaptKind::kPairs) by_path_[path] = *item;
   return item;
+}
+
+DecodeTarget AdaptInputs::decode_target() const {
+  const DecodeTarget model = encoder_->decode_target();
+  return DecodeTarget{2 * model.min_width, 2 * model.min_height, 2 * model.min_shorter_side};
 }
 
 Result<uint32_t> AdaptInputs::add_decoded(const Image& image, int32_t group) {

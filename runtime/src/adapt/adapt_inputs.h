@@ -34,7 +34,12 @@ class AdaptInputs {
   // label (groups) and ignored otherwise.
   Result<uint32_t> add_image(const PixelView& image, int32_t group);
   // Decodes and adds a file; the same path given again (pairs) returns the same item.
+  // Decodes at decode_target() or larger.
   Result<uint32_t> add_file(const std::string& path, int32_t group);
+  // Twice the size the encoder's preprocessing needs on each side, so that a view
+  // cropped to the smallest augmentation area (35%, 0.59 of each side) is still shrunk,
+  // not enlarged: large photos decode at a DCT scale instead of full size.
+  DecodeTarget decode_target() const;
   // kPairs only: items from add_image/add_file.
   Status add_pair(uint32_t anchor, uint32_t positive, std::vector<uint32_t> negatives);
 

@@ -42,6 +42,8 @@ class Encoder {
   // buffers here, so encoding stays allocation-free.
   Status set_head(ProjectionHead head);
 
+  // The smallest decode this encoder's preprocessing only shrinks (decode_target_for).
+  DecodeTarget decode_target() const { return decode_target_for(spec_); }
   const Model& model() const { return model_; }
   const ProjectionHead& head() const { return head_; }
   uint32_t batch() const { return backbone_->batch(); }
