@@ -7,6 +7,7 @@ usage: test_eval.py EDGECLR_BINARY EXPORT_IMAGES_BINARY SOURCE_DIR
 import json
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -89,6 +90,40 @@ def check_contact_sheet(query, gallery, tmp):
               f"--sheet {args}: {r.returncode} {r.stderr!r}")
     r = run("search", MODEL, query, "--gallery", TEST_IMAGES, "--sheet", sheet)
     check(r.returncode == 2 and "--sheet needs a folder" in r.stderr, f"--sheet on IDX: {r.stderr!r}")
+
+
+def check_dedup(gallery, tmp):
+    """dedup: exact copies (the same file under another name) group with
+    their original, and nothing else does, at a threshold only copies reach."""
+    folder = os.path.join(tmp, "dups")
+    os.mkdir(folder)
+    sources = [os.path.join(gallery, c, sorted(os.listdir(os.path.join(gallery, c)))[0]) for c in ("bag", "sandal")]
+    for i, src in enumerate(sources):
+        shutil.copy(src, os.path.join(folder, f"{i}-a.png"))
+        shutil.copy(src, os.path.join(folder, f"{i}-b.png"))
+    shutil.copy(os.path.join(gallery, "trouser", sorted(os.listdir(os.path.join(gallery, "trouser")))[0]),
+                os.path.join(folder, "lonely.png"))
+    r = run("dedup", MODEL, folder, "--threshold", "0.9999", "--json")
+    check(r.returncode == 0, f"dedup: {r.returncode} {r.stderr!r}")
+    if r.returncode == 0:
+        d = json.loads(r.stdout)
+        files = sorted(sorted(os.path.basename(f) for f in g["files"]) for g in d["groups"])
+        check(d["images"] == 5 and files == [["0-a.png", "0-b.png"], ["1-a.png", "1-b.png"]], f"groups {d}")
+        check(all(abs(s - 1) < 1e-5 for g in d["groups"] for s in g["similarity_to_first"]), f"similarities {d}")
+    sheet = os.path.join(tmp, "dups.png")
+    r = run("dedup", MODEL, folder, "--threshold", "0.9999", "--sheet", sheet, "--thumb", "32")
+    check(r.returncode == 0 and "2 groups of near-duplicates" in r.stdout and os.path.exists(sheet), f"dedup text {r.stdout!r}")
+    if os.path.exists(sheet):
+        width, height, _ = read_png_rgb(sheet)
+        check((width, height) == (2 * (32 + 8) + 8, 2 * (32 + 48 + 8) + 8), f"dedup sheet {width}x{height}")
+    everything = run("dedup", MODEL, folder, "--threshold", "-1", "--json")
+    check(everything.returncode == 0 and len(json.loads(everything.stdout)["groups"][0]["files"]) == 5,
+          "threshold -1 does not put every image in one group")
+    for args, code, words in ((["--threshold", "1.5"], 2, "--threshold"), (["--space", "pixels"], 2, "--space")):
+        r = run("dedup", MODEL, folder, *args)
+        check(r.returncode == code and r.stderr.startswith("edgeclr: ") and words in r.stderr, f"dedup {args}: {r.stderr!r}")
+    r = run("dedup", MODEL, TEST_IMAGES)
+    check(r.returncode == 2 and "must be a folder" in r.stderr, f"dedup IDX: {r.stderr!r}")
 
 
 def export(folder, first, count):
@@ -204,6 +239,7 @@ with tempfile.TemporaryDirectory() as tmp:
         check(near[0]["label"] == "bag" and len(near) == 3, f"neighbours {near}")
         check(near[0]["similarity"] >= near[1]["similarity"] >= near[2]["similarity"], "not sorted")
     check_contact_sheet(query, gallery, tmp)
+    check_dedup(gallery, tmp)
     unlabelled = os.path.join(tmp, "flat")
     os.mkdir(unlabelled)
     os.link(query, os.path.join(unlabelled, "a.png"))
@@ -218,7 +254,7 @@ for args, code, words in ((["eval", MODEL], 2, "expected MODEL and --data"),
     r = run(*args)
     check(r.returncode == code and r.stderr.startswith("edgeclr: ") and words in r.stderr,
           f"{args[1:]}: {r.returncode} {r.stderr!r}")
-for command in ("eval", "search"):
+for command in ("eval", "search", "dedup"):
     r = run(command, "--help")
     check(r.returncode == 0 and r.stdout.startswith("usage: edgeclr " + command), f"{command} --help")
 r = run("eval", "--help")

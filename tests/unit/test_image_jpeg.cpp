@@ -73,19 +73,20 @@ size_t sof_offset(const Bytes& jpeg) {
 
 }  // namespace
 
-TEST_CASE("the scale is the smallest M/8 that still covers the target") {
-  // A 12 MP phone photo for a 224 shorter-side crop: 1/8 gives 504x378.
-  CHECK(jpeg_scale_numerator(4032, 3024, {0, 0, 224}) == 1);
-  CHECK(jpeg_scale_numerator(4032, 3024, {224, 224, 224}) == 1);
-  // 1000x800: 1/8 -> 125x100, 2/8 -> 250x200 (200 < 224), 3/8 -> 375x300.
-  CHECK(jpeg_scale_numerator(1000, 800, {224, 224, 224}) == 3);
-  // Stretch needs each side on its own: 800 wide x 300 high for 224x224 -> 6/8 (600x225).
-  CHECK(jpeg_scale_numerator(800, 300, {224, 224, 0}) == 6);
-  // Rounding up as libjpeg does: 225 * 1/8 = 28.1 -> 29 >= 28.
-  CHECK(jpeg_scale_numerator(225, 225, {28, 28, 0}) == 1);
-  CHECK(jpeg_scale_numerator(224, 224, {28, 28, 0}) == 1);  // exactly 28
-  CHECK(jpeg_scale_numerator(217, 217, {28, 28, 0}) == 1);  // 27.1 -> 28
-  CHECK(jpeg_scale_numerator(216, 216, {28, 28, 0}) == 2);  // exactly 27 < 28
+TEST_CASE("the scale is the smallest M/8 giving at least twice the target") {
+  // A 12 MP phone photo for a 224 shorter-side crop: 1/8 gives 504x378 (< 448),
+  // 2/8 gives 1008x756.
+  CHECK(jpeg_scale_numerator(4032, 3024, {0, 0, 224}) == 2);
+  CHECK(jpeg_scale_numerator(4032, 3024, {224, 224, 224}) == 2);
+  // 1000x800: 4/8 -> 500x400 (400 < 448), 5/8 -> 625x500.
+  CHECK(jpeg_scale_numerator(1000, 800, {224, 224, 224}) == 5);
+  // Stretch needs each side on its own: 2000 wide x 600 high for 224x224 -> 6/8 (1500x450).
+  CHECK(jpeg_scale_numerator(2000, 600, {224, 224, 0}) == 6);
+  // Rounding up as libjpeg does, against 2 x 28 = 56.
+  CHECK(jpeg_scale_numerator(448, 448, {28, 28, 0}) == 1);  // exactly 56
+  CHECK(jpeg_scale_numerator(441, 441, {28, 28, 0}) == 1);  // 55.1 -> 56
+  CHECK(jpeg_scale_numerator(440, 440, {28, 28, 0}) == 2);  // exactly 55 < 56
+  CHECK(jpeg_scale_numerator(400, 300, {224, 224, 224}) == 8);  // twice the target is out of reach: full size
   CHECK(jpeg_scale_numerator(100, 100, {224, 224, 224}) == 8);  // smaller than the target: full size
   CHECK(jpeg_scale_numerator(4032, 3024, {}) == 8);             // no target: full size
 }
@@ -99,8 +100,8 @@ TEST_CASE("a scaled decode matches the area average of the full decode") {
   for (const uint32_t numerator : {1u, 2u, 4u}) {
     CAPTURE(numerator);
     const uint32_t step = 8 / numerator;
-    // Any target that 1/8 ... does not satisfy but numerator/8 does.
-    const Image scaled = decode_ok(file, 3, {width * numerator / 8, height * numerator / 8, 0});
+    // Half of numerator/8's output: the decoder keeps twice the target.
+    const Image scaled = decode_ok(file, 3, {width * numerator / 16, height * numerator / 16, 0});
     REQUIRE(scaled.width == width / step);
     REQUIRE(scaled.height == height / step);
     // Scaled IDCT of an 8x8 block to (8/step)^2 pixels is its area average up to
@@ -139,7 +140,7 @@ TEST_CASE("a progressive file decodes to the same pixels as the baseline one") {
   REQUIRE(read_jpeg_header(baseline.data(), baseline.size(), &header).ok());
   CHECK_FALSE(header.progressive);
   CHECK(decode_ok(baseline, 3).pixels == decode_ok(progressive, 3).pixels);
-  const DecodeTarget quarter{30, 18, 0};
+  const DecodeTarget quarter{15, 9, 0};  // decoded at twice: 30x18, 2/8
   CHECK(decode_ok(baseline, 3, quarter).pixels == decode_ok(progressive, 3, quarter).pixels);
   CHECK(decode_ok(progressive, 3, quarter).width == 30);
 }
@@ -218,9 +219,9 @@ TEST_CASE("EXIF orientation turns a scaled decode upright, the target taken upri
   const Image full = decode_ok(file, 3);
   CHECK(full.width == 32);
   CHECK(full.height == 64);
-  // Upright 8 wide x 16 high needed: stored 16 x 8, which 2/8 gives (16 x 8 -> 8 x 16).
-  // Taking the target as stored would pick 4/8 (an upright 16 x 32).
-  const Image scaled = decode_ok(file, 3, {8, 16, 0});
+  // Upright 4 wide x 8 high needed, decoded at twice that: stored 16 x 8, which 2/8
+  // gives (16 x 8 -> 8 x 16). Taking the target as stored would pick 4/8 (upright 16 x 32).
+  const Image scaled = decode_ok(file, 3, {4, 8, 0});
   CHECK(scaled.width == 8);
   CHECK(scaled.height == 16);
   // Stored top-left (red 0, green 0) goes to the upright top-right.

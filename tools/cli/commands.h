@@ -10,6 +10,7 @@ int run_bench(int argc, char** argv);
 int run_convert(int argc, char** argv);
 int run_eval(int argc, char** argv);
 int run_search(int argc, char** argv);
+int run_dedup(int argc, char** argv);
 int run_adapt(int argc, char** argv);
 int run_bench_adapt(int argc, char** argv);
 

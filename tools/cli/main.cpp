@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"similarity", "print the cosine similarity of two images", edgeclr::cli::run_similarity},
     {"convert", "convert an ONNX model into an .eclr model", edgeclr::cli::run_convert},
     {"search", "print the most similar gallery images of each image", edgeclr::cli::run_search},
+    {"dedup", "print the groups of near-duplicate images in a folder", edgeclr::cli::run_dedup},
     {"eval", "measure a labelled set: kNN, 1-NN and class-mean accuracy, recall@1, cosine gap",
      edgeclr::cli::run_eval},
     {"adapt", "train the projection head on your own pairs, groups or unlabeled images",

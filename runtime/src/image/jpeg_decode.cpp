@@ -24,6 +24,13 @@ namespace {
 // Real encoders write about 10 (libjpeg's default script) and at most a few dozen.
 constexpr int kMaxScans = 500;
 
+// The decoded image is at least this many times the target: the DCT-domain scaling (a
+// box filter on 8x8-aligned blocks, chroma from coarser blocks) followed by preprocess's
+// area resize then stays close to one area resize of the whole image. Measured with the
+// photo model on a 12 MP and a 17.9 MP photo (embedding cosine to a full decode): 1/8
+// scale, 1.7x the target: 0.976-0.990; 1/4 scale, 3.4x: 0.997-0.998.
+constexpr uint32_t kScaleMargin = 2;
+
 struct ErrorManager {
   jpeg_error_mgr pub;  // first: libjpeg sees this struct as a jpeg_error_mgr
   std::jmp_buf jump;
@@ -192,9 +199,11 @@ Status run_job(DecodeJob* job) {
 
 uint32_t jpeg_scale_numerator(uint32_t width, uint32_t height, const JpegScaleTarget& target) {
   if (target.min_width == 0 && target.min_height == 0 && target.min_shorter_side == 0) return 8;  // full size
+  const uint64_t min_w = uint64_t{kScaleMargin} * target.min_width, min_h = uint64_t{kScaleMargin} * target.min_height;
+  const uint64_t min_shorter = uint64_t{kScaleMargin} * target.min_shorter_side;
   for (uint32_t m = 1; m < 8; ++m) {
     const uint32_t w = scaled(width, m), h = scaled(height, m);
-    if (w >= target.min_width && h >= target.min_height && std::min(w, h) >= target.min_shorter_side) return m;
+    if (w >= min_w && h >= min_h && std::min(w, h) >= min_shorter) return m;
   }
   return 8;
 }

@@ -14,8 +14,10 @@ namespace edgeclr {
 
 // The smallest decoded size a caller can use, in the file's stored orientation (before
 // EXIF rotation); 0 in a field means "no need". The decoder picks the smallest scale
-// M/8 (M = 1..8) whose output still has width >= min_width, height >= min_height and
-// min(width, height) >= min_shorter_side; all zero decodes at full size.
+// M/8 (M = 1..8) whose output has at least twice that: width >= 2 min_width, height >=
+// 2 min_height and min(width, height) >= 2 min_shorter_side, so that the caller's resize
+// still shrinks by 2 or more (closer to a resize of the whole image; see
+// jpeg_decode.cpp); 1/1 when none does. All zero decodes at full size.
 struct JpegScaleTarget {
   uint32_t min_width = 0, min_height = 0, min_shorter_side = 0;
 };
