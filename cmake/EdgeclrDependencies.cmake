@@ -46,15 +46,19 @@ edgeclr_require(FLATC_EXECUTABLE "flatc" flatbuffers-compiler)
 find_path(FLATBUFFERS_INCLUDE_DIR flatbuffers/flatbuffers.h)
 
 # JPEG: libjpeg-turbo's libjpeg API (DCT-domain scaling, progressive, CMYK).
+# jconfig.h is per architecture (Debian: /usr/include/<triple>/), which a cross compiler
+# does not search in a sysroot on its own.
 find_path(JPEG_TURBO_INCLUDE_DIR jpeglib.h)
+find_path(JPEG_TURBO_CONFIG_DIR jconfig.h PATH_SUFFIXES "${CMAKE_LIBRARY_ARCHITECTURE}")
 find_library(JPEG_TURBO_LIBRARY NAMES jpeg)
 edgeclr_require(JPEG_TURBO_INCLUDE_DIR "jpeglib.h (libjpeg-turbo)" libjpeg62-turbo-dev)
+edgeclr_require(JPEG_TURBO_CONFIG_DIR "jconfig.h (libjpeg-turbo)" libjpeg62-turbo-dev)
 edgeclr_require(JPEG_TURBO_LIBRARY "libjpeg.so (libjpeg-turbo)" libjpeg62-turbo-dev)
 if(NOT TARGET edgeclr::jpeg)
   add_library(edgeclr::jpeg UNKNOWN IMPORTED)
   set_target_properties(edgeclr::jpeg PROPERTIES
     IMPORTED_LOCATION "${JPEG_TURBO_LIBRARY}"
-    INTERFACE_INCLUDE_DIRECTORIES "${JPEG_TURBO_INCLUDE_DIR}")
+    INTERFACE_INCLUDE_DIRECTORIES "${JPEG_TURBO_INCLUDE_DIR};${JPEG_TURBO_CONFIG_DIR}")
 endif()
 
 # stb: compiled into edgeclr from the header (no link dependency on libstb).
