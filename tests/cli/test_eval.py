@@ -126,6 +126,25 @@ def check_dedup(gallery, tmp):
     check(r.returncode == 2 and "must be a folder" in r.stderr, f"dedup IDX: {r.stderr!r}")
 
 
+def check_labels_by_name(gallery, tmp):
+    """A --data folder with only some of the bank's classes: labels match by subfolder
+    name, not by position (each query is in the bank itself, so 1-NN is exact); a class
+    the bank lacks is refused before anything is embedded."""
+    data = os.path.join(tmp, "two-classes")
+    for name in ("sandal", "trouser"):
+        os.makedirs(os.path.join(data, name))
+        for f in sorted(os.listdir(os.path.join(gallery, name)))[:3]:
+            os.link(os.path.join(gallery, name, f), os.path.join(data, name, f))
+    r = run("eval", MODEL, "--data", data, "--bank", gallery, "--json")
+    check(r.returncode == 0 and json.loads(r.stdout)["nn1_accuracy"] == 1.0, f"labels by name: {r.stdout} {r.stderr!r}")
+    os.makedirs(os.path.join(data, "zebra"))
+    os.link(os.path.join(data, "sandal", sorted(os.listdir(os.path.join(data, "sandal")))[0]),
+            os.path.join(data, "zebra", "z.png"))
+    r = run("eval", MODEL, "--data", data, "--bank", gallery)
+    check(r.returncode == 1 and "has classes that" in r.stderr and "zebra" in r.stderr and "gallery:" not in r.stderr
+          and "data:" not in r.stderr, f"missing class: {r.returncode} {r.stderr!r}")
+
+
 def export(folder, first, count):
     subprocess.run([*cli_check.EMULATOR, EXPORT, TEST_IMAGES, TEST_LABELS, folder, "--first", str(first), "--count",
                     str(count), "--names", NAMES], check=True, capture_output=True)
@@ -240,6 +259,7 @@ with tempfile.TemporaryDirectory() as tmp:
         check(near[0]["similarity"] >= near[1]["similarity"] >= near[2]["similarity"], "not sorted")
     check_contact_sheet(query, gallery, tmp)
     check_dedup(gallery, tmp)
+    check_labels_by_name(gallery, tmp)
     unlabelled = os.path.join(tmp, "flat")
     os.mkdir(unlabelled)
     os.link(query, os.path.join(unlabelled, "a.png"))

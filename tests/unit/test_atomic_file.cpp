@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,6 +43,21 @@ TEST_CASE("a new file and a replaced file hold exactly what was written") {
   REQUIRE(write_file_atomically(path, "second!", 7).ok());
   CHECK(read_all(path) == "second!");
   CHECK(entries(dir.path()) == 1);  // no temp file left behind
+}
+
+TEST_CASE("a written file gets the mode a plain create would give (0666 less the umask), not mkstemp's 0600") {
+  const TempDir dir;
+  for (const mode_t mask : {mode_t{022}, mode_t{027}}) {
+    CAPTURE(mask);
+    const mode_t old = ::umask(mask);  // the test runner is single-threaded here
+    const std::string path = dir.path() + "/mode-" + std::to_string(mask);
+    const Status written = write_file_atomically(path, "x", 1);
+    ::umask(old);
+    REQUIRE(written.ok());
+    struct stat st;
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == (0666 & ~mask));
+  }
 }
 
 TEST_CASE("a write into a missing directory fails with the path and the reason") {

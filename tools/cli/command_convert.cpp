@@ -124,8 +124,10 @@ void print_report(const convert::FidelityReport& r, const std::string& output, c
     return;
   }
   std::printf("fidelity on %zu held-out images (int8 vs fp32):\n", r.images);
-  std::printf("  %-40s %10s\n", "layer", "SQNR dB");
-  for (const auto& l : r.layers) std::printf("  %-40s %10.1f\n", l.op.c_str(), l.sqnr_db);
+  int width = 40;  // the layer column fits the longest name
+  for (const auto& l : r.layers) width = std::max(width, static_cast<int>(l.op.size()));
+  std::printf("  %-*s %10s\n", width, "layer", "SQNR dB");
+  for (const auto& l : r.layers) std::printf("  %-*s %10.1f\n", width, l.op.c_str(), l.sqnr_db);
   std::printf("embedding cosine: mean %.5f, min %.5f\n", r.mean_cosine, r.min_cosine);
   if (r.mean_cosine < 0.99 && !worst.empty()) {
     std::string names;

@@ -1,4 +1,5 @@
 // edgeclr eval MODEL --data DIR|IDX [...]: how good is the representation space?
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -47,6 +48,26 @@ constexpr const char* kHelp =
 
 using Clock = std::chrono::steady_clock;
 
+// Folder sets number their classes by their own sorted subfolder names: the data's
+// label of each name is mapped to the bank's label of the same name (IDX sets keep their
+// numeric labels: `map` stays empty). False, with the names, when the data has a class
+// the bank has not.
+bool labels_by_name(const dataset::ImageSet& data, const dataset::ImageSet& bank, std::vector<int32_t>* map,
+                    std::string* missing) {
+  if (data.class_names().empty() || bank.class_names().empty()) return true;
+  for (const std::string& name : data.class_names()) {
+    const auto& names = bank.class_names();
+    const auto found = std::find(names.begin(), names.end(), name);
+    if (found == names.end()) {
+      *missing += (missing->empty() ? "" : ", ") + name;
+      map->push_back(-1);
+    } else {
+      map->push_back(static_cast<int32_t>(found - names.begin()));
+    }
+  }
+  return missing->empty();
+}
+
 }  // namespace
 
 int run_eval(int argc, char** argv) {
@@ -83,15 +104,28 @@ int run_eval(int argc, char** argv) {
   const bool feature = space == "feature";
   eval::Vectors queries, bank;
   std::vector<int32_t> query_labels, bank_labels;
-  Status status = eval::embed_set(encoder, data.value(), max_images, feature, "data", &queries, &query_labels);
-  if (!status.ok()) return fail(status.message());
   const bool has_bank = args.options.count("bank") != 0;
+  std::optional<dataset::ImageSet> bank_set;
+  std::vector<int32_t> to_bank_label;  // folder sets: data label -> the bank's label of that name
   if (has_bank) {
-    auto bank_set = dataset::ImageSet::open(args.options["bank"], channels, args.options["bank-labels"]);
-    if (!bank_set.ok()) return fail(bank_set.status().message());
+    auto opened_bank = dataset::ImageSet::open(args.options["bank"], channels, args.options["bank-labels"]);
+    if (!opened_bank.ok()) return fail(opened_bank.status().message());
+    bank_set = std::move(opened_bank).value();
     bank_set->set_decode_target(encoder.decode_target());
     if (!bank_set->has_labels()) return fail("'" + args.options["bank"] + "' has no labels");
-    status = eval::embed_set(encoder, bank_set.value(), max_images, feature, "bank", &bank, &bank_labels);
+    std::string missing;
+    if (!labels_by_name(data.value(), *bank_set, &to_bank_label, &missing)) {
+      return fail(format("'%s' has classes that '%s' has not: %s", args.options["data"].c_str(),
+                         args.options["bank"].c_str(), missing.c_str()));
+    }
+  }
+  Status status = eval::embed_set(encoder, data.value(), max_images, feature, "data", &queries, &query_labels);
+  if (!status.ok()) return fail(status.message());
+  for (int32_t& label : query_labels) {
+    if (!to_bank_label.empty() && label >= 0) label = to_bank_label[label];
+  }
+  if (has_bank) {
+    status = eval::embed_set(encoder, *bank_set, max_images, feature, "bank", &bank, &bank_labels);
     if (!status.ok()) return fail(status.message());
   }
   eval::KnnOptions knn;

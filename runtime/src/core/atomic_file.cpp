@@ -2,8 +2,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace edgeclr {
@@ -43,6 +45,26 @@ Status write_all(int fd, const void* data, size_t size, const std::string& path)
   return Status::Ok();
 }
 
+// The mode a plain open(O_CREAT, 0666) would give: mkstemp makes 0600 files, and the
+// rename would keep that, leaving models and checkpoints unreadable to other users. The
+// process's umask is read from /proc (umask() itself would change it, racing other
+// threads); 022 when /proc is not there.
+mode_t created_file_mode() {
+  mode_t mask = 022;
+  if (FILE* status = std::fopen("/proc/self/status", "re")) {
+    char line[128];
+    unsigned value = 0;
+    while (std::fgets(line, sizeof line, status) != nullptr) {
+      if (std::sscanf(line, "Umask: %o", &value) == 1) {
+        mask = static_cast<mode_t>(value);
+        break;
+      }
+    }
+    std::fclose(status);
+  }
+  return 0666 & ~mask;
+}
+
 }  // namespace
 
 void set_atomic_write_fault_hook_for_testing(AtomicWriteFaultHook hook) {
@@ -54,6 +76,7 @@ Status write_file_atomically(const std::string& path, const void* data, size_t s
   int err = injected_fault(AtomicWriteStep::kCreateTemp, path);
   const int fd = err != 0 ? -1 : ::mkstemp(&temp[0]);
   if (fd < 0) return io_error(path, "create temp file", err != 0 ? err : errno);
+  ::fchmod(fd, created_file_mode());  // best effort: the data matters more than the mode
   Status status = write_all(fd, data, size, path);
   if (status.ok()) {
     err = injected_fault(AtomicWriteStep::kFsync, path);
