@@ -26,7 +26,7 @@ os.makedirs(out, exist_ok=True)
 for path in chosen:
     link = os.path.join(out, os.path.basename(path))
     if not os.path.lexists(link):
-        os.symlink(os.path.realpath(path), link)
+        os.symlink(os.path.abspath(os.path.realpath(path)), link)
 rng = np.random.default_rng(7)
 for path, kind in zip(chosen[1::6], ("crop60", "jpeg30", "text", "mirror")):
     with Image.open(path) as source:
@@ -39,6 +39,6 @@ mate = os.path.join(build, "photos/root/usr/share/backgrounds/mate/abstract")
 for name in ("Elephants.jpg", "Elephants_3840x2160.jpg"):
     link = os.path.join(out, "mate-" + name)
     if not os.path.lexists(link):
-        os.symlink(os.path.join(mate, name), link)
+        os.symlink(os.path.abspath(os.path.join(mate, name)), link)
 for path in chosen[1::6][:3]:
     print(os.path.join(out, os.path.basename(path)))
