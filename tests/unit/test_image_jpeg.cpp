@@ -13,6 +13,7 @@
 #include "image/image_decode.h"
 #include "image/jpeg_decode.h"
 #include "support/jpeg_writer.h"
+#include "support/temp_dir.h"
 
 using namespace edgeclr;
 using namespace edgeclr::testing;
@@ -271,4 +272,26 @@ TEST_CASE("a progressive file with more than 500 scans is refused") {
         "failed to decode image 'scans.jpg': corrupt or unsupported JPEG (libjpeg: more than 500 progressive scans)");
   const Bytes fewer = write_jpeg(smooth_rgb(width, height), width, height, {JpegColor::kYCbCr, 90, false, false, 1});
   CHECK(decode_ok(fewer, 3).width == 16);
+}
+
+TEST_CASE("a JPEG file is decoded from a stream as from memory, EXIF and truncation included") {
+  const TempDir dir;
+  const int width = 1024, height = 768;  // over 64 KB compressed at quality 100: several buffer fills
+  const Bytes file = with_orientation(
+      write_jpeg(smooth_rgb(width, height), width, height, {JpegColor::kYCbCr, 100, true, false}), 8);
+  REQUIRE(file.size() > (size_t{64} << 10));
+  for (const DecodeTarget target : {DecodeTarget{}, DecodeTarget{25, 37, 0}}) {
+    auto from_file = decode_image_file(dir.write("photo.jpg", file), 3, target);
+    REQUIRE(from_file.ok());
+    const Image from_memory = decode_ok(file, 3, target);
+    CHECK(from_file->width == from_memory.width);
+    CHECK(from_file->height == from_memory.height);
+    CHECK(from_file->pixels == from_memory.pixels);
+  }
+  CHECK(decode_ok(file, 3).width == 768);  // orientation 8 swaps the sides
+  const Bytes cut(file.begin(), file.begin() + long(file.size()) - 1000);
+  auto truncated = decode_image_file(dir.write("cut.jpg", cut), 3);
+  REQUIRE_FALSE(truncated.ok());
+  CHECK(truncated.status().message() ==
+        "failed to decode image '" + dir.path() + "/cut.jpg': corrupt or unsupported JPEG (libjpeg: Premature end of JPEG file)");
 }

@@ -3,7 +3,9 @@
 // conversion and EXIF orientation. The one place stb_image is compiled.
 #include "image/image_decode.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <climits>
 #include <cstring>
 #include <fcntl.h>
@@ -204,47 +206,55 @@ void rgb_to_gray_in_place(uint8_t* pixels, size_t count) {
   }
 }
 
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
+// How much of a file decode_image_file reads before it knows the format: a JPEG's SOI,
+// APP0 and APP1 (EXIF, at most 64 KB) segments.
+constexpr size_t kJpegHeadBytes = size_t{128} << 10;
 
- private:
-  int fd_;
-};
 
-// A regular file of 1 to kMaxImageFileBytes bytes, whole. Errors: "<why>" only.
-Status read_bounded_file(const std::string& path, std::vector<uint8_t>* bytes) {
-  const FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (file.get() < 0) return error(StatusCode::kIoError, format("cannot open: %s", std::strerror(errno)));
+// A regular file of 1 to kMaxImageFileBytes bytes, opened. Errors: "<why>" only.
+Status open_bounded_file(const std::string& path, std::FILE** file, uint64_t* size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return error(StatusCode::kIoError, format("cannot open: %s", std::strerror(errno)));
   struct stat st;
-  if (::fstat(file.get(), &st) != 0) {
-    return error(StatusCode::kIoError, format("cannot stat: %s", std::strerror(errno)));
+  const int stat_errno = ::fstat(fd, &st) != 0 ? errno : 0;
+  const auto refuse = [fd](StatusCode code, const std::string& why) {
+    ::close(fd);
+    return error(code, why);
+  };
+  if (stat_errno != 0) return refuse(StatusCode::kIoError, format("cannot stat: %s", std::strerror(stat_errno)));
+  if (!S_ISREG(st.st_mode)) return refuse(StatusCode::kIoError, "not a regular file");
+  *size = static_cast<uint64_t>(st.st_size);
+  if (*size == 0) return refuse(StatusCode::kInvalidArgument, "file is empty");
+  if (*size > kMaxImageFileBytes) {
+    return refuse(StatusCode::kInvalidArgument, format("file has %llu bytes, the limit is %zu",
+                                                       static_cast<unsigned long long>(*size), kMaxImageFileBytes));
   }
-  if (!S_ISREG(st.st_mode)) return error(StatusCode::kIoError, "not a regular file");
-  const auto file_size = static_cast<uint64_t>(st.st_size);
-  if (file_size == 0) return error(StatusCode::kInvalidArgument, "file is empty");
-  if (file_size > kMaxImageFileBytes) {
-    return error(StatusCode::kInvalidArgument, format("file has %llu bytes, the limit is %zu",
-                                                      static_cast<unsigned long long>(file_size), kMaxImageFileBytes));
-  }
-  bytes->resize(static_cast<size_t>(file_size));
-  size_t done = 0;
-  while (done < bytes->size()) {
-    const ssize_t n = ::read(file.get(), bytes->data() + done, bytes->size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return error(StatusCode::kIoError, format("cannot read: %s", std::strerror(errno)));
-    if (n == 0) break;  // the file shrank while being read: decode what is there
-    done += static_cast<size_t>(n);
-  }
-  bytes->resize(done);
+  *file = ::fdopen(fd, "rb");
+  if (*file == nullptr) return refuse(StatusCode::kOutOfMemory, "cannot open a stream on it");
   return Status::Ok();
 }
+
+// Appends up to `count` more bytes of `file` to `bytes`; fewer when the file ends (it
+// shrank while being read: decode what is there). Errors: "<why>" only.
+Status read_more(std::FILE* file, size_t count, std::vector<uint8_t>* bytes) {
+  const size_t start = bytes->size();
+  bytes->resize(start + count);
+  const size_t got = std::fread(bytes->data() + start, 1, count, file);
+  bytes->resize(start + got);
+  if (got < count && std::ferror(file)) return error(StatusCode::kIoError, format("cannot read: %s", std::strerror(errno)));
+  return Status::Ok();
+}
+
+class StreamCloser {
+ public:
+  explicit StreamCloser(std::FILE* file) : file_(file) {}
+  ~StreamCloser() { std::fclose(file_); }
+  StreamCloser(const StreamCloser&) = delete;
+  StreamCloser& operator=(const StreamCloser&) = delete;
+
+ private:
+  std::FILE* file_;
+};
 
 // The upright image of `stored` (width x height x channels as the file stores it).
 Image upright_image(std::vector<uint8_t> stored, uint32_t width, uint32_t height, uint32_t channels,
@@ -265,17 +275,27 @@ Image upright_image(std::vector<uint8_t> stored, uint32_t width, uint32_t height
   return image;
 }
 
-Result<Image> decode_jpeg_image(const uint8_t* data, size_t size, const std::string& name, uint32_t channels,
-                                const DecodeTarget& target) {
-  const uint32_t orientation = jpeg_exif_orientation(data, size);
+// A JPEG with EXIF `orientation`, upright; `decode(stored_target, &pixels, &w, &h)` decodes
+// it (from memory or from a stream) in its stored orientation.
+template <typename Decode>
+Result<Image> upright_jpeg(uint32_t orientation, const std::string& name, uint32_t channels,
+                           const DecodeTarget& target, Decode decode) {
   const bool swap = orientation_swaps_sides(orientation);  // the target is upright, the file is not
   const JpegScaleTarget stored_target{swap ? target.min_height : target.min_width,
                                       swap ? target.min_width : target.min_height, target.min_shorter_side};
   std::vector<uint8_t> stored;
   uint32_t width = 0, height = 0;
-  const Status decoded = decode_jpeg(data, size, channels, stored_target, &stored, &width, &height);
+  const Status decoded = decode(stored_target, &stored, &width, &height);
   if (!decoded.ok()) return decode_failure(name, decoded.code(), decoded.message());
   return upright_image(std::move(stored), width, height, channels, orientation);
+}
+
+Result<Image> decode_jpeg_image(const uint8_t* data, size_t size, const std::string& name, uint32_t channels,
+                                const DecodeTarget& target) {
+  return upright_jpeg(jpeg_exif_orientation(data, size), name, channels, target,
+                      [&](const JpegScaleTarget& stored_target, std::vector<uint8_t>* pixels, uint32_t* w, uint32_t* h) {
+                        return decode_jpeg(data, size, channels, stored_target, pixels, w, h);
+                      });
 }
 
 Result<Image> decode_with_stb(const uint8_t* data, size_t size, const std::string& name, FileKind kind,
@@ -322,11 +342,30 @@ Result<Image> decode_image_memory(const uint8_t* data, size_t size, const std::s
 }
 
 Result<Image> decode_image_file(const std::string& path, uint32_t channels, const DecodeTarget& target) {
+  const auto read_failure = [&](const Status& status) {
+    return error(status.code(), format("failed to read image '%s': %s", path.c_str(), status.message().c_str()));
+  };
+  std::FILE* file = nullptr;
+  uint64_t size = 0;
+  const Status opened = open_bounded_file(path, &file, &size);
+  if (!opened.ok()) return read_failure(opened);
+  const StreamCloser closer(file);
+  // The first bytes tell the format and hold a JPEG's EXIF block (APP1 segments are at
+  // most 64 KB and come first); a JPEG is then decoded from the stream, so the
+  // compressed photo is never in memory whole. Other formats are read whole for stb.
   std::vector<uint8_t> bytes;
-  const Status read = read_bounded_file(path, &bytes);
-  if (!read.ok()) {
-    return error(read.code(), format("failed to read image '%s': %s", path.c_str(), read.message().c_str()));
+  Status read = read_more(file, static_cast<size_t>(std::min<uint64_t>(size, kJpegHeadBytes)), &bytes);
+  if (!read.ok()) return read_failure(read);
+  if (channels != 1 && channels != 3) return decode_image_memory(bytes.data(), bytes.size(), path, channels, target);
+  if (sniff_kind(bytes.data(), bytes.size()) == FileKind::kJpeg) {
+    if (std::fseek(file, 0, SEEK_SET) != 0) return read_failure(error(StatusCode::kIoError, "cannot seek"));
+    return upright_jpeg(jpeg_exif_orientation(bytes.data(), bytes.size()), path, channels, target,
+                        [&](const JpegScaleTarget& stored_target, std::vector<uint8_t>* pixels, uint32_t* w, uint32_t* h) {
+                          return decode_jpeg_stream(file, channels, stored_target, pixels, w, h);
+                        });
   }
+  read = read_more(file, static_cast<size_t>(size) - bytes.size(), &bytes);
+  if (!read.ok()) return read_failure(read);
   return decode_image_memory(bytes.data(), bytes.size(), path, channels, target);
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,12 @@ Status read_jpeg_header(const uint8_t* data, size_t size, JpegHeader* header);
 // Errors: "<why>" only. Thread-safe (no shared state).
 Status decode_jpeg(const uint8_t* data, size_t size, uint32_t channels, const JpegScaleTarget& target,
                    std::vector<uint8_t>* pixels, uint32_t* width, uint32_t* height);
+
+// As decode_jpeg, reading the file from `file`'s current position to its end, 64 KB at
+// a time, so the compressed file is never held whole in memory. A read error shows as
+// the file ending early. `file` stays open.
+Status decode_jpeg_stream(std::FILE* file, uint32_t channels, const JpegScaleTarget& target,
+                          std::vector<uint8_t>* pixels, uint32_t* width, uint32_t* height);
 
 // The scale numerator M (of M/8) decode_jpeg picks for a full-size width x height.
 uint32_t jpeg_scale_numerator(uint32_t width, uint32_t height, const JpegScaleTarget& target);
