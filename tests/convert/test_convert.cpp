@@ -12,6 +12,7 @@
 #include "backbone/backbone.h"
 #include "convert/calibrate.h"
 #include "convert/convert.h"
+#include "convert/quantize.h"
 #include "dataset/image_set.h"
 #include "head/projection_head.h"
 #include "model/model.h"
@@ -380,4 +381,27 @@ TEST_CASE("malformed preprocessing metadata is refused, not thrown") {
   auto bytes = convert::convert_onnx_fp32(g.write(dir, "f"), {});
   REQUIRE_FALSE(bytes.ok());
   CHECK(bytes.status().message().find("metadata_props edgeclr.mean is '0.5,abc'") != std::string::npos);
+}
+
+TEST_CASE("calibration samples every channel of an NHWC tensor, not a stride's few") {
+  // 96 channels (as MobileNetV2's 112x112x96), channel c always c / 95: a percentile
+  // range must span [0, 1]. A power-of-two stride kept channel 0 (and 32, 64) only.
+  constexpr size_t kChannels = 96, kPixels = 112 * 112;
+  std::vector<float> image(kPixels * kChannels);
+  for (size_t i = 0; i < image.size(); ++i) image[i] = float(i % kChannels) / (kChannels - 1);
+  convert::RangeObserver observer, again;
+  for (int n = 0; n < 20; ++n) {  // 24 M values: the reservoir of 65,536 turns over
+    observer.add(image.data(), image.size());
+    again.add(image.data(), image.size());
+  }
+  const convert::Range percentile = observer.range(convert::CalibrationMethod::kPercentile);
+  CHECK(percentile.min <= 1.0f / (kChannels - 1));
+  CHECK(percentile.max >= 94.0f / (kChannels - 1));
+  const convert::Range mse = observer.range(convert::CalibrationMethod::kMse);
+  CHECK(mse.max >= 0.9f);
+  const convert::Range minmax = observer.range(convert::CalibrationMethod::kMinMax);
+  CHECK(minmax.min == 0.0f);
+  CHECK(minmax.max == 1.0f);
+  // Seeded: the same values give the same ranges.
+  CHECK(again.range(convert::CalibrationMethod::kPercentile).max == percentile.max);
 }

@@ -8,6 +8,23 @@
 
 namespace edgeclr::convert {
 
+double RangeObserver::uniform_open() {
+  // splitmix64 (Steele, Lea, Flood 2014), as runtime/src/adapt/random.h
+  uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return (static_cast<double>(z >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+// Algorithm L (Li 1994): after the reservoir fills, the gaps between replaced values are
+// geometric, so most values cost one comparison.
+void RangeObserver::draw_skip() {
+  weight_ *= std::exp(std::log(uniform_open()) / static_cast<double>(kMaxSamples));
+  const double gap = std::floor(std::log(uniform_open()) / std::log1p(-weight_));
+  next_pick_ = seen_count_ + 1 + static_cast<uint64_t>(std::min(gap, 1e18));
+}
+
 void RangeObserver::add(const float* values, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     const float v = values[i];
@@ -17,12 +34,17 @@ void RangeObserver::add(const float* values, size_t count) {
     }
     min_ = std::min(min_, v);
     max_ = std::max(max_, v);
-    if (counter_++ % stride_ != 0) continue;
-    samples_.push_back(v);
-    if (samples_.size() == kMaxSamples) {  // keep every other sample, sample half as often
-      for (size_t j = 0; j < kMaxSamples / 2; ++j) samples_[j] = samples_[2 * j];
-      samples_.resize(kMaxSamples / 2);
-      stride_ *= 2;
+    if (samples_.size() < kMaxSamples) {
+      samples_.push_back(v);
+      if (samples_.size() == kMaxSamples) {
+        seen_count_ = kMaxSamples - 1;  // index of the last value seen
+        draw_skip();
+      }
+      continue;
+    }
+    if (++seen_count_ == next_pick_) {
+      samples_[static_cast<size_t>(uniform_open() * kMaxSamples)] = v;
+      draw_skip();
     }
   }
 }

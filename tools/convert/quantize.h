@@ -24,18 +24,27 @@ struct Range {
 enum class CalibrationMethod { kMinMax, kPercentile, kMse };
 
 // Collects what a tensor's values looked like during calibration: the extremes and a
-// bounded, evenly spread sample, from which the three methods pick a range.
+// bounded uniform random sample (reservoir sampling, Li's algorithm L, seeded: the same
+// calibration gives the same ranges), from which the three methods pick a range. A
+// regular stride would not do: NHWC activations repeat with the channel count, and a
+// power-of-two stride kept only a few channels of each tensor.
 class RangeObserver {
  public:
   void add(const float* values, size_t count);
   Range range(CalibrationMethod method) const;
 
- private:
   static constexpr size_t kMaxSamples = 1 << 16;
+
+ private:
+  double uniform_open();  // in (0, 1)
+  void draw_skip();       // the next value to replace a sample, and the weight after it
+
   float min_ = 0.0f, max_ = 0.0f;
   bool seen_ = false;
   std::vector<float> samples_;
-  size_t stride_ = 1, counter_ = 0;
+  uint64_t rng_state_ = 0x853c49e6748fea9bULL;
+  uint64_t seen_count_ = 0, next_pick_ = 0;
+  double weight_ = 1.0;
 };
 
 struct QuantizeOptions {
