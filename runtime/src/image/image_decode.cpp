@@ -210,7 +210,6 @@ void rgb_to_gray_in_place(uint8_t* pixels, size_t count) {
 // APP0 and APP1 (EXIF, at most 64 KB) segments.
 constexpr size_t kJpegHeadBytes = size_t{128} << 10;
 
-
 // A regular file of 1 to kMaxImageFileBytes bytes, opened. Errors: "<why>" only.
 Status open_bounded_file(const std::string& path, std::FILE** file, uint64_t* size) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
