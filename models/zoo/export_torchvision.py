@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Export torchvision classifiers (random weights) to ONNX as converter test models.
 
-usage: /usr/bin/python3 models/zoo/export_torchvision.py OUT_DIR [--models resnet18,...] [--opset 13]
+usage: /usr/bin/python3 models/zoo/export_torchvision.py OUT_DIR [--models resnet18,...] [--opset 13] [--dynamic]
 
 Run with Debian's /usr/bin/python3 (python3-torch, python3-torchvision, python3-onnx).
 Nothing is downloaded: every model is built with weights=None and a fixed seed, so the
@@ -119,7 +119,14 @@ def op_counts(model_proto):
     return dict(sorted(counts.items()))
 
 
-def export_one(name, out_dir, opset):
+# --dynamic: the same model also exported as other tools write it, with symbolic axes.
+DYNAMIC_AXES = {
+    "dyn-batch": {"image": {0: "N"}, "output": {0: "N"}},
+    "dyn-nhw": {"image": {0: "N", 2: "H", 3: "W"}, "output": {0: "N"}},
+}
+
+
+def export_one(name, out_dir, opset, dynamic=False):
     constructor, seed = MODELS[name]
     timings = {}
     start = time.time()
@@ -161,6 +168,17 @@ def export_one(name, out_dir, opset):
         torch.onnx.export(model, torch.zeros(1, 3, SIZE, SIZE), path, input_names=["image"],
                           output_names=["output"], opset_version=opset, do_constant_folding=True,
                           training=torch.onnx.TrainingMode.EVAL)
+    if dynamic:
+        for suffix, axes in DYNAMIC_AXES.items():
+            dynamic_path = os.path.join(out_dir, f"{name}.{suffix}.onnx")
+            with torch.no_grad():
+                torch.onnx.export(model, torch.zeros(1, 3, SIZE, SIZE), dynamic_path, input_names=["image"],
+                                  output_names=["output"], opset_version=opset, do_constant_folding=True,
+                                  training=torch.onnx.TrainingMode.EVAL, dynamic_axes=axes)
+            dynamic_proto = onnx.load(dynamic_path)
+            add_metadata(dynamic_proto)
+            onnx.checker.check_model(dynamic_proto)
+            onnx.save(dynamic_proto, dynamic_path)
     timings["export"] = time.time() - start
 
     start = time.time()
@@ -190,6 +208,9 @@ def main():
                         help="comma-separated subset of: " + ", ".join(MODELS))
     parser.add_argument("--opset", type=int, default=13)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--dynamic", action="store_true",
+                        help="also write NAME.dyn-batch.onnx (symbolic batch) and NAME.dyn-nhw.onnx "
+                             "(symbolic batch, height and width), as torch.onnx.export(dynamic_axes=...) does")
     args = parser.parse_args()
     names = [n for n in args.models.split(",") if n]
     unknown = [n for n in names if n not in MODELS]
@@ -201,7 +222,7 @@ def main():
           f"opset {args.opset}, {torch.get_num_threads()} threads", flush=True)
     start = time.time()
     for name in names:
-        export_one(name, args.out_dir, args.opset)
+        export_one(name, args.out_dir, args.opset, args.dynamic)
     print(f"done: {len(names)} model(s) in {time.time() - start:.1f} s", flush=True)
     return 0
 

@@ -103,7 +103,7 @@ with tempfile.TemporaryDirectory() as tmp:
             (["convert", ONNX, "-o", missing, "--method", "mse"], 2, "--method only with --int8"),
             (["convert", ONNX, "-o", missing, "--int8", "--calibration", TRAIN, "--method", "best"], 2, "--method"),
             (["convert", ONNX, "-o", missing, "--resize", "zoom"], 2, "--resize"),
-            (["convert", ONNX, "-o", missing, "--input-size", "32x32"], 1, "disagree with the ONNX input"),
+            (["convert", ONNX, "-o", missing, "--input-size", "32x32"], 1, "disagrees with the ONNX input [1,1,28,28]"),
             (["convert", os.path.join(tmp, "nope.onnx"), "-o", missing], 1, "cannot open"),
             (["convert", fp32, "-o", missing], 1, "not an ONNX model"),
             (["convert", ONNX, "-o", missing, "--int8", "--calibration", os.path.join(tmp, "none")], 1,

@@ -343,6 +343,52 @@ TEST_CASE("torchvision models (random weights) convert and match PyTorch's outpu
   }
 }
 
+TEST_CASE("dynamic axes: batch binds to 1, H and W to the input size, then the model matches PyTorch") {
+  // torch.onnx.export(..., dynamic_axes=...) files: input [N,3,224,224] and [N,3,H,W].
+  const char* zoo_dir = std::getenv("EDGECLR_ZOO_DIR");
+  REQUIRE_MESSAGE(zoo_dir != nullptr, "EDGECLR_ZOO_DIR is not set; run through ctest");
+  const std::string zoo = std::string(zoo_dir) + "-dynamic";  // tests/convert/CMakeLists.txt
+  for (const std::string name : {"resnet18", "mobilenet_v3_small"}) {
+    INFO(name);
+    const std::string base = zoo + "/" + name;
+    auto inputs = read_npy(base + ".inputs.npy");
+    auto output = read_npy(base + ".expected.npy");
+    REQUIRE((inputs.ok() && output.ok()));
+    for (const char* variant : {".dyn-batch.onnx", ".dyn-nhw.onnx"}) {
+      INFO(variant);
+      convert::LowerOptions options;
+      options.l2_normalize = false;
+      options.input.height = options.input.width = 224;
+      const Converted c = convert_file(base + variant, options);
+      std::vector<float> features, embeddings;
+      run_model(*c.model, inputs->f32(), inputs->shape[0], &features, &embeddings);
+      expect_close(embeddings, output.value(), "output");
+      for (size_t r = 0; r < inputs->shape[0]; ++r) {
+        const size_t d = output->shape[1];
+        CHECK(row_cosine(embeddings.data() + r * d, output->f32() + r * d, d) >= 0.9999);
+      }
+    }
+    // Without an input size the dynamic H and W are named, as the file writes them.
+    auto unbound = convert::convert_onnx_fp32(base + ".dyn-nhw.onnx", convert::LowerOptions{});
+    REQUIRE_FALSE(unbound.ok());
+    CHECK(unbound.status().message() == "failed to convert '" + base +
+                                            ".dyn-nhw.onnx': the input 'image' has dynamic dims [N,3,H,W]: give "
+                                            "--input-size HxW");
+    // Another size binds too (the network is fully convolutional up to its pooling).
+    convert::LowerOptions other;
+    other.input.height = 160;
+    other.input.width = 192;
+    const Converted resized = convert_file(base + ".dyn-nhw.onnx", other);
+    CHECK(resized.model->input_spec().height() == 160);
+    CHECK(resized.model->input_spec().width() == 192);
+    // A static file's size cannot be changed: the error prints its dims as numbers.
+    auto fixed = convert::convert_onnx_fp32(base + ".dyn-batch.onnx", other);
+    REQUIRE_FALSE(fixed.ok());
+    CHECK(fixed.status().message().find("--input-size 160x192 disagrees with the ONNX input [1,3,224,224]") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("torchvision models quantize to int8 with a fidelity report (RGB from gray images)") {
   // Calibration on Fashion-MNIST test images, replicated to RGB and enlarged to 224x224:
   // not the data these (random) weights would see, but real images through the real path.

@@ -15,7 +15,7 @@ Status with_path(const std::string& path, const Status& status) {
 }  // namespace
 
 Result<std::vector<uint8_t>> convert_onnx_fp32(const std::string& onnx_path, const LowerOptions& options) {
-  auto graph = import_onnx(onnx_path);
+  auto graph = import_onnx(onnx_path, InputBinding{options.input.channels, options.input.height, options.input.width});
   if (!graph.ok()) return graph.status();
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, remove_passthrough(graph.value())));
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fold_constants(graph.value())));

@@ -194,9 +194,13 @@ Status Lowering::set_input() {
   const uint32_t c = static_cast<uint32_t>(in.shape[1]), h = static_cast<uint32_t>(in.shape[2]),
                  w = static_cast<uint32_t>(in.shape[3]);
   if ((o.height && o.height != h) || (o.width && o.width != w) || (o.channels && o.channels != c)) {
+    std::string given = o.height || o.width ? format("--input-size %ux%u", o.height, o.width) : "";
+    if (o.channels) given += (given.empty() ? "" : " and ") + format("--channels %u", o.channels);
     return error(StatusCode::kInvalidArgument,
-                 format("--input-size/--channels %ux%u with %u channels disagree with the ONNX input [%u,%u,%u]",
-                        o.height, o.width, o.channels, c, h, w));
+                 format("%s disagree%s with the ONNX input [%lld,%lld,%lld,%lld]", given.c_str(),
+                        o.channels && (o.height || o.width) ? "" : "s", static_cast<long long>(in.shape[0]),
+                        static_cast<long long>(in.shape[1]), static_cast<long long>(in.shape[2]),
+                        static_cast<long long>(in.shape[3])));
   }
   if (c != 1 && c != 3) return error(StatusCode::kUnsupported, format("the input has %u channels; supported: 1 (gray) or 3 (RGB)", c));
   std::vector<float> mean = o.mean, std = o.std;

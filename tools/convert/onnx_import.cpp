@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace edgeclr::convert {
@@ -112,6 +113,52 @@ Status read_model(const std::string& path, onnx::ModelProto* model) {
   return Status::Ok();
 }
 
+// The input's dims as the file writes them: numbers, symbolic names, '?' for neither.
+std::string dims_text(const onnx::TensorShapeProto& shape) {
+  std::string text = "[";
+  for (int i = 0; i < shape.dim_size(); ++i) {
+    const auto& dim = shape.dim(i);
+    text += i ? "," : "";
+    text += dim.has_dim_value() ? std::to_string(dim.dim_value()) : dim.has_dim_param() && !dim.dim_param().empty()
+                                                                        ? dim.dim_param()
+                                                                        : "?";
+  }
+  return text + "]";
+}
+
+bool is_static(const onnx::TensorShapeProto::Dimension& dim) { return dim.has_dim_value() && dim.dim_value() > 0; }
+
+// Binds the image input's symbolic dims (see InputBinding) in the model itself, and drops
+// the file's intermediate shape annotations, so that shape inference recomputes every
+// shape from the bound input and Shape/Slice/Concat chains become constants.
+Status bind_input(onnx::ModelProto* model, const std::string& path, const InputBinding& binding) {
+  onnx::GraphProto* g = model->mutable_graph();
+  std::set<std::string> initializers;
+  for (const auto& init : g->initializer()) initializers.insert(init.name());
+  for (auto& in : *g->mutable_input()) {
+    if (initializers.count(in.name()) || !in.type().has_tensor_type() || !in.type().tensor_type().has_shape()) continue;
+    onnx::TensorShapeProto* shape = in.mutable_type()->mutable_tensor_type()->mutable_shape();
+    if (shape->dim_size() != 4) continue;  // lowering names the problem
+    const std::string as_written = dims_text(*shape);
+    const uint32_t wanted[4] = {1, binding.channels, binding.height, binding.width};
+    const char* give[4] = {"", "--channels N", "--input-size HxW", "--input-size HxW"};
+    for (int i = 0; i < 4; ++i) {
+      onnx::TensorShapeProto::Dimension* dim = shape->mutable_dim(i);
+      if (is_static(*dim)) continue;
+      if (wanted[i] == 0) {
+        return fail(path, format("the input '%s' has dynamic dims %s: give %s", in.name().c_str(), as_written.c_str(),
+                                 give[i]));
+      }
+      dim->set_dim_value(wanted[i]);  // replaces dim_param (a oneof)
+    }
+  }
+  g->clear_value_info();
+  for (auto& out : *g->mutable_output()) {
+    if (out.type().has_tensor_type()) out.mutable_type()->mutable_tensor_type()->clear_shape();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Constant> read_tensor_file(const std::string& path) {
@@ -128,9 +175,10 @@ Result<Constant> read_tensor_file(const std::string& path) {
   return c;
 }
 
-Result<Graph> import_onnx(const std::string& path) {
+Result<Graph> import_onnx(const std::string& path, const InputBinding& binding) {
   onnx::ModelProto model;
   EDGECLR_RETURN_IF_ERROR(read_model(path, &model));
+  EDGECLR_RETURN_IF_ERROR(bind_input(&model, path, binding));
   Graph graph;
   for (const auto& opset : model.opset_import()) {
     if (opset.domain().empty() || opset.domain() == "ai.onnx") graph.opset = opset.version();
