@@ -117,6 +117,12 @@ struct OnnxGraph {
     }
     for (int64_t i = 0; i < n; ++i) t->add_float_data(value * static_cast<float>((i % 7) - 3));
   }
+  void scalar(const std::string& name, float value) {  // a rank-0 float initializer
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_float_data(value);
+  }
   onnx::NodeProto* node(const std::string& op, std::vector<std::string> in, const std::string& out) {
     auto* n = g->add_node();
     n->set_op_type(op);
@@ -316,6 +322,75 @@ TEST_CASE("BatchNormalization after a Conv is folded into it, elsewhere it becom
     const double expected = gamma[o] * (conv - mean[o]) / std::sqrt(var[o] + 0.01) + beta[o];
     CHECK(std::abs(features[o] - expected) <= 1e-5 * (1 + std::abs(expected)));  // a few float roundings
   }
+}
+
+TEST_CASE("division and subtraction by constants, spelled-out hard-swish and a trailing Softmax") {
+  // image (constant value v per channel) -> 1x1 Conv (w, b) -> Div 2 -> Sub 0.5 ->
+  // x * Clip(x + 3, 0, 6) / 6 (hard-swish as exporters write it) -> GAP -> Flatten ->
+  // Gemm -> Softmax. Expected values computed here from the op definitions; the Softmax
+  // is dropped with a note (the embedding is the head's output).
+  TempDir dir;
+  OnnxGraph g;
+  g.weight("w", {2, 3, 1, 1}, 0.25f);  // -0.75 -0.5 -0.25 / 0 0.25 0.5
+  g.weight("b", {2}, 0.5f);            // -1.5 -1.0
+  g.weight("gw", {2, 2}, 0.5f);        // Gemm weight [out, in] (transB): -1.5 -1.0 / -0.5 0
+  g.weight("gb", {2}, 1.0f);           // -3 -2
+  for (const auto& [name, v] : std::vector<std::pair<std::string, float>>{
+           {"two", 2.0f}, {"half", 0.5f}, {"three", 3.0f}, {"zero", 0.0f}, {"six", 6.0f}}) {
+    g.scalar(name, v);
+  }
+  g.node("Conv", {"image", "w", "b"}, "c");
+  g.node("Div", {"c", "two"}, "d");
+  g.node("Sub", {"d", "half"}, "x");
+  g.node("Add", {"x", "three"}, "x3");
+  g.node("Clip", {"x3", "zero", "six"}, "r6");
+  g.node("Mul", {"x", "r6"}, "xr");
+  g.node("Div", {"xr", "six"}, "hs");
+  g.node("GlobalAveragePool", {"hs"}, "p");
+  g.node("Flatten", {"p"}, "f");
+  auto* gemm = g.node("Gemm", {"f", "gw", "gb"}, "logits");
+  auto* trans_b = gemm->add_attribute();
+  trans_b->set_name("transB");
+  trans_b->set_type(onnx::AttributeProto::INT);
+  trans_b->set_i(1);
+  g.node("Softmax", {"logits"}, "prob");
+  convert::LowerOptions options;
+  options.l2_normalize = false;
+  std::vector<std::string> notes;
+  auto bytes = convert::convert_onnx_fp32(g.write(dir, "prob"), options, &notes);
+  REQUIRE_MESSAGE(bytes.ok(), bytes.status().message());
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].find("dropped the trailing Softmax 'prob_node'") == 0);
+  auto model = Model::open_buffer(bytes->data(), bytes->size(), "m");
+  REQUIRE(model.ok());
+
+  const float pixel[3] = {0.5f, -1.0f, 2.0f};
+  std::vector<float> input(8 * 8 * 3);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = pixel[i % 3];
+  std::vector<float> features, embeddings;
+  run_model(*model.value(), input.data(), 1, &features, &embeddings);
+  const float w[2][3] = {{-0.75f, -0.5f, -0.25f}, {0.0f, 0.25f, 0.5f}}, b[2] = {-1.5f, -1.0f};
+  double h[2];
+  for (int o = 0; o < 2; ++o) {
+    const double x = (w[o][0] * pixel[0] + w[o][1] * pixel[1] + w[o][2] * pixel[2] + b[o]) / 2.0 - 0.5;
+    h[o] = x * std::min(6.0, std::max(0.0, x + 3.0)) / 6.0;
+    CHECK(std::abs(features[o] - h[o]) <= 1e-5 * (1 + std::abs(h[o])));
+  }
+  const double logits[2] = {-1.5 * h[0] - 1.0 * h[1] - 3.0, -0.5 * h[0] + 0.0 * h[1] - 2.0};
+  for (int o = 0; o < 2; ++o) CHECK(std::abs(embeddings[o] - logits[o]) <= 1e-5 * (1 + std::abs(logits[o])));
+
+  // Division by a constant zero is refused, naming the node.
+  TempDir dir2;
+  OnnxGraph z;
+  z.weight("w", {2, 3, 1, 1}, 0.25f);
+  z.scalar("zero", 0.0f);
+  z.node("Conv", {"image", "w"}, "c");
+  z.node("Div", {"c", "zero"}, "d");
+  z.node("GlobalAveragePool", {"d"}, "p");
+  z.node("Flatten", {"p"}, "f");
+  auto refused = convert::convert_onnx_fp32(z.write(dir2, "f"), options);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message().find("node 'd_node' (Div): divides by the constant 0") != std::string::npos);
 }
 
 TEST_CASE("torchvision models (random weights) convert and match PyTorch's outputs") {

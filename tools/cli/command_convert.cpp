@@ -229,8 +229,10 @@ int run_convert(int argc, char** argv) {
     if (!int8 && args.options.count(option)) return usage_error("convert", std::string("--") + option + " only with --int8");
   }
   if (int8 != (args.options.count("calibration") != 0)) return usage_error("convert", "--int8 needs --calibration, and the reverse");
-  auto bytes = convert::convert_onnx_fp32(onnx, options);
+  std::vector<std::string> notes;
+  auto bytes = convert::convert_onnx_fp32(onnx, options, &notes);
   if (!bytes.ok()) return fail(bytes.status().message());
+  for (const std::string& note : notes) std::fprintf(stderr, "note: %s\n", note.c_str());
   std::vector<uint8_t> file = std::move(bytes).value();
   if (args.options.count("head")) {
     auto with_head = convert::replace_head(file, args.options["head"]);

@@ -14,11 +14,14 @@ Status with_path(const std::string& path, const Status& status) {
 
 }  // namespace
 
-Result<std::vector<uint8_t>> convert_onnx_fp32(const std::string& onnx_path, const LowerOptions& options) {
+Result<std::vector<uint8_t>> convert_onnx_fp32(const std::string& onnx_path, const LowerOptions& options,
+                                               std::vector<std::string>* notes) {
   auto graph = import_onnx(onnx_path, InputBinding{options.input.channels, options.input.height, options.input.width});
   if (!graph.ok()) return graph.status();
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, remove_passthrough(graph.value())));
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fold_constants(graph.value())));
+  EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, drop_classifier_activation(graph.value(), notes)));
+  EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, rewrite_constant_division(graph.value())));
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fold_batch_norm(graph.value())));
   auto builder = lower_to_eclr(graph.value(), options);
   if (!builder.ok()) return with_path(onnx_path, builder.status());

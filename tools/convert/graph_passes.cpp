@@ -253,3 +253,55 @@ Status fold_batch_norm(Graph& graph) {
 }
 
 }  // namespace edgeclr::convert
+
+namespace edgeclr::convert {
+
+Status rewrite_constant_division(Graph& graph) {
+  for (Node& n : graph.nodes) {
+    if ((n.op != "Div" && n.op != "Sub") || n.inputs.size() != 2) continue;
+    const Constant* c = graph.constant(n.inputs[1]);
+    if (c == nullptr || graph.constant(n.inputs[0]) != nullptr || !c->is_float) continue;
+    Constant rewritten = *c;
+    for (float& v : rewritten.floats) {
+      const float original = v;
+      v = n.op == "Div" ? 1.0f / original : -original;
+      if (!std::isfinite(original) || !std::isfinite(v) || (n.op == "Div" && v == 0.0f)) {
+        return node_error(n, format("%s by the constant %g", n.op == "Div" ? "divides" : "subtracts", original));
+      }
+    }
+    const std::string name = n.name + (n.op == "Div" ? ".reciprocal" : ".negated");
+    Value value;
+    value.shape = rewritten.dims;
+    value.shape_known = true;
+    value.constant = std::move(rewritten);
+    graph.values[name] = std::move(value);
+    n.inputs[1] = name;
+    n.op = n.op == "Div" ? "Mul" : "Add";
+  }
+  return Status::Ok();
+}
+
+Status drop_classifier_activation(Graph& graph, std::vector<std::string>* notes) {
+  for (size_t i = graph.nodes.size(); i-- > 0;) {
+    const Node& n = graph.nodes[i];
+    if (n.outputs.empty() || n.outputs[0] != graph.output) continue;
+    if (n.op != "Softmax" && n.op != "LogSoftmax" && n.op != "ArgMax") return Status::Ok();
+    const auto producer = std::find_if(graph.nodes.begin(), graph.nodes.end(), [&](const Node& p) {
+      return !p.outputs.empty() && p.outputs[0] == n.inputs[0];
+    });
+    if (producer == graph.nodes.end() ||
+        (producer->op != "Gemm" && producer->op != "MatMul" && producer->op != "Add")) {
+      return Status::Ok();  // lowering refuses it with the node named
+    }
+    if (notes != nullptr) {
+      notes->push_back(format("dropped the trailing %s '%s': the embedding is the head's output before a "
+                              "classifier's activation", n.op.c_str(), n.name.c_str()));
+    }
+    graph.output = n.inputs[0];
+    erase_nodes(graph, {i});
+    return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+}  // namespace edgeclr::convert

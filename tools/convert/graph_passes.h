@@ -3,6 +3,9 @@
 // BatchNormalization into the convolution before it.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "convert/graph.h"
 #include "core/status.h"
 
@@ -16,5 +19,15 @@ Status fold_constants(Graph& graph);
 
 // Conv -> BatchNormalization, the conv's output read by nothing else, becomes one Conv.
 Status fold_batch_norm(Graph& graph);
+
+// Div(x, c) becomes Mul(x, 1 / c) and Sub(x, c) becomes Add(x, -c) for a constant float
+// c, as exporters write hard-swish (x * Clip(x + 3, 0, 6) / 6) and normalisations, so
+// they lower onto multiply and add. A zero or non-finite 1 / c is refused.
+Status rewrite_constant_division(Graph& graph);
+
+// A Softmax, LogSoftmax or ArgMax that produces the graph output after a Gemm, MatMul or
+// Add (a classifier's activation) is dropped: the embedding is the head's output before
+// it. Appends a note naming the node to `notes`.
+Status drop_classifier_activation(Graph& graph, std::vector<std::string>* notes);
 
 }  // namespace edgeclr::convert
