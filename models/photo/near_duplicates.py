@@ -196,30 +196,33 @@ def size_metrics(vectors, labels):
     return float(np.mean(hits)), float(np.mean(aps)), len(hits)
 
 
-def edit_metrics(queries, sources, originals):
-    sims = normalised(queries) @ normalised(originals).T
-    own = sims[np.arange(len(sources)), sources]
+def edit_metrics(sims, sources, files, original_files):
+    """sims: (edits, originals) cosines. recall@1, mAP (1 / rank of the source), the
+    cosines of an edit to its own original (5th percentile, minimum) and to the most
+    similar other original (99th percentile, maximum: where a dedup threshold can go),
+    and the missed edits as "edit -> the photo found instead"."""
+    rows = np.arange(len(sources))
+    own = sims[rows, sources]
     ranks = 1 + (sims > own[:, None]).sum(axis=1)
-    return float(np.mean(ranks == 1)), float(np.mean(1.0 / ranks)), len(sources)
-
-
-def misses(queries, sources, originals, files, original_files):
-    """The edits whose nearest original is another photo: "edit -> that photo"."""
-    sims = normalised(queries) @ normalised(originals).T
+    others = sims.copy()
+    others[rows, sources] = -np.inf
+    other = others.max(axis=1)
     nearest = sims.argmax(axis=1)
-    return [f"{os.path.basename(files[i])} -> {os.path.basename(original_files[nearest[i]])}"
-            for i in np.flatnonzero(nearest != sources)]
+    return {
+        "recall_at_1": float(np.mean(ranks == 1)), "map": float(np.mean(1.0 / ranks)), "queries": len(sources),
+        "cosine": {"same_p05": float(np.percentile(own, 5)), "same_min": float(own.min()),
+                   "other_p99": float(np.percentile(other, 99)), "other_max": float(other.max())},
+        "misses": [f"{os.path.basename(files[i])} -> {os.path.basename(original_files[nearest[i]])}"
+                   for i in np.flatnonzero(nearest != sources)],
+    }
 
 
-def separation(queries, sources, originals):
-    """Cosines of an edit to its own original (5th percentile, minimum) and to the most
-    similar other original (99th percentile, maximum): where a dedup threshold can go."""
-    sims = normalised(queries) @ normalised(originals).T
-    own = sims[np.arange(len(sources)), sources]
-    sims[np.arange(len(sources)), sources] = -np.inf
-    other = sims.max(axis=1)
-    return {"same_p05": float(np.percentile(own, 5)), "same_min": float(own.min()),
-            "other_p99": float(np.percentile(other, 99)), "other_max": float(other.max())}
+def result_row(model, space, db, labels, edits_v, originals_v, sources, edit_files, originals):
+    r1, m, n = size_metrics(db, labels)
+    e = edit_metrics(normalised(edits_v) @ normalised(originals_v).T, sources, edit_files, originals)
+    return {"model": model, "space": space, "sizes_recall_at_1": r1, "sizes_map": m, "sizes_queries": n,
+            "edits_recall_at_1": e["recall_at_1"], "edits_map": e["map"], "edits_queries": e["queries"],
+            "edits_cosine": e["cosine"], "edits_misses": e["misses"]}
 
 
 def main():
@@ -257,26 +260,19 @@ def main():
         model = os.path.join(build, "photo", f"photo-{name}.eclr")
         for space in ("feature", "embedding"):
             feature = space == "feature"
-            db = embed_edgeclr(edgeclr, model, database, feature)
-            r1, m, n = size_metrics(db, labels)
-            edits_v, originals_v = (embed_edgeclr(edgeclr, model, edit_files, feature),
-                                    embed_edgeclr(edgeclr, model, originals, feature))
-            e1, em, en = edit_metrics(edits_v, sources, originals_v)
-            rows.append({"model": f"edgeclr {name}", "space": space, "sizes_recall_at_1": r1, "sizes_map": m,
-                         "sizes_queries": n, "edits_recall_at_1": e1, "edits_map": em, "edits_queries": en,
-                         "edits_cosine": separation(edits_v, sources, originals_v),
-                         "edits_misses": misses(edits_v, sources, originals_v, edit_files, originals)})
-            print(f"  {rows[-1]['model']} {space}: sizes {r1:.3f}/{m:.3f}, edits {e1:.3f}/{em:.3f}", file=sys.stderr)
+            rows.append(result_row(f"edgeclr {name}", space, embed_edgeclr(edgeclr, model, database, feature), labels,
+                                   embed_edgeclr(edgeclr, model, edit_files, feature),
+                                   embed_edgeclr(edgeclr, model, originals, feature), sources, edit_files, originals))
+            r = rows[-1]
+            print(f"  {r['model']} {space}: sizes {r['sizes_recall_at_1']:.3f}/{r['sizes_map']:.3f}, "
+                  f"edits {r['edits_recall_at_1']:.3f}/{r['edits_map']:.3f}", file=sys.stderr)
     if not args.no_torch:
         torch_encoder = TorchEncoder(build, os.path.join(build, "photo", "photo-fp32.eclr"))
         db_f, db_e = torch_encoder.encode(database)
         ed_f, ed_e = torch_encoder.encode(edit_files)
         or_f, or_e = torch_encoder.encode(originals)
         for space, db, ed, orig in (("feature", db_f, ed_f, or_f), ("embedding", db_e, ed_e, or_e)):
-            r1, m, n = size_metrics(db, labels)
-            e1, em, en = edit_metrics(ed, sources, orig)
-            rows.append({"model": "PyTorch fp32", "space": space, "sizes_recall_at_1": r1, "sizes_map": m,
-                         "sizes_queries": n, "edits_recall_at_1": e1, "edits_map": em, "edits_queries": en})
+            rows.append(result_row("PyTorch fp32", space, db, labels, ed, orig, sources, edit_files, originals))
     summary = {"groups": len(groups), "database": len(database), "originals": len(originals),
                "edits": len(edit_files), "edit_kinds": list(EDITS), "results": rows}
     if args.json:
@@ -291,10 +287,9 @@ def main():
     print("edits: cosine to their own original (5th percentile / min) and to the nearest other original "
           "(99th percentile / max); missed edits")
     for r in rows:
-        if "edits_cosine" in r:
-            c = r["edits_cosine"]
-            print(f"{r['model']:16} {r['space']:10} same {c['same_p05']:.3f} / {c['same_min']:.3f}, "
-                  f"other {c['other_p99']:.3f} / {c['other_max']:.3f}; missed: {', '.join(r['edits_misses']) or '-'}")
+        c = r["edits_cosine"]
+        print(f"{r['model']:16} {r['space']:10} same {c['same_p05']:.3f} / {c['same_min']:.3f}, "
+              f"other {c['other_p99']:.3f} / {c['other_max']:.3f}; missed: {', '.join(r['edits_misses']) or '-'}")
 
 
 if __name__ == "__main__":

@@ -113,8 +113,27 @@ def test_bench():
               f"bench values {d}")
 
 
+def test_bench_image():
+    """bench --image: each call is the file's decode and encode; errors are the file's."""
+    r = run("bench", MODEL, "--image", IMAGES[0], "--runs", "3", "--json")
+    check(r.returncode == 0, f"bench --image: {r.returncode} {r.stderr!r}")
+    if r.returncode == 0:
+        d = json.loads(r.stdout)
+        check(d.get("image") == IMAGES[0] and d["batch"] == 1 and 0 < d["p50_ms"] <= d["p90_ms"], f"values {d}")
+    text = run("bench", MODEL, "--image", IMAGES[0])
+    check(text.returncode == 0 and f"image            {IMAGES[0]} (file to embedding per call)" in text.stdout,
+          f"bench --image text {text.stdout!r}")
+    not_image = os.path.join(MODELS, "images", "text.jpg")
+    for args, code, words in ((["--image", not_image], 1, "text.jpg"),
+                              (["--image", IMAGES[0], "--batch", "2"], 2, "--image takes --batch 1")):
+        r = run("bench", MODEL, *args)
+        check(r.returncode == code and r.stderr.startswith("edgeclr: ") and words in r.stderr,
+              f"bench {args}: {r.returncode} {r.stderr!r}")
+
+
 test_embed()
 test_errors()
 test_similarity()
 test_bench()
+test_bench_image()
 cli_check.finish()

@@ -116,6 +116,12 @@ def check_dedup(gallery, tmp):
     if os.path.exists(sheet):
         width, height, _ = read_png_rgb(sheet)
         check((width, height) == (2 * (32 + 8) + 8, 2 * (32 + 48 + 8) + 8), f"dedup sheet {width}x{height}")
+    alone = os.path.join(tmp, "alone")
+    os.mkdir(alone)
+    shutil.copy(os.path.join(folder, "lonely.png"), os.path.join(alone, "lonely.png"))
+    r = run("dedup", MODEL, alone, "--sheet", os.path.join(tmp, "none.png"), "--json")
+    check(r.returncode == 0 and json.loads(r.stdout)["groups"] == [] and "no contact sheet written" in r.stderr
+          and not os.path.exists(os.path.join(tmp, "none.png")), f"dedup without duplicates: {r.stdout} {r.stderr!r}")
     everything = run("dedup", MODEL, folder, "--threshold", "-1", "--json")
     check(everything.returncode == 0 and len(json.loads(everything.stdout)["groups"][0]["files"]) == 5,
           "threshold -1 does not put every image in one group")

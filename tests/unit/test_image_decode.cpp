@@ -332,6 +332,10 @@ TEST_CASE("unknown, corrupt and truncated files are refused with the format name
 TEST_CASE("channels other than 1 or 3 are refused") {
   CHECK(decode_error(pnm_of("P6", kRgb2x2, 2, 2), "x.ppm", 4) ==
         "failed to decode image 'x.ppm': channels 4, expected 1 (gray) or 3 (RGB)");
+  // A file is not even opened.
+  auto from_file = decode_image_file("/no/such/file.jpg", 2);
+  REQUIRE_FALSE(from_file.ok());
+  CHECK(from_file.status().message() == "failed to decode image '/no/such/file.jpg': channels 2, expected 1 (gray) or 3 (RGB)");
 }
 
 TEST_CASE("Image::view describes the packed pixels") {

@@ -9,12 +9,7 @@
 namespace edgeclr::convert {
 
 double RangeObserver::uniform_open() {
-  // splitmix64 (Steele, Lea, Flood 2014), as runtime/src/adapt/random.h
-  uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
-  return (static_cast<double>(z >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+  return (static_cast<double>(rng_.next() >> 11) + 0.5) * (1.0 / 9007199254740992.0);  // 53 bits, never 0 or 1
 }
 
 // Algorithm L (Li 1994): after the reservoir fills, the gaps between replaced values are

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "adapt/random.h"
 #include "builder/model_builder.h"
 #include "core/status.h"
 #include "model/model.h"
@@ -42,7 +43,7 @@ class RangeObserver {
   float min_ = 0.0f, max_ = 0.0f;
   bool seen_ = false;
   std::vector<float> samples_;
-  uint64_t rng_state_ = 0x853c49e6748fea9bULL;
+  Rng rng_{0x853c49e6748fea9bULL};
   uint64_t seen_count_ = 0, next_pick_ = 0;
   double weight_ = 1.0;
 };

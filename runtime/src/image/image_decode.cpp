@@ -327,12 +327,17 @@ Result<Image> decode_with_stb(const uint8_t* data, size_t size, const std::strin
                        kOrientationUpright);
 }
 
+Status check_channels(const std::string& name, uint32_t channels) {
+  if (channels == 1 || channels == 3) return Status::Ok();
+  return decode_failure(name, StatusCode::kInvalidArgument, format("channels %u, expected 1 (gray) or 3 (RGB)", channels));
+}
+
 }  // namespace
 
 Result<Image> decode_image_memory(const uint8_t* data, size_t size, const std::string& name, uint32_t channels,
                                   const DecodeTarget& target) {
   const auto invalid = [&](const std::string& why) { return decode_failure(name, StatusCode::kInvalidArgument, why); };
-  if (channels != 1 && channels != 3) return invalid(format("channels %u, expected 1 (gray) or 3 (RGB)", channels));
+  EDGECLR_RETURN_IF_ERROR(check_channels(name, channels));
   if (data == nullptr || size == 0) return invalid("no data (0 bytes)");
   if (size > kMaxImageFileBytes) return invalid(format("%zu bytes, the limit is %zu", size, kMaxImageFileBytes));
   const FileKind kind = sniff_kind(data, size);
@@ -341,6 +346,7 @@ Result<Image> decode_image_memory(const uint8_t* data, size_t size, const std::s
 }
 
 Result<Image> decode_image_file(const std::string& path, uint32_t channels, const DecodeTarget& target) {
+  EDGECLR_RETURN_IF_ERROR(check_channels(path, channels));
   const auto read_failure = [&](const Status& status) {
     return error(status.code(), format("failed to read image '%s': %s", path.c_str(), status.message().c_str()));
   };
@@ -355,7 +361,6 @@ Result<Image> decode_image_file(const std::string& path, uint32_t channels, cons
   std::vector<uint8_t> bytes;
   Status read = read_more(file, static_cast<size_t>(std::min<uint64_t>(size, kJpegHeadBytes)), &bytes);
   if (!read.ok()) return read_failure(read);
-  if (channels != 1 && channels != 3) return decode_image_memory(bytes.data(), bytes.size(), path, channels, target);
   if (sniff_kind(bytes.data(), bytes.size()) == FileKind::kJpeg) {
     if (std::fseek(file, 0, SEEK_SET) != 0) return read_failure(error(StatusCode::kIoError, "cannot seek"));
     return upright_jpeg(jpeg_exif_orientation(bytes.data(), bytes.size()), path, channels, target,
