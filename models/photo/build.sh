@@ -32,12 +32,9 @@ corpus="$build/photos/corpus"
 [[ -x "$edgeclr" ]] || { echo "build.sh: no $edgeclr; run 'make build' first" >&2; exit 1; }
 mkdir -p "$out"
 
-# Which layers stay fp32 in the int8 model: the two whose int8 weights cost most (NOTES.md:
-# per-layer weight quantization measured in PyTorch; together 0.9747 -> 0.9984 feature
-# cosine with fp32 activations). Keeping them costs no speed on this XNNPACK.
-keep_fp32=/backbone/blocks/blocks.0/depthwise/conv/Conv,/backbone/blocks/blocks.1/expand/conv/Conv
-# Activation ranges: the 0.01%/99.99% percentiles of the calibration values (held-out
-# embedding cosine 0.9901 mean; minmax 0.9841, mse 0.9887).
+# int8 with the converter's defaults: percentile ranges, cross-layer equalization, bias
+# correction, and the search that keeps layers in fp32 until the held-out mean
+# embedding cosine reaches 0.99 (docs/converter.md; scripts/int8-fidelity measures it).
 holdout=20
 # Adaptation: the default learning rate (0.003) is not accepted from the PCA start, 0.0003 is.
 adapt_options=(--lr 0.0003)
@@ -139,7 +136,7 @@ end
 begin "7. convert int8 (calibration $calibration photos, fidelity on $holdout)"
 # Progress goes to int8.log; the fidelity report (stdout) is printed and kept.
 if ! "$edgeclr" convert "$out/photo.onnx" -o "$out/photo-int8.eclr" "${head_option[@]}" --int8 \
-     --calibration "$corpus" --calibration-count "$calibration" --holdout "$holdout" --method percentile --keep-fp32 "$keep_fp32" \
+     --calibration "$corpus" --calibration-count "$calibration" --holdout "$holdout" \
      2> "$out/int8.log" | tee "$out/int8-report.txt"; then
   cat "$out/int8.log" >&2
   exit 1

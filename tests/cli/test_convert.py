@@ -82,11 +82,15 @@ with tempfile.TemporaryDirectory() as tmp:
     if r.returncode == 0:
         report = json.loads(r.stdout)
         keys = {"output", "method", "calibration_images", "holdout_images", "mean_cosine", "min_cosine", "layers",
-                "worst_layers"}
+                "plain_mean_cosine", "plain_min_cosine", "target_cosine", "target_reached", "int8_mac_share", "macs",
+                "kept_by_search"}
         check(keys <= set(report), f"report keys {sorted(report)}")
         check(report["calibration_images"] == 100 and report["holdout_images"] == 50, f"counts {report}")
         check(report["mean_cosine"] >= 0.995 and report["method"] == "percentile", f"cosine {report['mean_cosine']}")
         check(all(l["sqnr_db"] > 15 for l in report["layers"]), "a layer below 15 dB")
+        check(report["target_cosine"] == 0.99 and report["target_reached"] and not report["kept_by_search"]
+              and report["int8_mac_share"] == 1.0, f"default target {report}")
+        check(all("plain_sqnr_db" in l for l in report["layers"]), "no plain SQNR per layer")
         check("calibrating on 100 images" in r.stderr and "100/100 images" in r.stderr, "no progress shown")
         check(json.loads(run("inspect", int8, "--json").stdout)["precision"] == "int8", "int8 inspect")
     text = run("convert", ONNX, "-o", int8, "--int8", "--calibration", TRAIN, "--calibration-count", "20",
@@ -103,6 +107,11 @@ with tempfile.TemporaryDirectory() as tmp:
             (["convert", ONNX, "-o", missing, "--method", "mse"], 2, "--method only with --int8"),
             (["convert", ONNX, "-o", missing, "--int8", "--calibration", TRAIN, "--method", "best"], 2, "--method"),
             (["convert", ONNX, "-o", missing, "--resize", "zoom"], 2, "--resize"),
+            (["convert", ONNX, "-o", missing, "--target-cosine", "0.9"], 2, "--target-cosine only with --int8"),
+            (["convert", ONNX, "-o", missing, "--int8", "--calibration", TRAIN, "--target-cosine", "1.5"], 2,
+             "--target-cosine must be a number in [0, 1]"),
+            (["convert", ONNX, "-o", missing, "--int8", "--calibration", TRAIN, "--equalize", "both"], 2,
+             "--equalize must be activations, weights or off"),
             (["convert", ONNX, "-o", missing, "--input-size", "32x32"], 1, "disagrees with the ONNX input [1,1,28,28]"),
             (["convert", os.path.join(tmp, "nope.onnx"), "-o", missing], 1, "cannot open"),
             (["convert", fp32, "-o", missing], 1, "not an ONNX model"),
@@ -114,6 +123,7 @@ with tempfile.TemporaryDirectory() as tmp:
               f"{args[1:]}: exit {r.returncode}, stderr {r.stderr!r}")
         check(not os.path.exists(missing), f"{args[1:]}: wrote a file on failure")
     r = run("convert", "--help")
-    check(r.returncode == 0 and "--keep-fp32" in r.stdout and "--calibration" in r.stdout, "convert --help")
+    check(r.returncode == 0 and all(o in r.stdout for o in ("--keep-fp32", "--calibration", "--target-cosine", "--equalize",
+                                                             "--no-bias-correction")), "convert --help")
 
 cli_check.finish()

@@ -1,5 +1,7 @@
 // edgeclr convert MODEL.onnx -o OUT.eclr [options]
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 
@@ -12,6 +14,7 @@
 #include "cli/json_writer.h"
 #include "convert/calibrate.h"
 #include "convert/convert.h"
+#include "convert/int8_pipeline.h"
 #include "convert/replace_head.h"
 #include "core/atomic_file.h"
 #include "image/preprocess.h"
@@ -24,7 +27,9 @@ constexpr const char* kHelp =
     "                       [--mean M[,M,M]] [--std S[,S,S]] [--resize stretch|crop]\n"
     "                       [--feature-output TENSOR] [--no-normalize] [--head HEAD.eclh]\n"
     "                       [--int8 --calibration DIR|IDX [--calibration-count N] [--holdout N]\n"
-    "                        [--method minmax|percentile|mse] [--keep-fp32 LAYER,...] [--json]]\n\n"
+    "                        [--method minmax|percentile|mse] [--keep-fp32 LAYER,...]\n"
+    "                        [--target-cosine X] [--equalize activations|weights|off]\n"
+    "                        [--no-bias-correction] [--json]]\n\n"
     "Converts an ONNX model (opsets 11-17, as PyTorch exports it) into an fp32 .eclr model.\n"
     "BatchNorm is folded into the convolution before it; constant shape computations are\n"
     "folded away. The trailing chain of Gemm/MatMul(+Add) and Relu nodes becomes the\n"
@@ -56,15 +61,29 @@ constexpr const char* kHelp =
     "                           (gzip or plain). They run through edgeclr's own runtime.\n"
     "  --calibration-count N    images [0, N) calibrate (default 500)\n"
     "  --holdout N              images [N, N + holdout) measure fidelity (default 200)\n"
-    "  --method M               minmax (default), percentile (0.01%/99.99%), or mse\n"
-    "                           (the range that minimises the quantization error)\n"
+    "  --method M               percentile (default: 0.01%/99.99%), minmax, or mse (the\n"
+    "                           range that minimises the quantization error)\n"
     "  --keep-fp32 LAYER,...    operators (ONNX node names) to keep in fp32\n"
+    "  --target-cosine X        after calibration, keep the layers (or a layer with its\n"
+    "                           readers, so that the activation between them stays fp32)\n"
+    "                           that gain most in fp32, greedily, until the held-out mean\n"
+    "                           embedding cosine reaches X (default 0.99; 0: no search)\n"
+    "  --equalize MODE          cross-layer equalization of conv -> conv pairs before\n"
+    "                           calibration, an exact rewrite: activations (default: the\n"
+    "                           activation's measured channel ranges against the next\n"
+    "                           conv's weights), weights (data-free, as Nagel et al.), off\n"
+    "  --no-bias-correction     keep the mean output shift of the rounded weights (by\n"
+    "                           default each int8 layer's bias absorbs it)\n"
     "  --json                   print the fidelity report as JSON on stdout: output,\n"
     "                           method, calibration_images, holdout_images, mean_cosine,\n"
-    "                           min_cosine, layers [{op, tensor, sqnr_db}], worst_layers\n\n"
-    "After an int8 conversion a fidelity report is printed: per-layer SQNR (dB) and the\n"
-    "embedding cosine int8 vs fp32 on the held-out images. When the mean cosine is below\n"
-    "0.99 it names the layers that lose most, to try with --keep-fp32.\n";
+    "                           min_cosine, plain_mean_cosine, plain_min_cosine,\n"
+    "                           target_cosine, target_reached, kept_by_search,\n"
+    "                           int8_mac_share, macs, equalized_channels,\n"
+    "                           layers [{op, tensor, sqnr_db, plain_sqnr_db}]\n\n"
+    "After an int8 conversion a fidelity report is printed: per-layer SQNR (dB) of plain\n"
+    "int8 (no equalization, no bias correction, no search) and of the model written, the\n"
+    "layers the search kept in fp32, the share of MACs in int8, and the embedding cosine\n"
+    "int8 vs fp32 on the held-out images.\n";
 
 bool parse_size(const std::string& text, uint32_t* h, uint32_t* w) {
   const size_t x = text.find('x');
@@ -101,47 +120,78 @@ convert::CalibrationMethod parse_method(const std::string& m, bool* ok) {
   return convert::CalibrationMethod::kMinMax;
 }
 
-// Layers by SQNR, lowest first, at most `n`.
-std::vector<convert::LayerFidelity> worst_layers(const convert::FidelityReport& report, size_t n) {
-  std::vector<convert::LayerFidelity> sorted = report.layers;
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.sqnr_db < b.sqnr_db; });
-  sorted.resize(std::min(n, sorted.size()));
-  return sorted;
+void print_line(const char* line) { std::fprintf(stderr, "%s\n", line); }
+
+// SQNR of the plain int8 model's layer of the same name, or NaN.
+double sqnr_before(const convert::FidelityReport& before, const std::string& op) {
+  for (const auto& l : before.layers) {
+    if (l.op == op) return l.sqnr_db;
+  }
+  return std::nan("");
 }
 
-void print_report(const convert::FidelityReport& r, const std::string& output, const std::string& method,
-                  size_t calibration, bool json) {
-  const auto worst = worst_layers(r, 3);
+void print_report(const convert::Int8Result& r, const std::string& output, const std::string& method,
+                  size_t calibration, double target, bool json) {
+  const convert::FidelityReport& a = r.after;
   if (json) {
     JsonWriter j;
     j.begin_object().key("output").value(output).key("precision").value("int8").key("method").value(method);
-    j.key("calibration_images").value(uint64_t{calibration}).key("holdout_images").value(uint64_t{r.images});
-    j.key("mean_cosine").value(r.mean_cosine).key("min_cosine").value(r.min_cosine);
-    j.key("layers").begin_array();
-    for (const auto& l : r.layers) {
-      j.begin_object().key("op").value(l.op).key("tensor").value(l.tensor).key("sqnr_db").value(l.sqnr_db).end_object();
+    j.key("calibration_images").value(uint64_t{calibration}).key("holdout_images").value(uint64_t{a.images});
+    j.key("mean_cosine").value(a.mean_cosine).key("min_cosine").value(a.min_cosine);
+    j.key("plain_mean_cosine").value(r.before.mean_cosine).key("plain_min_cosine").value(r.before.min_cosine);
+    j.key("target_cosine").value(target).key("target_reached").value(r.target_reached);
+    j.key("int8_mac_share").value(r.int8_mac_share).key("macs").value(r.total_macs);
+    j.key("equalized_channels").value(uint64_t{r.equalization.scaled});
+    j.key("kept_by_search").begin_array();
+    for (const auto& name : r.kept_by_search) j.value(name);
+    j.end_array().key("layers").begin_array();
+    for (const auto& l : a.layers) {
+      j.begin_object().key("op").value(l.op).key("tensor").value(l.tensor).key("sqnr_db").value(l.sqnr_db);
+      const double b = sqnr_before(r.before, l.op);
+      if (!std::isnan(b)) j.key("plain_sqnr_db").value(b);
+      j.end_object();
     }
-    j.end_array().key("worst_layers").begin_array();
-    for (const auto& l : worst) j.value(l.op);
     j.end_array().end_object();
     std::printf("%s\n", j.str().c_str());
     return;
   }
-  std::printf("fidelity on %zu held-out images (int8 vs fp32):\n", r.images);
+  std::printf("fidelity on %zu held-out images (int8 vs fp32):\n", a.images);
   int width = 40;  // the layer column fits the longest name
-  for (const auto& l : r.layers) width = std::max(width, static_cast<int>(l.op.size()));
-  std::printf("  %-*s %10s\n", width, "layer", "SQNR dB");
-  for (const auto& l : r.layers) std::printf("  %-*s %10.1f\n", width, l.op.c_str(), l.sqnr_db);
-  std::printf("embedding cosine: mean %.5f, min %.5f\n", r.mean_cosine, r.min_cosine);
-  if (r.mean_cosine < 0.99 && !worst.empty()) {
+  for (const auto& l : a.layers) width = std::max(width, static_cast<int>(l.op.size()));
+  std::printf("  %-*s %13s %10s\n", width, "layer", "plain SQNR dB", "SQNR dB");
+  for (const auto& l : a.layers) {
+    const double b = sqnr_before(r.before, l.op);
+    if (std::isnan(b)) {
+      std::printf("  %-*s %13s %10.1f\n", width, l.op.c_str(), "fp32", l.sqnr_db);
+    } else {
+      std::printf("  %-*s %13.1f %10.1f\n", width, l.op.c_str(), b, l.sqnr_db);
+    }
+  }
+  std::printf("plain int8 (no equalization, no bias correction): embedding cosine mean %.5f, min %.5f\n",
+              r.before.mean_cosine, r.before.min_cosine);
+  if (!r.kept_by_search.empty()) {
     std::string names;
-    for (const auto& l : worst) names += (names.empty() ? "" : ",") + l.op;
-    std::printf("mean cosine is below 0.99; the layers that lose most: %s\n", names.c_str());
-    std::printf("try: --keep-fp32 %s\n", names.c_str());
+    for (const auto& n : r.kept_by_search) names += (names.empty() ? "" : ",") + n;
+    std::printf("kept in fp32 to reach mean cosine %.4f: %s\n", target, names.c_str());
+  }
+  std::printf("int8 share of the backbone's %.1fM MACs: %.1f%%\n", r.total_macs / 1e6, 100.0 * r.int8_mac_share);
+  std::printf("embedding cosine: mean %.5f, min %.5f\n", a.mean_cosine, a.min_cosine);
+  if (!r.target_reached) {
+    std::printf("the target mean cosine %.4f was not reached: no further layer in fp32 helps on the calibration "
+                "images\n", target);
   }
 }
 
-// Calibrates, quantizes, measures; returns the int8 model's bytes.
+bool parse_equalization(const std::string& v, convert::Equalization* out) {
+  if (v == "activations") *out = convert::Equalization::kActivations;
+  else if (v == "weights") *out = convert::Equalization::kWeights;
+  else if (v == "off") *out = convert::Equalization::kOff;
+  else return false;
+  return true;
+}
+
+// Equalizes, calibrates, quantizes, measures (see convert/int8_pipeline.h); returns the
+// int8 model's bytes.
 int quantize(const std::vector<uint8_t>& fp32_bytes, Args& args, std::vector<uint8_t>* out) {
   std::string error;
   uint32_t count = 500, holdout = 200;
@@ -150,14 +200,25 @@ int quantize(const std::vector<uint8_t>& fp32_bytes, Args& args, std::vector<uin
     return usage_error("convert", error);
   }
   bool method_ok = false;
-  const std::string method_name = args.options.count("method") ? args.options["method"] : "minmax";
-  const convert::CalibrationMethod method = parse_method(method_name, &method_ok);
+  const std::string method_name = args.options.count("method") ? args.options["method"] : "percentile";
+  convert::Int8Options o;
+  o.method = parse_method(method_name, &method_ok);
   if (!method_ok) return usage_error("convert", "--method must be minmax, percentile or mse");
-  convert::QuantizeOptions qopts;
+  if (args.options.count("equalize") && !parse_equalization(args.options["equalize"], &o.equalization)) {
+    return usage_error("convert", "--equalize must be activations, weights or off");
+  }
+  if (args.options.count("target-cosine")) {
+    char* end = nullptr;
+    o.target_cosine = std::strtod(args.options["target-cosine"].c_str(), &end);
+    if (*end != '\0' || !(o.target_cosine >= 0.0 && o.target_cosine <= 1.0)) {
+      return usage_error("convert", "--target-cosine must be a number in [0, 1] (0: no search)");
+    }
+  }
+  o.quantize.bias_correction = !args.has("no-bias-correction");
   if (args.options.count("keep-fp32")) {
     std::stringstream ss(args.options["keep-fp32"]);
     std::string item;
-    while (std::getline(ss, item, ',')) qopts.keep_fp32.insert(item);
+    while (std::getline(ss, item, ',')) o.quantize.keep_fp32.insert(item);
   }
   auto fp32 = Model::open_buffer(fp32_bytes.data(), fp32_bytes.size(), "converted fp32 model");
   if (!fp32.ok()) return fail(fp32.status().message());
@@ -168,19 +229,19 @@ int quantize(const std::vector<uint8_t>& fp32_bytes, Args& args, std::vector<uin
     return fail(format("--calibration '%s' has %zu images; calibration takes %u and at least one more is needed "
                        "for the held-out fidelity check", args.options["calibration"].c_str(), images->size(), count));
   }
-  const size_t held = std::min<size_t>(holdout, images->size() - count);
-  std::fprintf(stderr, "calibrating on %u images (%s)\n", count, method_name.c_str());
-  auto ranges = convert::calibrate(*fp32.value(), images.value(), 0, count, method, print_progress);
-  if (!ranges.ok()) return fail(ranges.status().message());
-  auto builder = convert::quantize_model(*fp32.value(), ranges.value(), qopts);
-  if (!builder.ok()) return fail(builder.status().message());
-  *out = builder->finish();
-  auto int8 = Model::open_buffer(out->data(), out->size(), "quantized model");
-  if (!int8.ok()) return fail("internal error: " + int8.status().message());
-  std::fprintf(stderr, "measuring fidelity on %zu held-out images\n", held);
-  auto report = convert::measure_fidelity(*fp32.value(), *int8.value(), images.value(), count, held, print_progress);
-  if (!report.ok()) return fail(report.status().message());
-  print_report(report.value(), args.options["output"], method_name, count, args.has("json"));
+  o.calibration_count = count;
+  o.holdout = std::min<size_t>(holdout, images->size() - count);
+  o.progress = print_progress;
+  o.log = print_line;
+  auto result = convert::quantize_to_int8(*fp32.value(), images.value(), o);
+  if (!result.ok()) return fail(result.status().message());
+  if (o.equalization != convert::Equalization::kOff) {
+    const auto& eq = result->equalization;
+    std::fprintf(stderr, "cross-layer equalization: %zu conv pairs, %zu of %zu channels rescaled (%zu held for ReLU6)\n",
+                 eq.pairs, eq.scaled, eq.channels, eq.clamp_limited);
+  }
+  print_report(result.value(), args.options["output"], method_name, count, o.target_cosine, args.has("json"));
+  *out = std::move(result->bytes);
   return kExitOk;
 }
 
@@ -196,9 +257,9 @@ int run_convert(int argc, char** argv) {
   for (std::string& a : storage) args_v.push_back(&a[0]);
   Args args;
   std::string error;
-  if (!parse_args(static_cast<int>(args_v.size()), args_v.data(), {"no-normalize", "int8", "json"},
+  if (!parse_args(static_cast<int>(args_v.size()), args_v.data(), {"no-normalize", "int8", "json", "no-bias-correction"},
                   {"output", "input-size", "channels", "mean", "std", "resize", "feature-output", "calibration",
-                   "calibration-count", "holdout", "method", "keep-fp32", "head"},
+                   "calibration-count", "holdout", "method", "keep-fp32", "head", "equalize", "target-cosine"},
                   &args, &error)) {
     return usage_error("convert", error);
   }
@@ -229,8 +290,8 @@ int run_convert(int argc, char** argv) {
   const std::string& onnx = args.positional[0];
   options.source_model = onnx.substr(onnx.find_last_of('/') == std::string::npos ? 0 : onnx.find_last_of('/') + 1);
   const bool int8 = args.has("int8");
-  for (const char* option : {"calibration-count", "holdout", "method", "keep-fp32"}) {
-    if (!int8 && args.options.count(option)) return usage_error("convert", std::string("--") + option + " only with --int8");
+  for (const char* option : {"calibration-count", "holdout", "method", "keep-fp32", "no-bias-correction", "equalize", "target-cosine"}) {
+    if (!int8 && (args.options.count(option) || args.has(option))) return usage_error("convert", std::string("--") + option + " only with --int8");
   }
   if (int8 != (args.options.count("calibration") != 0)) return usage_error("convert", "--int8 needs --calibration, and the reverse");
   std::vector<std::string> notes;

@@ -1,5 +1,6 @@
 #include "convert/calibrate.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "backbone/backbone.h"
@@ -61,6 +62,16 @@ std::vector<float> observed_values(const Model& model, const Backbone& backbone,
   return out;
 }
 
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double dot = 0, na = 0, nb = 0;
+  for (size_t d = 0; d < a.size(); ++d) {
+    dot += double{a[d]} * b[d];
+    na += double{a[d]} * a[d];
+    nb += double{b[d]} * b[d];
+  }
+  return na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : 0.0;
+}
+
 std::string tensor_name(const Model& model, uint32_t t) {
   const auto* name = model.backbone().tensors()->Get(t)->name();
   return name ? name->str() : std::string();
@@ -68,32 +79,64 @@ std::string tensor_name(const Model& model, uint32_t t) {
 
 }  // namespace
 
-Result<std::map<uint32_t, Range>> calibrate(const Model& fp32, const dataset::ImageSet& images, size_t first,
-                                            size_t count, CalibrationMethod method, Progress progress) {
+// Sums and largest magnitudes of each channel (the last dimension) of a tensor's values,
+// over every position.
+class ChannelStats {
+ public:
+  explicit ChannelStats(const TensorInfo& t) : sums_(t.rank ? t.dims[t.rank - 1] : 1, 0.0), absmax_(sums_.size(), 0.0f) {}
+  void add(const float* values, size_t count) {
+    const size_t c = sums_.size();
+    for (size_t i = 0; i < count; ++i) {
+      sums_[i % c] += values[i];
+      absmax_[i % c] = std::max(absmax_[i % c], std::abs(values[i]));
+    }
+    positions_ += count / c;
+  }
+  const std::vector<float>& absmax() const { return absmax_; }
+  std::vector<double> mean() const {
+    std::vector<double> out(sums_);
+    for (double& v : out) v /= static_cast<double>(std::max<uint64_t>(positions_, 1));
+    return out;
+  }
+
+ private:
+  std::vector<double> sums_;
+  std::vector<float> absmax_;
+  uint64_t positions_ = 0;
+};
+
+Result<Calibration> calibrate(const Model& fp32, const dataset::ImageSet& images, size_t first, size_t count,
+                              CalibrationMethod method, Progress progress) {
   const std::vector<uint32_t> observed = intermediate_activations(fp32);
   auto runner = Runner::create(fp32, observed);
   if (!runner.ok()) return runner.status();
-  // One observer per observed tensor, then the graph input, then the feature (the
+  // One entry per observed tensor, then the graph input, then the feature (the
   // backbone's own outputs, which are not observed tensors).
-  std::vector<RangeObserver> observers(observed.size() + 2);
-  RangeObserver& input_range = observers[observed.size()];
-  RangeObserver& feature_range = observers[observed.size() + 1];
-  const size_t input_floats = fp32.tensors()[fp32.backbone().input()].elements;
+  std::vector<uint32_t> tensors = observed;
+  tensors.push_back(fp32.backbone().input());
+  tensors.push_back(fp32.backbone().feature());
+  std::vector<RangeObserver> ranges(tensors.size());
+  std::vector<ChannelStats> means;
+  for (uint32_t t : tensors) means.emplace_back(fp32.tensors()[t]);
   for (size_t i = 0; i < count; ++i) {
     EDGECLR_RETURN_IF_ERROR(runner->run(images, first + i));
-    input_range.add(runner->backbone->input_buffer(), input_floats);
-    feature_range.add(runner->feature.data(), runner->feature.size());
-    for (size_t k = 0; k < observed.size(); ++k) {
-      const auto* values = static_cast<const float*>(runner->backbone->observed(k));
-      observers[k].add(values, fp32.tensors()[observed[k]].elements);
+    for (size_t k = 0; k < tensors.size(); ++k) {
+      const float* values = k < observed.size() ? static_cast<const float*>(runner->backbone->observed(k))
+                            : k == observed.size() ? runner->backbone->input_buffer()
+                                                   : runner->feature.data();
+      const size_t n = fp32.tensors()[tensors[k]].elements;
+      ranges[k].add(values, n);
+      means[k].add(values, n);
     }
     if (progress) progress(i + 1, count);
   }
-  std::map<uint32_t, Range> ranges;
-  for (size_t k = 0; k < observed.size(); ++k) ranges[observed[k]] = observers[k].range(method);
-  ranges[fp32.backbone().input()] = input_range.range(method);
-  ranges[fp32.backbone().feature()] = feature_range.range(method);
-  return ranges;
+  Calibration out;
+  for (size_t k = 0; k < tensors.size(); ++k) {
+    out.ranges[tensors[k]] = ranges[k].range(method);
+    out.channel_means[tensors[k]] = means[k].mean();
+    out.channel_absmax[tensors[k]] = means[k].absmax();
+  }
+  return out;
 }
 
 Result<FidelityReport> measure_fidelity(const Model& fp32, const Model& int8, const dataset::ImageSet& images,
@@ -135,15 +178,9 @@ Result<FidelityReport> measure_fidelity(const Model& fp32, const Model& int8, co
     }
     head32.forward(reference->feature.data(), 1, e32.data(), scratch.data());
     head8.forward(quantized->feature.data(), 1, e8.data(), scratch.data());
-    double dot = 0, n32 = 0, n8 = 0;
-    for (size_t d = 0; d < e32.size(); ++d) {
-      dot += double{e32[d]} * e8[d];
-      n32 += double{e32[d]} * e32[d];
-      n8 += double{e8[d]} * e8[d];
-    }
-    const double cosine = n32 > 0 && n8 > 0 ? dot / std::sqrt(n32 * n8) : 0.0;
-    cosine_sum += cosine;
-    report.min_cosine = std::min(report.min_cosine, cosine);
+    const double c = cosine(e32, e8);
+    cosine_sum += c;
+    report.min_cosine = std::min(report.min_cosine, c);
     if (progress) progress(i + 1, count);
   }
   for (size_t k = 0; k < ops.size(); ++k) {
@@ -153,6 +190,50 @@ Result<FidelityReport> measure_fidelity(const Model& fp32, const Model& int8, co
   report.images = count;
   report.mean_cosine = count ? cosine_sum / count : 0.0;
   return report;
+}
+
+namespace {
+
+// The embeddings of `model` for preprocessed `inputs`.
+Result<std::vector<std::vector<float>>> embed_all(const Model& model, const std::vector<std::vector<float>>& inputs) {
+  auto runner = Runner::create(model, {});
+  if (!runner.ok()) return runner.status();
+  const ProjectionHead head = ProjectionHead::from_schema(model.head(), model.feature_dim());
+  std::vector<float> scratch(head.scratch_floats(1));
+  std::vector<std::vector<float>> out;
+  for (const std::vector<float>& input : inputs) {
+    EDGECLR_RETURN_IF_ERROR(runner->backbone->run(input.data(), runner->feature.data()));
+    out.emplace_back(head.embedding_dim());
+    head.forward(runner->feature.data(), 1, out.back().data(), scratch.data());
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<EmbeddingProbe> EmbeddingProbe::create(const Model& fp32, const dataset::ImageSet& images, size_t first,
+                                              size_t count) {
+  EmbeddingProbe probe;
+  const PreprocessSpec spec = preprocess_spec_from(fp32.input_spec());
+  const size_t floats = fp32.tensors()[fp32.backbone().input()].elements;
+  for (size_t i = 0; i < count; ++i) {
+    auto image = images.image(first + i);
+    if (!image.ok()) return image.status();
+    probe.inputs_.emplace_back(floats);
+    EDGECLR_RETURN_IF_ERROR(preprocess(image->view(), spec, probe.inputs_.back().data()));
+  }
+  auto reference = embed_all(fp32, probe.inputs_);
+  if (!reference.ok()) return reference.status();
+  probe.reference_ = std::move(reference).value();
+  return probe;
+}
+
+Result<std::vector<double>> EmbeddingProbe::cosines(const Model& candidate) const {
+  auto embeddings = embed_all(candidate, inputs_);
+  if (!embeddings.ok()) return embeddings.status();
+  std::vector<double> out;
+  for (size_t i = 0; i < reference_.size(); ++i) out.push_back(cosine(reference_[i], embeddings.value()[i]));
+  return out;
 }
 
 }  // namespace edgeclr::convert

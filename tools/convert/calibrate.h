@@ -16,11 +16,11 @@ namespace edgeclr::convert {
 // Calls back after each image: (done, total).
 using Progress = void (*)(size_t done, size_t total);
 
-// Ranges of the graph input, every intermediate activation and the feature of `fp32`,
-// over images
-// [first, first + count) of `images`.
-Result<std::map<uint32_t, Range>> calibrate(const Model& fp32, const dataset::ImageSet& images, size_t first,
-                                            size_t count, CalibrationMethod method, Progress progress);
+// Ranges (by `method`) and per-channel means (over the images and every position; the
+// channel is the last NHWC dimension) of the graph input, every intermediate activation
+// and the feature of `fp32`, over images [first, first + count) of `images`.
+Result<Calibration> calibrate(const Model& fp32, const dataset::ImageSet& images, size_t first, size_t count,
+                              CalibrationMethod method, Progress progress);
 
 struct LayerFidelity {
   std::string op;       // operator that writes the tensor
@@ -38,5 +38,21 @@ struct FidelityReport {
 // int8 activation (matched by tensor name) and the embedding cosine.
 Result<FidelityReport> measure_fidelity(const Model& fp32, const Model& int8, const dataset::ImageSet& images,
                                         size_t first, size_t count, Progress progress);
+
+// Embedding cosines of candidate int8 models against the fp32 model on a fixed set of
+// images, cheap enough to call for every candidate of a search: the images are
+// decoded and preprocessed once, the fp32 embeddings computed once.
+class EmbeddingProbe {
+ public:
+  static Result<EmbeddingProbe> create(const Model& fp32, const dataset::ImageSet& images, size_t first, size_t count);
+
+  // Per image, cosine(embedding of `candidate`, fp32 embedding).
+  Result<std::vector<double>> cosines(const Model& candidate) const;
+  size_t images() const { return reference_.size(); }
+
+ private:
+  std::vector<std::vector<float>> inputs_;     // preprocessed, NHWC
+  std::vector<std::vector<float>> reference_;  // fp32 embeddings
+};
 
 }  // namespace edgeclr::convert

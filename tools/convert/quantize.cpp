@@ -113,8 +113,8 @@ QuantParams activation_params(const Range& range) {
 
 class Quantizer {
  public:
-  Quantizer(const Model& m, const std::map<uint32_t, Range>& ranges, const QuantizeOptions& o)
-      : m_(m), ranges_(ranges), options_(o), fp32_(m.tensors().size(), kNone), int8_(m.tensors().size(), kNone) {}
+  Quantizer(const Model& m, const Calibration& c, const QuantizeOptions& o)
+      : m_(m), ranges_(c.ranges), means_(c.channel_means), options_(o), fp32_(m.tensors().size(), kNone), int8_(m.tensors().size(), kNone) {}
 
   Result<ModelBuilder> run();
 
@@ -129,6 +129,8 @@ class Quantizer {
   Status quantize_op(const schema::Operator& op);
   Status copy_op(const schema::Operator& op);
   void quantize_weights(const schema::Operator& op, std::vector<uint32_t>* inputs);
+  std::vector<double> weight_bias_shift(const schema::Operator& op, const std::vector<int8_t>& q,
+                                        const std::vector<float>& scales) const;
   std::vector<uint32_t> dims(uint32_t t) const {
     const TensorInfo& i = m_.tensors()[t];
     return std::vector<uint32_t>(i.dims.begin(), i.dims.begin() + i.rank);
@@ -137,6 +139,7 @@ class Quantizer {
 
   const Model& m_;
   const std::map<uint32_t, Range>& ranges_;
+  const std::map<uint32_t, std::vector<double>>& means_;
   const QuantizeOptions& options_;
   ModelBuilder b_;
   std::vector<uint32_t> fp32_, int8_;  // new tensor index of each old tensor, per dtype
@@ -217,12 +220,41 @@ void Quantizer::quantize_weights(const schema::Operator& op, std::vector<uint32_
     bq.scale.push_back(in_scale * s);
     bq.zero_point.push_back(0);
   }
+  const std::vector<double> shift = weight_bias_shift(op, q, scales);
   std::vector<int32_t> bias(out_c);
   for (uint32_t o = 0; o < out_c; ++o) {
-    const double v = std::round(double{floats(bt)[o]} / bq.scale[per_channel ? o : 0]);
+    const double v = std::round((double{floats(bt)[o]} - shift[o]) / bq.scale[per_channel ? o : 0]);
     bias[o] = static_cast<int32_t>(std::max(-2147483647.0, std::min(2147483647.0, v)));
   }
   inputs->push_back(b_.add_constant(name(bt), {out_c}, schema::DType_INT32, bias.data(), bias.size() * 4, bq));
+}
+
+// The mean output shift, per output channel, of int8 weights `q` (scales per channel or
+// one) against the fp32 ones: sum over taps of (q * scale - w) * E[input channel]. Zeros
+// without bias correction or without the input's calibration means.
+std::vector<double> Quantizer::weight_bias_shift(const schema::Operator& op, const std::vector<int8_t>& q,
+                                                 const std::vector<float>& scales) const {
+  const TensorInfo& w = m_.tensors()[op.inputs()->Get(1)];
+  const uint32_t out_c = w.dims[0];
+  std::vector<double> shift(out_c, 0.0);
+  const auto mean = means_.find(op.inputs()->Get(0));
+  if (!options_.bias_correction || mean == means_.end()) return shift;
+  const size_t per_out = w.elements / out_c;
+  const uint32_t in_per_group = w.dims[w.rank - 1];  // [O, I] or [O, KH, KW, I/groups]
+  const uint32_t groups = op.options_type() == schema::OpOptions_Conv2DOptions
+                              ? op.options_as_Conv2DOptions()->groups() : 1;
+  const uint32_t out_per_group = out_c / groups;
+  const float* wf = floats(op.inputs()->Get(1));
+  for (uint32_t o = 0; o < out_c; ++o) {
+    const float s = scales[scales.size() == 1 ? 0 : o];
+    const size_t first_channel = static_cast<size_t>(o / out_per_group) * in_per_group;
+    for (size_t j = 0; j < per_out; ++j) {
+      const size_t channel = first_channel + j % in_per_group;
+      if (channel >= mean->second.size()) return std::vector<double>(out_c, 0.0);  // layout not understood
+      shift[o] += (static_cast<double>(q[o * per_out + j]) * s - wf[o * per_out + j]) * mean->second[channel];
+    }
+  }
+  return shift;
 }
 
 Status Quantizer::quantize_op(const schema::Operator& op) {
@@ -301,9 +333,8 @@ Result<ModelBuilder> Quantizer::run() {
 
 }  // namespace
 
-Result<ModelBuilder> quantize_model(const Model& fp32, const std::map<uint32_t, Range>& ranges,
-                                    const QuantizeOptions& options) {
-  return Quantizer(fp32, ranges, options).run();
+Result<ModelBuilder> quantize_model(const Model& fp32, const Calibration& calibration, const QuantizeOptions& options) {
+  return Quantizer(fp32, calibration, options).run();
 }
 
 }  // namespace edgeclr::convert

@@ -48,13 +48,22 @@ class RangeObserver {
   double weight_ = 1.0;
 };
 
-struct QuantizeOptions {
-  std::set<std::string> keep_fp32;  // operator names to keep in fp32
+// What calibration measured, by fp32 tensor index (the graph input included).
+struct Calibration {
+  std::map<uint32_t, Range> ranges;
+  std::map<uint32_t, std::vector<double>> channel_means;  // per channel (last NHWC dim)
+  std::map<uint32_t, std::vector<float>> channel_absmax;  // largest |value| per channel
 };
 
-// `ranges` by fp32 tensor index (the graph input included).
-Result<ModelBuilder> quantize_model(const Model& fp32, const std::map<uint32_t, Range>& ranges,
-                                    const QuantizeOptions& options);
+struct QuantizeOptions {
+  std::set<std::string> keep_fp32;  // operator names to keep in fp32
+  // Bias correction (Nagel et al. 2019): each int8 conv and fully connected layer's bias
+  // absorbs the mean output shift its rounded weights cause, (W_int8 - W) . E[input],
+  // with E[input] per channel from calibration (zero padding at borders is ignored).
+  bool bias_correction = true;
+};
+
+Result<ModelBuilder> quantize_model(const Model& fp32, const Calibration& calibration, const QuantizeOptions& options);
 
 // Operator types that run in int8 on this XNNPACK.
 bool int8_capable(const schema::Operator& op, const std::vector<TensorInfo>& tensors);
