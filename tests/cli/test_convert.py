@@ -77,7 +77,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
     int8 = os.path.join(tmp, "i.eclr")
     r = run("convert", ONNX, "-o", int8, "--int8", "--calibration", TRAIN, "--calibration-count", "100",
-            "--holdout", "50", "--method", "percentile", "--json")
+            "--holdout", "50", "--json")  # the default method: percentile
     check(r.returncode == 0, f"int8: {r.returncode} {r.stderr!r}")
     if r.returncode == 0:
         report = json.loads(r.stdout)
@@ -93,6 +93,11 @@ with tempfile.TemporaryDirectory() as tmp:
         check(all("plain_sqnr_db" in l for l in report["layers"]), "no plain SQNR per layer")
         check("calibrating on 100 images" in r.stderr and "100/100 images" in r.stderr, "no progress shown")
         check(json.loads(run("inspect", int8, "--json").stdout)["precision"] == "int8", "int8 inspect")
+    text = run("convert", ONNX, "-o", int8, "--int8", "--calibration", TRAIN, "--calibration-count", "100",
+               "--holdout", "20", "--target-cosine", "1")
+    kept_rows = [line for line in text.stdout.splitlines() if line.startswith("  /") and line.rstrip().endswith(" fp32")]
+    check(text.returncode == 0 and "kept in fp32 by the search" in text.stdout and kept_rows
+          and "the target mean cosine 1.0000 was not reached" in text.stdout, f"unreachable target {text.stdout!r}")
     text = run("convert", ONNX, "-o", int8, "--int8", "--calibration", TRAIN, "--calibration-count", "20",
                "--holdout", "10")
     check(text.returncode == 0 and "embedding cosine: mean" in text.stdout and "SQNR dB" in text.stdout,

@@ -20,8 +20,14 @@
 #include <string>
 #include <vector>
 
+#include <onnx/onnx_pb.h>
+
+#include <cctype>
+#include <fstream>
+
 #include "conformance/conformance_case.h"
 #include "conformance/isolated_run.h"
+#include "convert/lower.h"
 
 namespace {
 
@@ -86,6 +92,53 @@ std::vector<std::string> case_dirs(const fs::path& suite_dir) {
   return names;
 }
 
+// The operator a node case tests: the op of its first node that is not a Constant.
+std::string case_op(const fs::path& dir) {
+  std::ifstream in(dir / "model.onnx", std::ios::binary);
+  onnx::ModelProto model;
+  if (!in || !model.ParseFromIstream(&in)) return "?";
+  for (const auto& n : model.graph().node()) {
+    if (n.op_type() != "Constant") return n.op_type();
+  }
+  return "?";
+}
+
+// The ONNX op types the converter names as supported (the words of its list).
+std::set<std::string> supported_ops() {
+  std::set<std::string> ops;
+  std::string word;
+  for (const char* c = edgeclr::convert::supported_op_types();; ++c) {
+    if (*c && std::isalnum(static_cast<unsigned char>(*c))) {
+      word += *c;
+      continue;
+    }
+    if (!word.empty() && std::isupper(static_cast<unsigned char>(word[0]))) ops.insert(word);
+    word.clear();
+    if (!*c) break;
+  }
+  return ops;
+}
+
+// Per supported op: node cases passed of those run, and the most common reason the rest
+// were refused (most do not fit a one-image-input model: several inputs, other ranks).
+void print_by_op(const std::map<std::string, Tally>& by_op) {
+  const std::set<std::string> supported = supported_ops();
+  std::printf("node cases per supported op (passed / cases; the main reason for the rest):\n");
+  for (const auto& [op, t] : by_op) {
+    if (!supported.count(op)) continue;
+    std::string reason;
+    size_t most = 0;
+    for (const auto& [why, n] : t.reasons) {
+      if (n > most) {
+        most = n;
+        reason = why;
+      }
+    }
+    std::printf("  %-20s %3zu / %-3zu %s\n", op.c_str(), t.passed, t.passed + t.rejected + t.failed,
+                reason.empty() ? "" : ("(" + std::to_string(most) + ": " + reason + ")").c_str());
+  }
+}
+
 void print_tally(const char* suite, const Tally& t) {
   std::printf("%s: %zu passed, %zu rejected as unsupported, %zu failed\n", suite, t.passed, t.rejected, t.failed);
   std::vector<std::pair<size_t, std::string>> by_count;
@@ -125,6 +178,7 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   Tally total;
   std::vector<std::pair<const Suite*, Tally>> tallies;
+  std::map<std::string, Tally> node_by_op;
   bool floor_missed = false;
   for (const Suite& suite : kSuites) {
     const fs::path suite_dir = fs::path(root) / suite.name;
@@ -140,18 +194,25 @@ int main(int argc, char** argv) {
       const CaseResult r =
           edgeclr::conformance::run_isolated([&] { return edgeclr::conformance::run_case(dir, case_options); }, kCaseTimeoutSeconds);
       const std::string label = std::string(suite.name) + "/" + name;
+      Tally* op = std::strcmp(suite.name, "node") == 0 ? &node_by_op[case_op(suite_dir / name)] : nullptr;
       switch (r.outcome) {
         case Outcome::kPassed:
           ++t.passed;
+          if (op) ++op->passed;
           if (verbose) std::printf("passed   %s (%s)\n", label.c_str(), r.detail.c_str());
           break;
         case Outcome::kRejected:
           ++t.rejected;
           ++t.reasons[reason_key(r.detail)];
+          if (op) {
+            ++op->rejected;
+            ++op->reasons[reason_key(r.detail)];
+          }
           if (verbose) std::printf("rejected %s: %s\n", label.c_str(), r.detail.c_str());
           break;
         case Outcome::kFailed:
           ++t.failed;
+          if (op) ++op->failed;
           std::printf("FAILURE %s: %s\n", label.c_str(), r.detail.c_str());
           break;
       }
@@ -168,6 +229,7 @@ int main(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("\n");
   for (const auto& [suite, t] : tallies) print_tally(suite->name, t);
+  print_by_op(node_by_op);
   std::printf("(%.1f s)\n", seconds);
   std::printf("%zu passed, %zu failed\n", total.passed, total.failed);
   return total.failed == 0 && !floor_missed ? 0 : 1;

@@ -14,6 +14,7 @@
 #include "convert/convert.h"
 #include "head/projection_head.h"
 #include "model/model.h"
+#include "model/model_summary.h"
 #include "support/npy_reader.h"
 #include "support/temp_dir.h"
 

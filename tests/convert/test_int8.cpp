@@ -41,14 +41,21 @@ std::vector<float> features_of(const Model& model, const std::vector<float>& inp
   return features;
 }
 
-// Random-ish NHWC inputs in the range a normalised image has.
+// Pseudo-random NHWC inputs of images: (p - mean) / std for pixels p in [0, 1], the range
+// the runtime's preprocessing gives and equalization's ReLU6 bound assumes.
 std::vector<float> test_inputs(const Model& model, size_t rows) {
   const size_t n = model.tensors()[model.backbone().input()].elements;
+  const schema::InputSpec& spec = model.input_spec();
+  const uint32_t channels = spec.channels();
   std::vector<float> v(rows * n);
   uint32_t state = 12345;
-  for (float& x : v) {
+  for (size_t i = 0; i < v.size(); ++i) {
     state = state * 1664525u + 1013904223u;
-    x = static_cast<float>(state >> 8) / 16777216.0f * 2.0f - 0.5f;
+    const float p = static_cast<float>(state >> 8) / 16777216.0f;
+    const uint32_t c = i % channels;
+    const float mean = spec.mean() && c < spec.mean()->size() ? spec.mean()->Get(c) : 0.0f;
+    const float std = spec.std() && c < spec.std()->size() ? spec.std()->Get(c) : 1.0f;
+    v[i] = (p - mean) / std;
   }
   return v;
 }
@@ -101,13 +108,29 @@ double sqnr_of(const convert::FidelityReport& r, const std::string& op) {
   return 0;
 }
 
+// SQNR of `layer` in int8 without and with bias correction (no equalization, no search),
+// calibrated on 100 Fashion-MNIST images as RGB, measured on the next 50.
+std::pair<double, double> sqnr_without_and_with_bias_correction(const Model& model, const std::string& layer) {
+  const dataset::ImageSet images = open_images(3);
+  convert::Int8Options o = options_for(100, 50);
+  o.equalization = convert::Equalization::kOff;
+  o.quantize.bias_correction = false;
+  auto without = convert::quantize_to_int8(model, images, o);
+  o.quantize.bias_correction = true;
+  auto with = convert::quantize_to_int8(model, images, o);
+  REQUIRE((without.ok() && with.ok()));
+  return {sqnr_of(without->after, layer), sqnr_of(with->after, layer)};
+}
+
 }  // namespace
 
 TEST_CASE("equalization is an exact fp32 rewrite: features unchanged on torchvision and reference models") {
   const char* zoo = std::getenv("EDGECLR_ZOO_DIR");
   REQUIRE_MESSAGE(zoo != nullptr, "EDGECLR_ZOO_DIR is not set; run through ctest");
-  for (const std::string& path : {std::string(zoo) + "/resnet18.onnx", std::string(zoo) + "/mobilenet_v3_small.onnx",
-                                 kFashionOnnx}) {
+  // resnet18: ReLU pairs; mobilenet_v2: padded depthwise convs behind ReLU6 (held by the
+  // bound) and linear bottlenecks; mobilenet_v3_small: HardSwish and squeeze-excitation.
+  for (const std::string& path : {std::string(zoo) + "/resnet18.onnx", std::string(zoo) + "/mobilenet_v2.onnx",
+                                  std::string(zoo) + "/mobilenet_v3_small.onnx", kFashionOnnx}) {
     INFO(path);
     const Converted c = convert_file(path, convert::LowerOptions{});
     convert::EqualizeReport report;
@@ -134,8 +157,8 @@ TEST_CASE("equalization: a ReLU6 the activation reaches holds its channels; outp
   // Channel 0 reaches 12 before the clamp: held. Channels 1-7 stay far below 6: scaled.
   CHECK(report.clamp_limited >= 1);
   CHECK(report.scaled >= 7);
-  std::vector<float> inputs = test_inputs(*c.model, 4);
-  for (float& v : inputs) v = std::abs(v) * 2.0f;  // up to 3: channel 0's pre-activation passes 6
+  // Pixels in [0, 1]: channel 0's pre-activation (4 x the sum of three) reaches 12.
+  const std::vector<float> inputs = test_inputs(*c.model, 4);
   CHECK(relative_error(features_of(*equalized.value(), inputs, 4), features_of(*c.model, inputs, 4)) < 1e-5);
 }
 
@@ -181,16 +204,36 @@ TEST_CASE("bias correction removes the mean shift of weights that all round the 
   g.node("GlobalAveragePool", {"y"}, "pooled");
   g.node("Flatten", {"pooled"}, "feature");
   const Converted c = convert_file(g.write(dir, "feature"), convert::LowerOptions{});
-  const dataset::ImageSet images = open_images(3);
-  convert::Int8Options o = options_for(100, 50);
-  o.equalization = convert::Equalization::kOff;
-  o.quantize.bias_correction = false;
-  auto without = convert::quantize_to_int8(*c.model, images, o);
-  o.quantize.bias_correction = true;
-  auto with = convert::quantize_to_int8(*c.model, images, o);
-  REQUIRE((without.ok() && with.ok()));
-  const double plain = sqnr_of(without->after, "y_node"), corrected = sqnr_of(with->after, "y_node");
+  const auto [plain, corrected] = sqnr_without_and_with_bias_correction(*c.model, "y_node");
   INFO("SQNR of conv B: ", plain, " dB without, ", corrected, " dB with bias correction");
+  CHECK(corrected > plain + 10.0);
+}
+
+TEST_CASE("bias correction maps a depthwise conv's output channels (multiplier 2) to their input channel") {
+  // A: three channels of constant 1, 2 and 3 (bias) plus a little of the image. B: a 3x3
+  // depthwise conv, multiplier 2 (6 outputs), no padding: one tap 1, eight taps 0.004
+  // that round up. Each output's shift is 8 x 0.0039 x its own input channel's mean, so
+  // reading the wrong channel leaves most of it.
+  TempDir dir;
+  OnnxGraph g;
+  g.values("a.w", {3, 3, 1, 1}, std::vector<float>(9, 0.01f));
+  g.values("a.b", {3}, {1.0f, 2.0f, 3.0f});
+  std::vector<float> b(6 * 9, 0.004f);
+  for (int o = 0; o < 6; ++o) b[o * 9 + 4] = 1.0f;
+  g.values("b.w", {6, 1, 3, 3}, b);
+  g.values("b.b", {6}, std::vector<float>(6, 0.0f));
+  g.node("Conv", {"image", "a.w", "a.b"}, "x");
+  auto* dw = g.node("Conv", {"x", "b.w", "b.b"}, "y");
+  auto* group = dw->add_attribute();
+  group->set_name("group");
+  group->set_type(onnx::AttributeProto::INT);
+  group->set_i(3);
+  g.node("GlobalAveragePool", {"y"}, "pooled");
+  g.node("Flatten", {"pooled"}, "feature");
+  const Converted c = convert_file(g.write(dir, "feature"), convert::LowerOptions{});
+  REQUIRE(summarize(*c.model).op_counts.count("depthwise_conv2d") == 1);
+  const auto [plain, corrected] = sqnr_without_and_with_bias_correction(*c.model, "y_node");
+  INFO("SQNR of the depthwise conv: ", plain, " dB without, ", corrected, " dB with bias correction");
   CHECK(corrected > plain + 10.0);
 }
 
@@ -207,6 +250,7 @@ TEST_CASE("the fp32 search reaches a target it can, and says so when it cannot")
   INFO("plain mean cosine ", r->before.mean_cosine, ", after the search ", r->after.mean_cosine);
   CHECK(r->before.mean_cosine < 0.9999);
   CHECK(r->target_reached);
+  CHECK(r->search_stop == convert::SearchStop::kReached);
   CHECK(r->after.mean_cosine >= 0.9999);
   REQUIRE(!r->kept_by_search.empty());
   CHECK(r->int8_mac_share < 1.0);
@@ -220,6 +264,8 @@ TEST_CASE("the fp32 search reaches a target it can, and says so when it cannot")
   auto unreachable = convert::quantize_to_int8(*fashion.model, gray, o);
   REQUIRE_MESSAGE(unreachable.ok(), unreachable.status().message());
   CHECK_FALSE(unreachable->target_reached);
+  CHECK((unreachable->search_stop == convert::SearchStop::kStepLimit ||
+         unreachable->search_stop == convert::SearchStop::kNoGain));
   CHECK(unreachable->after.mean_cosine < 1.0);
   CHECK(unreachable->int8_mac_share > 0.0);
 }

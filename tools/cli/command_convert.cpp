@@ -30,11 +30,12 @@ constexpr const char* kHelp =
     "                        [--method minmax|percentile|mse] [--keep-fp32 LAYER,...]\n"
     "                        [--target-cosine X] [--equalize activations|weights|off]\n"
     "                        [--no-bias-correction] [--json]]\n\n"
-    "Converts an ONNX model (opsets 11-17, as PyTorch exports it) into an fp32 .eclr model.\n"
+    "Converts an ONNX model (opsets 7-17) into an fp32 .eclr model.\n"
     "BatchNorm is folded into the convolution before it; constant shape computations are\n"
     "folded away. The trailing chain of Gemm/MatMul(+Add) and Relu nodes becomes the\n"
     "projection head; what comes before is the backbone, whose output is the feature.\n"
-    "Div and Sub by a constant become Mul and Add; a Softmax, LogSoftmax or ArgMax after\n"
+    "Div and Sub by a constant become Mul and Add (tensor by tensor: divide and subtract);\n"
+    "a Softmax, LogSoftmax or ArgMax after\n"
     "the last Gemm/MatMul is dropped with a note. Nothing is written when a node cannot be\n"
     "converted; the error names the node.\n\n"
     "options:\n"
@@ -67,11 +68,14 @@ constexpr const char* kHelp =
     "  --target-cosine X        after calibration, keep the layers (or a layer with its\n"
     "                           readers, so that the activation between them stays fp32)\n"
     "                           that gain most in fp32, greedily, until the held-out mean\n"
-    "                           embedding cosine reaches X (default 0.99; 0: no search)\n"
-    "  --equalize MODE          cross-layer equalization of conv -> conv pairs before\n"
-    "                           calibration, an exact rewrite: activations (default: the\n"
-    "                           activation's measured channel ranges against the next\n"
-    "                           conv's weights), weights (data-free, as Nagel et al.), off\n"
+    "                           embedding cosine reaches X (default 0.99; 0: no search).\n"
+    "                           At most 8 steps; the first tries every layer, later ones\n"
+    "                           the 12 best of the previous step\n"
+    "  --equalize MODE          cross-layer equalization of conv -> conv pairs, an exact\n"
+    "                           rewrite: activations (default: the channel ranges the\n"
+    "                           calibration measured on the original model, against the\n"
+    "                           next conv's weights; then it is calibrated again),\n"
+    "                           weights (data-free, as Nagel et al.), off\n"
     "  --no-bias-correction     keep the mean output shift of the rounded weights (by\n"
     "                           default each int8 layer's bias absorbs it)\n"
     "  --json                   print the fidelity report as JSON on stdout: output,\n"
@@ -122,49 +126,61 @@ convert::CalibrationMethod parse_method(const std::string& m, bool* ok) {
 
 void print_line(const char* line) { std::fprintf(stderr, "%s\n", line); }
 
-// SQNR of the plain int8 model's layer of the same name, or NaN.
-double sqnr_before(const convert::FidelityReport& before, const std::string& op) {
-  for (const auto& l : before.layers) {
+// SQNR of `report`'s layer of that name, or NaN when it is not int8 there.
+double sqnr_in(const convert::FidelityReport& report, const std::string& op) {
+  for (const auto& l : report.layers) {
     if (l.op == op) return l.sqnr_db;
   }
   return std::nan("");
 }
 
+const char* stop_reason(convert::SearchStop stop) {
+  switch (stop) {
+    case convert::SearchStop::kNoGain: return "no layer tried in the last step raised the mean on the calibration images";
+    case convert::SearchStop::kStepLimit: return "the search stopped after its step limit";
+    case convert::SearchStop::kNoUnits: return "every int8 layer is already fp32";
+    default: return "";
+  }
+}
+
+void print_json_report(const convert::Int8Result& r, const std::string& output, const std::string& method,
+                       size_t calibration, double target) {
+  const convert::FidelityReport& a = r.after;
+  JsonWriter j;
+  j.begin_object().key("output").value(output).key("precision").value("int8").key("method").value(method);
+  j.key("calibration_images").value(uint64_t{calibration}).key("holdout_images").value(uint64_t{a.images});
+  j.key("mean_cosine").value(a.mean_cosine).key("min_cosine").value(a.min_cosine);
+  j.key("plain_mean_cosine").value(r.before.mean_cosine).key("plain_min_cosine").value(r.before.min_cosine);
+  j.key("target_cosine").value(target).key("target_reached").value(r.target_reached);
+  j.key("int8_mac_share").value(r.int8_mac_share).key("macs").value(r.total_macs);
+  j.key("equalized_channels").value(uint64_t{r.equalization.scaled});
+  j.key("kept_by_search").begin_array();
+  for (const auto& name : r.kept_by_search) j.value(name);
+  j.end_array().key("layers").begin_array();
+  for (const auto& l : r.before.layers) {  // every layer plain int8 has; the written SQNR when still int8
+    j.begin_object().key("op").value(l.op).key("tensor").value(l.tensor).key("plain_sqnr_db").value(l.sqnr_db);
+    const double after = sqnr_in(a, l.op);
+    if (!std::isnan(after)) j.key("sqnr_db").value(after);
+    j.end_object();
+  }
+  j.end_array().end_object();
+  std::printf("%s\n", j.str().c_str());
+}
+
 void print_report(const convert::Int8Result& r, const std::string& output, const std::string& method,
                   size_t calibration, double target, bool json) {
+  if (json) return print_json_report(r, output, method, calibration, target);
   const convert::FidelityReport& a = r.after;
-  if (json) {
-    JsonWriter j;
-    j.begin_object().key("output").value(output).key("precision").value("int8").key("method").value(method);
-    j.key("calibration_images").value(uint64_t{calibration}).key("holdout_images").value(uint64_t{a.images});
-    j.key("mean_cosine").value(a.mean_cosine).key("min_cosine").value(a.min_cosine);
-    j.key("plain_mean_cosine").value(r.before.mean_cosine).key("plain_min_cosine").value(r.before.min_cosine);
-    j.key("target_cosine").value(target).key("target_reached").value(r.target_reached);
-    j.key("int8_mac_share").value(r.int8_mac_share).key("macs").value(r.total_macs);
-    j.key("equalized_channels").value(uint64_t{r.equalization.scaled});
-    j.key("kept_by_search").begin_array();
-    for (const auto& name : r.kept_by_search) j.value(name);
-    j.end_array().key("layers").begin_array();
-    for (const auto& l : a.layers) {
-      j.begin_object().key("op").value(l.op).key("tensor").value(l.tensor).key("sqnr_db").value(l.sqnr_db);
-      const double b = sqnr_before(r.before, l.op);
-      if (!std::isnan(b)) j.key("plain_sqnr_db").value(b);
-      j.end_object();
-    }
-    j.end_array().end_object();
-    std::printf("%s\n", j.str().c_str());
-    return;
-  }
   std::printf("fidelity on %zu held-out images (int8 vs fp32):\n", a.images);
   int width = 40;  // the layer column fits the longest name
-  for (const auto& l : a.layers) width = std::max(width, static_cast<int>(l.op.size()));
+  for (const auto& l : r.before.layers) width = std::max(width, static_cast<int>(l.op.size()));
   std::printf("  %-*s %13s %10s\n", width, "layer", "plain SQNR dB", "SQNR dB");
-  for (const auto& l : a.layers) {
-    const double b = sqnr_before(r.before, l.op);
-    if (std::isnan(b)) {
-      std::printf("  %-*s %13s %10.1f\n", width, l.op.c_str(), "fp32", l.sqnr_db);
+  for (const auto& l : r.before.layers) {
+    const double after = sqnr_in(a, l.op);
+    if (std::isnan(after)) {
+      std::printf("  %-*s %13.1f %10s\n", width, l.op.c_str(), l.sqnr_db, "fp32");
     } else {
-      std::printf("  %-*s %13.1f %10.1f\n", width, l.op.c_str(), b, l.sqnr_db);
+      std::printf("  %-*s %13.1f %10.1f\n", width, l.op.c_str(), l.sqnr_db, after);
     }
   }
   std::printf("plain int8 (no equalization, no bias correction): embedding cosine mean %.5f, min %.5f\n",
@@ -172,13 +188,21 @@ void print_report(const convert::Int8Result& r, const std::string& output, const
   if (!r.kept_by_search.empty()) {
     std::string names;
     for (const auto& n : r.kept_by_search) names += (names.empty() ? "" : ",") + n;
-    std::printf("kept in fp32 to reach mean cosine %.4f: %s\n", target, names.c_str());
+    std::printf("kept in fp32 by the search for mean cosine %.4f: %s\n", target, names.c_str());
   }
   std::printf("int8 share of the backbone's %.1fM MACs: %.1f%%\n", r.total_macs / 1e6, 100.0 * r.int8_mac_share);
   std::printf("embedding cosine: mean %.5f, min %.5f\n", a.mean_cosine, a.min_cosine);
   if (!r.target_reached) {
-    std::printf("the target mean cosine %.4f was not reached: no further layer in fp32 helps on the calibration "
-                "images\n", target);
+    std::printf("the target mean cosine %.4f was not reached: %s\n", target, stop_reason(r.search_stop));
+  }
+}
+
+void print_search_progress(size_t done, size_t total) {
+  if (isatty(STDERR_FILENO)) {
+    std::fprintf(stderr, "\r  %zu/%zu candidates", done, total);
+    if (done == total) std::fprintf(stderr, "\n");
+  } else if (done == total) {
+    std::fprintf(stderr, "  %zu/%zu candidates\n", done, total);
   }
 }
 
@@ -209,8 +233,9 @@ int quantize(const std::vector<uint8_t>& fp32_bytes, Args& args, std::vector<uin
   }
   if (args.options.count("target-cosine")) {
     char* end = nullptr;
-    o.target_cosine = std::strtod(args.options["target-cosine"].c_str(), &end);
-    if (*end != '\0' || !(o.target_cosine >= 0.0 && o.target_cosine <= 1.0)) {
+    const std::string& text = args.options["target-cosine"];
+    o.target_cosine = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !(o.target_cosine >= 0.0 && o.target_cosine <= 1.0)) {
       return usage_error("convert", "--target-cosine must be a number in [0, 1] (0: no search)");
     }
   }
@@ -232,6 +257,7 @@ int quantize(const std::vector<uint8_t>& fp32_bytes, Args& args, std::vector<uin
   o.calibration_count = count;
   o.holdout = std::min<size_t>(holdout, images->size() - count);
   o.progress = print_progress;
+  o.search_progress = print_search_progress;
   o.log = print_line;
   auto result = convert::quantize_to_int8(*fp32.value(), images.value(), o);
   if (!result.ok()) return fail(result.status().message());

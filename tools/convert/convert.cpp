@@ -1,5 +1,7 @@
 #include "convert/convert.h"
 
+#include <map>
+
 #include "convert/graph_passes.h"
 #include "convert/onnx_import.h"
 #include "model/model.h"
@@ -12,14 +14,48 @@ Status with_path(const std::string& path, const Status& status) {
   return error(status.code(), format("failed to convert '%s': %s", path.c_str(), status.message().c_str()));
 }
 
+// Every constant of the graph, initializers and folded node outputs.
+std::map<std::string, Constant> constants_of(const Graph& graph) {
+  std::map<std::string, Constant> out;
+  for (const auto& [name, value] : graph.values) {
+    if (value.constant) out[name] = *value.constant;
+  }
+  return out;
+}
+
+bool shapes_missing(const Graph& graph) {
+  for (const Node& n : graph.nodes) {
+    for (const std::string& out : n.outputs) {
+      const auto it = graph.values.find(out);
+      if (!out.empty() && (it == graph.values.end() || !it->second.shape_known)) return true;
+    }
+  }
+  return false;
+}
+
+// Imports, drops pass-through nodes and folds constants; when shape inference left
+// shapes unknown behind a folded chain (a Reshape to x.size(0), -1), imports again with
+// the folded values as initializers so that inference sees the constant shapes.
+Result<Graph> import_and_fold(const std::string& path, const InputBinding& binding) {
+  auto graph = import_onnx(path, binding);
+  if (!graph.ok()) return graph.status();
+  EDGECLR_RETURN_IF_ERROR(with_path(path, remove_passthrough(graph.value())));
+  EDGECLR_RETURN_IF_ERROR(with_path(path, fold_constants(graph.value())));
+  if (!shapes_missing(graph.value())) return graph;
+  const std::map<std::string, Constant> folded = constants_of(graph.value());
+  graph = import_onnx(path, binding, &folded);
+  if (!graph.ok()) return graph.status();
+  EDGECLR_RETURN_IF_ERROR(with_path(path, remove_passthrough(graph.value())));
+  EDGECLR_RETURN_IF_ERROR(with_path(path, fold_constants(graph.value())));
+  return graph;
+}
+
 }  // namespace
 
 Result<std::vector<uint8_t>> convert_onnx_fp32(const std::string& onnx_path, const LowerOptions& options,
                                                std::vector<std::string>* notes) {
-  auto graph = import_onnx(onnx_path, InputBinding{options.input.channels, options.input.height, options.input.width});
+  auto graph = import_and_fold(onnx_path, InputBinding{options.input.channels, options.input.height, options.input.width});
   if (!graph.ok()) return graph.status();
-  EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, remove_passthrough(graph.value())));
-  EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fold_constants(graph.value())));
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, drop_classifier_activation(graph.value(), notes)));
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, rewrite_constant_division(graph.value())));
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fold_batch_norm(graph.value())));

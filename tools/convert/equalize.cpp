@@ -30,7 +30,25 @@ Interval scale_interval(float w, Interval v) {
   return w > 0 ? Interval{w * v.lo, w * v.hi} : Interval{w * v.hi, w * v.lo};
 }
 
-float hardswish(float x) { return x * std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f; }
+// Exact at the infinities too (0 below -3, x above 3), so unbounded inputs give no NaN.
+float hardswish(float x) {
+  if (x <= -3.0f) return 0.0f;
+  if (x >= 3.0f) return x;
+  return x * (x + 3.0f) / 6.0f;
+}
+
+// A NaN side (inf - inf, inf * 0 upstream) is unbounded, never a bound.
+Intervals without_nan(Intervals v) {
+  for (Interval& i : v) {
+    if (std::isnan(i.lo)) i.lo = -kInf;
+    if (std::isnan(i.hi)) i.hi = kInf;
+  }
+  return v;
+}
+
+// Relative margin on the ReLU6 bound: the runtime's preprocessing and XNNPACK's
+// summation order round differently from the bound's arithmetic.
+constexpr float kClampMargin = 1e-5f;
 
 class Equalizer {
  public:
@@ -80,13 +98,21 @@ std::vector<Equalizer::Pair> Equalizer::find_pairs() {
     for (uint32_t t : op(i).inputs) ++readers[t];
     producer[op(i).outputs[0]] = i;
   }
+  // Scaling edits weights and biases in place: each must belong to this pair alone, as
+  // a tensor (one reader) and as a buffer (one tensor).
+  std::map<int32_t, size_t> buffer_users;
+  for (const auto& t : backbone().tensors) ++buffer_users[t->buffer];
+  const auto owned = [&](uint32_t t) { return readers[t] == 1 && buffer_users[backbone().tensors[t]->buffer] == 1; };
   std::vector<Pair> pairs;
   for (size_t i = 0; i < n; ++i) {
     if (op(i).options.type != schema::OpOptions_Conv2DOptions) continue;
     const uint32_t x = op(i).inputs[0];
     const size_t a = producer[x];
     if (a == SIZE_MAX || op(a).options.type != schema::OpOptions_Conv2DOptions) continue;
-    if (readers[x] != 1 || x == backbone().feature || op(a).inputs.size() < 3) continue;
+    if (readers[x] != 1 || x == backbone().feature) continue;
+    if (!owned(op(a).inputs[1]) || !owned(op(i).inputs[1]) || (op(a).inputs.size() > 2 && !owned(op(a).inputs[2]))) {
+      continue;
+    }
     pairs.push_back(Pair{a, i});
   }
   return pairs;
@@ -133,8 +159,8 @@ Intervals Equalizer::op_interval(const schema::OperatorT& o, const std::vector<I
   auto per_channel = [&](const Intervals& v, uint32_t c) { return v[v.size() == 1 ? 0 : std::min<size_t>(c, v.size() - 1)]; };
   Intervals out(out_c);
   switch (o.options.type) {
-    case schema::OpOptions_Conv2DOptions: return conv_interval(o, input(0), false);
-    case schema::OpOptions_FullyConnectedOptions: return conv_interval(o, input(0), true);
+    case schema::OpOptions_Conv2DOptions: return without_nan(conv_interval(o, input(0), false));
+    case schema::OpOptions_FullyConnectedOptions: return without_nan(conv_interval(o, input(0), true));
     case schema::OpOptions_AddOptions:
     case schema::OpOptions_MultiplyOptions: {
       const bool add = o.options.type == schema::OpOptions_AddOptions;
@@ -202,7 +228,7 @@ std::vector<Intervals> Equalizer::propagate_intervals() {
     const float std = spec.std() && c < spec.std()->size() ? spec.std()->Get(c) : 1.0f;
     known[in][c] = {(0.0f - mean) / std, (1.0f - mean) / std};
   }
-  for (const auto& o : backbone().operators) known[o->outputs[0]] = op_interval(*o, known);
+  for (const auto& o : backbone().operators) known[o->outputs[0]] = without_nan(op_interval(*o, known));
   return known;
 }
 
@@ -243,11 +269,12 @@ std::vector<float> Equalizer::choose_scales(const Pair& p, EqualizeReport* repor
   schema::OperatorT pre = op(p.a);
   pre.options.AsConv2DOptions()->activation = schema::Activation_NONE;
   const std::vector<Intervals> known = propagate_intervals();
-  const Intervals bound = op_interval(pre, known);
-  pre.options.AsConv2DOptions()->activation = schema::Activation_RELU6;
+  const Intervals bound = without_nan(op_interval(pre, known));
   for (size_t c = 0; c < s.size(); ++c) {
     const float u = bound[c].hi;
-    const float limited = u <= 0.0f ? s[c] : u <= 6.0f ? std::max(s[c], u / 6.0f) : 1.0f;
+    const float limited = u <= 0.0f                             ? s[c]
+                          : u <= 6.0f * (1.0f - kClampMargin) ? std::max(s[c], u / 6.0f * (1.0f + kClampMargin))
+                                                               : 1.0f;
     if (limited != s[c]) ++report->clamp_limited;
     s[c] = limited;
   }
@@ -255,11 +282,12 @@ std::vector<float> Equalizer::choose_scales(const Pair& p, EqualizeReport* repor
 }
 
 void Equalizer::apply(const Pair& p, const std::vector<float>& s) {
-  const uint32_t wa = op(p.a).inputs[1], ba = op(p.a).inputs[2], wb = op(p.b).inputs[1];
+  const uint32_t wa = op(p.a).inputs[1], wb = op(p.b).inputs[1];
+  float* bias = op(p.a).inputs.size() > 2 ? data(op(p.a).inputs[2]) : nullptr;
   const size_t per_a = elements(wa) / s.size();
   for (size_t c = 0; c < s.size(); ++c) {
     for (size_t j = 0; j < per_a; ++j) data(wa)[c * per_a + j] /= s[c];
-    data(ba)[c] /= s[c];
+    if (bias) bias[c] /= s[c];
   }
   const auto measured = activation_absmax_.find(op(p.a).outputs[0]);
   if (measured != activation_absmax_.end() && measured->second.size() == s.size()) {

@@ -19,9 +19,11 @@
 //
 // Exactness: no activation and ReLU commute with a positive scale. ReLU6 does not
 // (min(x, 6) / s != min(x / s, 6) when the clamp is reached), so a channel behind a ReLU6
-// is scaled only where an interval bound of the pre-activation, propagated from the
+// is scaled only where an interval bound U of the pre-activation, propagated from the
 // input spec's pixel range through the graph, proves the clamp is never reached before
-// or after the scaling; other ReLU6 channels keep s_c = 1.
+// or after the scaling: U <= 6, and s_c raised to at least U / 6 (both with a 1e-5
+// margin); where U > 6, s_c = 1. Pairs whose weights or bias are shared with another
+// layer (as tensors or buffers) are left alone: the scaling edits them in place.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +39,7 @@ struct EqualizeReport {
   size_t pairs = 0;            // A -> B pairs found
   size_t channels = 0;         // channels between them
   size_t scaled = 0;           // of those, scaled by more than 1% (in the last sweep's product)
-  size_t clamp_limited = 0;    // ReLU6 channels held at s = 1 (or limited) for exactness
+  size_t clamp_limited = 0;    // ReLU6 channels held at s = 1 or raised to U / 6 (last sweep)
   size_t sweeps = 0;
 };
 

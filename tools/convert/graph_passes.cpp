@@ -79,6 +79,58 @@ std::optional<Constant> fold_arithmetic(const Node& node, const Constant& a, con
   return out;
 }
 
+// Slice of a 1-D constant (the shape vectors of Shape -> Slice chains): starts, ends,
+// axes and steps from inputs (opset 10 on) or attributes (before). nullopt otherwise.
+std::optional<Constant> fold_slice(const Graph& graph, const Node& node, const Constant& a) {
+  if (a.dims.size() != 1) return std::nullopt;
+  const auto list = [&](size_t input, const char* attribute) -> std::optional<std::vector<int64_t>> {
+    if (node.has(attribute)) return node.ints_attr(attribute);
+    if (node.inputs.size() <= input || node.inputs[input].empty()) return std::vector<int64_t>{};
+    const Constant* c = graph.constant(node.inputs[input]);
+    if (!c) return std::nullopt;
+    return as_ints(*c);
+  };
+  const auto starts = list(1, "starts"), ends = list(2, "ends"), axes = list(3, "axes"), steps = list(4, "steps");
+  if (!starts || !ends || !axes || !steps || starts->size() != 1 || ends->size() != 1) return std::nullopt;
+  if ((!axes->empty() && (axes->size() != 1 || ((*axes)[0] != 0 && (*axes)[0] != -1)))) return std::nullopt;
+  const int64_t n = a.count(), step = steps->empty() ? 1 : (*steps)[0];
+  if (step == 0) return std::nullopt;
+  // ONNX clamps starts and ends into the dimension (INT64_MAX means "to the end").
+  const auto clamp_index = [&](int64_t v, int64_t lo, int64_t hi) {
+    if (v < 0) v += n;
+    return std::max(lo, std::min(hi, v));
+  };
+  const int64_t begin = step > 0 ? clamp_index((*starts)[0], 0, n) : clamp_index((*starts)[0], -1, n - 1);
+  const int64_t end = step > 0 ? clamp_index((*ends)[0], 0, n) : clamp_index((*ends)[0], -1, n - 1);
+  Constant c = a;
+  c.floats.clear();
+  c.ints.clear();
+  for (int64_t i = begin; step > 0 ? i < end : i > end; i += step) {
+    if (a.is_float) c.floats.push_back(a.floats[i]); else c.ints.push_back(a.ints[i]);
+  }
+  c.dims = {static_cast<int64_t>(a.is_float ? c.floats.size() : c.ints.size())};
+  return c;
+}
+
+// Range(start, limit, delta) of scalar constants, at most 2^20 values.
+std::optional<Constant> fold_range(const Constant& start, const Constant& limit, const Constant& delta) {
+  if (start.count() != 1 || limit.count() != 1 || delta.count() != 1) return std::nullopt;
+  const bool is_float = start.is_float;
+  const double s = is_float ? start.floats[0] : double(start.ints[0]);
+  const double l = limit.is_float ? limit.floats[0] : double(limit.ints[0]);
+  const double d = delta.is_float ? delta.floats[0] : double(delta.ints[0]);
+  if (d == 0) return std::nullopt;
+  const double count = std::max(0.0, std::ceil((l - s) / d));
+  if (count > (1 << 20)) return std::nullopt;
+  Constant c;
+  c.is_float = is_float;
+  for (int64_t i = 0; i < static_cast<int64_t>(count); ++i) {
+    if (is_float) c.floats.push_back(static_cast<float>(s + i * d)); else c.ints.push_back(static_cast<int64_t>(s + i * d));
+  }
+  c.dims = {static_cast<int64_t>(count)};
+  return c;
+}
+
 // The folded value of `node`, or nullopt when it is not foldable.
 Result<std::optional<Constant>> evaluate(const Graph& graph, const Node& node) {
   if (node.op == "Constant") {
@@ -160,6 +212,10 @@ Result<std::optional<Constant>> evaluate(const Graph& graph, const Node& node) {
   if ((node.op == "Add" || node.op == "Sub" || node.op == "Mul" || node.op == "Div") && node.inputs.size() == 2) {
     return fold_arithmetic(node, a, *graph.constant(node.inputs[1]));
   }
+  if (node.op == "Slice") return fold_slice(graph, node, a);
+  if (node.op == "Range" && node.inputs.size() == 3) {
+    return fold_range(a, *graph.constant(node.inputs[1]), *graph.constant(node.inputs[2]));
+  }
   return std::optional<Constant>();
 }
 
@@ -205,6 +261,8 @@ Status fold_batch_norm(Graph& graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& bn = graph.nodes[i];
     if (bn.op != "BatchNormalization") continue;
+    // Opsets 7-8: spatial = 0 keeps statistics per element ([C,H,W]), not per channel.
+    if (bn.int_attr("spatial", 1) != 1) return node_error(bn, "spatial = 0 (statistics per element) is not supported");
     const auto producer = std::find_if(graph.nodes.begin(), graph.nodes.end(), [&](const Node& n) {
       return n.op == "Conv" && n.outputs[0] == bn.inputs[0];
     });
@@ -258,6 +316,16 @@ namespace edgeclr::convert {
 
 Status rewrite_constant_division(Graph& graph) {
   for (Node& n : graph.nodes) {
+    if (n.op == "Reciprocal" && n.inputs.size() == 1) {  // 1 / x: a Div with a constant first
+      Value one;
+      one.shape_known = true;
+      one.constant = Constant{};
+      one.constant->floats = {1.0f};
+      graph.values[n.name + ".one"] = std::move(one);
+      n.inputs = {n.name + ".one", n.inputs[0]};
+      n.op = "Div";
+      continue;
+    }
     if ((n.op != "Div" && n.op != "Sub") || n.inputs.size() != 2) continue;
     const Constant* c = graph.constant(n.inputs[1]);
     if (c == nullptr || graph.constant(n.inputs[0]) != nullptr || !c->is_float) continue;

@@ -22,7 +22,8 @@ Status fold_batch_norm(Graph& graph);
 
 // Div(x, c) becomes Mul(x, 1 / c) and Sub(x, c) becomes Add(x, -c) for a constant float
 // c, as exporters write hard-swish (x * Clip(x + 3, 0, 6) / 6) and normalisations, so
-// they lower onto multiply and add. A zero or non-finite 1 / c is refused.
+// they lower onto multiply and add. A zero or non-finite 1 / c is refused. Reciprocal(x)
+// becomes Div(1, x).
 Status rewrite_constant_division(Graph& graph);
 
 // A Softmax, LogSoftmax or ArgMax that produces the graph output after a Gemm, MatMul or

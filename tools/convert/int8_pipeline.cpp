@@ -80,7 +80,7 @@ std::string joined(const std::vector<std::string>& names) {
 Status search_fp32_layers(const Model& fp32, const Calibration& calibration, const EmbeddingProbe& ranking,
                           const EmbeddingProbe& holdout, const Int8Options& o, QuantizeOptions* options,
                           Int8Result* result) {
-  constexpr size_t kMaxSteps = 8, kRetry = 12;
+  constexpr size_t kMaxSteps = Int8Options::kMaxSearchSteps, kRetry = Int8Options::kSearchRetry;
   auto evaluate = [&](const QuantizeOptions& q, const EmbeddingProbe& probe) -> Result<double> {
     auto m = quantized(fp32, calibration, q);
     if (!m.ok()) return m.status();
@@ -96,7 +96,12 @@ Status search_fp32_layers(const Model& fp32, const Calibration& calibration, con
   auto current = evaluate(*options, ranking);
   if (!current.ok()) return current.status();
   result->target_reached = false;
-  for (size_t step = 0; step < kMaxSteps && !units.empty(); ++step) {
+  result->search_stop = SearchStop::kStepLimit;
+  for (size_t step = 0; step < kMaxSteps; ++step) {
+    if (units.empty()) {
+      result->search_stop = SearchStop::kNoUnits;
+      break;
+    }
     std::vector<std::pair<double, size_t>> scored;  // (ranking mean, unit)
     const size_t tries = step == 0 ? units.size() : std::min(kRetry, units.size());
     for (size_t i = 0; i < tries; ++i) {
@@ -105,10 +110,13 @@ Status search_fp32_layers(const Model& fp32, const Calibration& calibration, con
       auto m = evaluate(trial, ranking);
       if (!m.ok()) return m.status();
       scored.emplace_back(m.value(), i);
-      if (o.progress) o.progress(i + 1, tries);
+      if (o.search_progress) o.search_progress(i + 1, tries);
     }
     std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    if (scored.front().first <= current.value()) break;  // nothing helps any more
+    if (scored.front().first <= current.value()) {  // nothing tried helps any more
+      result->search_stop = SearchStop::kNoGain;
+      break;
+    }
     current = scored.front().first;
     const std::vector<std::string> best = units[scored.front().second];
     std::vector<std::vector<std::string>> next;  // the rest, best first
@@ -128,6 +136,7 @@ Status search_fp32_layers(const Model& fp32, const Calibration& calibration, con
     say(o, format("  kept %s in fp32: held-out mean cosine %.5f", joined(best).c_str(), held.value()));
     if (held.value() >= o.target_cosine) {
       result->target_reached = true;
+      result->search_stop = SearchStop::kReached;
       break;
     }
   }
@@ -156,6 +165,36 @@ double int8_mac_share(const Model& model, uint64_t* total_macs) {
   return total ? static_cast<double>(int8) / static_cast<double>(total) : 0.0;
 }
 
+namespace {
+
+// Equalizes `fp32` (ranges from `plain` in activations mode), checks on `probe` that the
+// rewrite kept the embeddings, and calibrates the result.
+Status equalize_and_calibrate(const Model& fp32, const dataset::ImageSet& images, const Int8Options& o,
+                              const EmbeddingProbe& probe, OwnedModel* equalized, Calibration* calibration,
+                              EqualizeReport* report) {
+  auto bytes = equalize_model(fp32, o.equalization == Equalization::kActivations ? calibration : nullptr, report);
+  if (!bytes.ok()) return bytes.status();
+  auto m = OwnedModel::open(std::move(bytes).value(), "equalized model");
+  if (!m.ok()) return m.status();
+  *equalized = std::move(m).value();
+  // Equalization is an exact rewrite; if the embeddings moved, it is a bug, and the user
+  // gets the error instead of a silently different model.
+  auto same = probe.cosines(*equalized->model);
+  if (!same.ok()) return same.status();
+  const double worst = *std::min_element(same->begin(), same->end());
+  if (worst < 1.0 - 1e-5) {
+    return error(StatusCode::kInternal, format("cross-layer equalization changed the fp32 embeddings (cosine %.7f "
+                                               "to the original); convert with --equalize off", worst));
+  }
+  say(o, format("calibrating the equalized model on %zu images", o.calibration_count));
+  auto c = calibrate(*equalized->model, images, 0, o.calibration_count, o.method, o.progress);
+  if (!c.ok()) return c.status();
+  *calibration = std::move(c).value();
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<Int8Result> quantize_to_int8(const Model& fp32, const dataset::ImageSet& images, const Int8Options& o) {
   const size_t count = o.calibration_count, held = o.holdout;
   Int8Result result;
@@ -171,37 +210,29 @@ Result<Int8Result> quantize_to_int8(const Model& fp32, const dataset::ImageSet& 
   auto before = measure_fidelity(fp32, *plain->model, images, count, held, o.progress);
   if (!before.ok()) return before.status();
   result.before = std::move(before).value();
+  // Every embedding cosine (the target, the ranking, the report) is against the user's
+  // fp32 model, never the rewritten one.
+  auto holdout = EmbeddingProbe::create(fp32, images, count, held);
+  if (!holdout.ok()) return holdout.status();
+  auto ranking = EmbeddingProbe::create(fp32, images, 0, std::min(count, o.ranking_images));
+  if (!ranking.ok()) return ranking.status();
 
-  // Equalize, then calibrate the equalized model (its activations changed).
-  const Model* reference = &fp32;
+  const Model* reference = &fp32;  // the model int8 quantizes: the equalized one, if any
   OwnedModel equalized;
   Calibration calibration = std::move(plain_calibration).value();
   if (o.equalization != Equalization::kOff) {
-    auto bytes = equalize_model(fp32, o.equalization == Equalization::kActivations ? &calibration : nullptr,
-                                &result.equalization);
-    if (!bytes.ok()) return bytes.status();
-    auto m = OwnedModel::open(std::move(bytes).value(), "equalized model");
-    if (!m.ok()) return m.status();
-    equalized = std::move(m).value();
+    EDGECLR_RETURN_IF_ERROR(equalize_and_calibrate(fp32, images, o, ranking.value(), &equalized, &calibration,
+                                                   &result.equalization));
     reference = equalized.model.get();
-    say(o, format("calibrating the equalized model on %zu images", count));
-    auto c = calibrate(*reference, images, 0, count, o.method, o.progress);
-    if (!c.ok()) return c.status();
-    calibration = std::move(c).value();
   }
-
   QuantizeOptions options = o.quantize;
-  auto first = quantized(*reference, calibration, options);
-  if (!first.ok()) return first.status();
   if (o.target_cosine > 0) {
-    auto holdout = EmbeddingProbe::create(*reference, images, count, held);
-    if (!holdout.ok()) return holdout.status();
+    auto first = quantized(*reference, calibration, options);
+    if (!first.ok()) return first.status();
     auto c = holdout->cosines(*first->model);
     if (!c.ok()) return c.status();
-    say(o, format("equalized, bias-corrected int8: held-out mean cosine %.5f", mean(c.value())));
+    say(o, format("corrected int8: held-out mean cosine %.5f", mean(c.value())));
     if (mean(c.value()) < o.target_cosine) {
-      auto ranking = EmbeddingProbe::create(*reference, images, 0, std::min(count, o.ranking_images));
-      if (!ranking.ok()) return ranking.status();
       EDGECLR_RETURN_IF_ERROR(
           search_fp32_layers(*reference, calibration, ranking.value(), holdout.value(), o, &options, &result));
     }
@@ -209,11 +240,15 @@ Result<Int8Result> quantize_to_int8(const Model& fp32, const dataset::ImageSet& 
   auto final_model = quantized(*reference, calibration, options);
   if (!final_model.ok()) return final_model.status();
   say(o, format("measuring the int8 model on %zu held-out images", held));
-  // Against the equalized fp32 model: its intermediate tensors are the int8 model's
-  // (equalization rescaled channels); its embeddings are the original's.
+  // Per-layer SQNR against the model quantized (equalization rescaled its intermediate
+  // tensors); the embedding cosines against the original.
   auto after = measure_fidelity(*reference, *final_model->model, images, count, held, o.progress);
   if (!after.ok()) return after.status();
   result.after = std::move(after).value();
+  auto cosines = holdout->cosines(*final_model->model);
+  if (!cosines.ok()) return cosines.status();
+  result.after.mean_cosine = mean(cosines.value());
+  result.after.min_cosine = *std::min_element(cosines->begin(), cosines->end());
   result.int8_mac_share = int8_mac_share(*final_model->model, &result.total_macs);
   result.bytes = std::move(final_model->bytes);
   return result;

@@ -32,8 +32,20 @@ struct Int8Options {
   double target_cosine = 0.99;
   // Layers ranked by sensitivity on this many calibration images (at most).
   size_t ranking_images = 16;
-  Progress progress = nullptr;         // per image or candidate: (done, total)
+  // The search's limits: steps, and units retried per step after the first.
+  static constexpr size_t kMaxSearchSteps = 8, kSearchRetry = 12;
+  Progress progress = nullptr;         // per image: (done, total)
+  Progress search_progress = nullptr;  // per candidate tried in a search step
   void (*log)(const char*) = nullptr;  // one line per stage
+};
+
+// Why the fp32 search stopped.
+enum class SearchStop {
+  kNotRun,     // no target, or it was met without a search
+  kReached,    // the held-out mean reached the target
+  kNoGain,     // no unit tried in the last step raised the mean on the ranking images
+  kStepLimit,  // Int8Options::kMaxSearchSteps steps
+  kNoUnits,    // every int8 layer is already fp32
 };
 
 struct Int8Result {
@@ -44,6 +56,7 @@ struct Int8Result {
   EqualizeReport equalization;
   std::vector<std::string> kept_by_search;  // in the order the search added them
   bool target_reached = true;               // or no target
+  SearchStop search_stop = SearchStop::kNotRun;
   double int8_mac_share = 0;                // of the backbone's conv and FC MACs
   uint64_t total_macs = 0;
 };

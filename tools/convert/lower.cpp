@@ -16,10 +16,10 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 using Dims = std::vector<uint32_t>;
 
 const char* kSupported =
-    "Conv, BatchNormalization, Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, Add, Mul, "
-    "GlobalAveragePool, ReduceMean (H and W), MaxPool, AveragePool, Flatten, Reshape (constant shape), Gemm, "
-    "MatMul (constant weight), Pad (constant), Identity, Dropout, Constant, and constant Shape/Gather/Unsqueeze/"
-    "Squeeze/Concat/Cast chains";
+    "Conv, BatchNormalization, Relu, Clip, LeakyRelu, PRelu, Elu, Sigmoid, HardSigmoid, HardSwish, Add, Sub, Mul, "
+    "Div, Max, Min (two inputs), GlobalAveragePool, ReduceMean (H and W), MaxPool, AveragePool, Flatten, Reshape "
+    "(constant shape), Gemm, MatMul (constant weight), Pad (constant), Identity, Dropout, Constant, and constant "
+    "Shape/Slice/Gather/Unsqueeze/Squeeze/Concat/Cast/Range chains";
 
 Status unsupported(const Node& n, const std::string& why) {
   return error(StatusCode::kUnsupported, format("node '%s' (%s): %s", n.name.c_str(), n.op.c_str(), why.c_str()));
@@ -77,6 +77,7 @@ class Lowering {
   Status lower_conv(const Node& n);
   Status lower_gemm(const Node& n, bool matmul);
   Status lower_binary(const Node& n);
+  Status lower_prelu(const Node& n);
   Status lower_pool(const Node& n);
   Status lower_global_pool(const Node& n);
   Status lower_unary(const Node& n);
@@ -346,7 +347,10 @@ Status Lowering::lower_gemm(const Node& n, bool matmul) {
   return Status::Ok();
 }
 
+// Add, Mul, Sub, Div, Max, Min of two tensors, or of a tensor and a constant (broadcast
+// in NHWC). Sub and Div keep their operand order (a constant first stays first).
 Status Lowering::lower_binary(const Node& n) {
+  if ((n.op == "Max" || n.op == "Min") && n.inputs.size() != 2) return unsupported(n, "only two inputs");
   const bool a_const = g_.constant(n.inputs[0]) != nullptr;
   const std::string& act_in = a_const ? n.inputs[1] : n.inputs[0];
   const std::string& other = a_const ? n.inputs[0] : n.inputs[1];
@@ -355,19 +359,66 @@ Status Lowering::lower_binary(const Node& n) {
   if (!a.ok()) return a.status();
   auto b = g_.constant(other) ? constant_operand(other, rank) : tensor(other);
   if (!b.ok()) return b.status();
-  std::string out_name;
-  const schema::Activation act = fuse_activation(n.outputs[0], &out_name);
+  const bool ordered = n.op == "Sub" || n.op == "Div";
+  const std::vector<uint32_t> inputs = ordered && a_const ? std::vector<uint32_t>{b.value(), a.value()}
+                                                          : std::vector<uint32_t>{a.value(), b.value()};
+  const bool has_activation = n.op != "Max" && n.op != "Min";
+  std::string out_name = n.outputs[0];
+  const schema::Activation act = has_activation ? fuse_activation(n.outputs[0], &out_name) : schema::Activation_NONE;
   auto out = new_activation(out_name);
   if (!out.ok()) return out.status();
+  schema::OpOptionsUnion options;
   if (n.op == "Add") {
     schema::AddOptionsT o;
     o.activation = act;
-    add_op(n, op_options(schema::OpOptions_AddOptions, std::move(o)), {a.value(), b.value()}, out.value());
-  } else {
+    options = op_options(schema::OpOptions_AddOptions, std::move(o));
+  } else if (n.op == "Mul") {
     schema::MultiplyOptionsT o;
     o.activation = act;
-    add_op(n, op_options(schema::OpOptions_MultiplyOptions, std::move(o)), {a.value(), b.value()}, out.value());
+    options = op_options(schema::OpOptions_MultiplyOptions, std::move(o));
+  } else if (n.op == "Sub") {
+    schema::SubtractOptionsT o;
+    o.activation = act;
+    options = op_options(schema::OpOptions_SubtractOptions, std::move(o));
+  } else if (n.op == "Div") {
+    schema::DivideOptionsT o;
+    o.activation = act;
+    options = op_options(schema::OpOptions_DivideOptions, std::move(o));
+  } else if (n.op == "Max") {
+    options = op_options(schema::OpOptions_MaximumOptions, schema::MaximumOptionsT{});
+  } else {
+    options = op_options(schema::OpOptions_MinimumOptions, schema::MinimumOptionsT{});
   }
+  add_op(n, std::move(options), inputs, out.value());
+  return Status::Ok();
+}
+
+// PRelu with a constant slope of one value or one per channel ([C], [C,1,1], [1,C,1,1]):
+// XNNPACK takes [C].
+Status Lowering::lower_prelu(const Node& n) {
+  const Constant* slope = g_.constant(n.inputs[1]);
+  if (!slope || !slope->is_float) return unsupported(n, "the slope must be a float constant");
+  const Value& in = g_.values.at(n.inputs[0]);
+  if (in.shape.size() != 4 && in.shape.size() != 2) return unsupported(n, "only [N,C,H,W] or [N,C] inputs");
+  const int64_t c = in.shape[1];
+  if (slope->count() != 1 && slope->count() != c) {
+    return unsupported(n, format("the slope has %lld values; one or one per channel (%lld) are supported",
+                                 static_cast<long long>(slope->count()), static_cast<long long>(c)));
+  }
+  for (size_t d = 0; d < slope->dims.size(); ++d) {  // the values must lie along the channel axis
+    const size_t from_end = slope->dims.size() - d;
+    if (slope->dims[d] != 1 && slope->count() > 1 && from_end != (in.shape.size() == 4 ? 3u : 1u)) {
+      return unsupported(n, "the slope must broadcast along the channels");
+    }
+  }
+  std::vector<float> per_channel(static_cast<size_t>(c));
+  for (int64_t i = 0; i < c; ++i) per_channel[i] = slope->floats[slope->count() == 1 ? 0 : i];
+  auto x = tensor(n.inputs[0]);
+  if (!x.ok()) return x.status();
+  auto out = new_activation(n.outputs[0]);
+  if (!out.ok()) return out.status();
+  const uint32_t s = b_.add_constant_fp32(n.inputs[1] + "/per_channel", {static_cast<uint32_t>(c)}, per_channel);
+  add_op(n, op_options(schema::OpOptions_PReluOptions, schema::PReluOptionsT{}), {x.value(), s}, out.value());
   return Status::Ok();
 }
 
@@ -456,6 +507,10 @@ Status Lowering::lower_unary(const Node& n) {
     add_op(n, op_options(schema::OpOptions_LeakyReluOptions, std::move(o)), {x.value()}, out.value());
   } else if (n.op == "Sigmoid") {
     add_op(n, op_options(schema::OpOptions_SigmoidOptions, schema::SigmoidOptionsT{}), {x.value()}, out.value());
+  } else if (n.op == "Elu") {
+    schema::EluOptionsT o;
+    o.alpha = n.float_attr("alpha", 1.0f);
+    add_op(n, op_options(schema::OpOptions_EluOptions, std::move(o)), {x.value()}, out.value());
   } else {
     add_op(n, op_options(schema::OpOptions_HardSwishOptions, schema::HardSwishOptionsT{}), {x.value()}, out.value());
   }
@@ -493,7 +548,7 @@ Status Lowering::lower_pad(const Node& n) {
   for (int64_t v : p) {
     if (v < 0) return unsupported(n, "negative pads (cropping)");
   }
-  float value = 0.0f;
+  float value = n.float_attr("value", 0.0f);  // an attribute before opset 11, an input from 11 on
   if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
     if (!g_.constant(n.inputs[2])) return unsupported(n, "the padding value must be constant");
     value = g_.constant(n.inputs[2])->floats.at(0);
@@ -570,10 +625,14 @@ Status Lowering::lower_node(size_t index) {
   if (n.op == "Conv") return lower_conv(n);
   if (n.op == "Gemm") return lower_gemm(n, false);
   if (n.op == "MatMul" && g_.constant(n.inputs[1])) return lower_gemm(n, true);
-  if (n.op == "Add" || n.op == "Mul") return lower_binary(n);
+  if (n.op == "Add" || n.op == "Mul" || n.op == "Sub" || n.op == "Div" || n.op == "Max" || n.op == "Min") {
+    return lower_binary(n);
+  }
+  if (n.op == "PRelu") return lower_prelu(n);
   if (n.op == "MaxPool" || n.op == "AveragePool") return lower_pool(n);
   if (n.op == "GlobalAveragePool" || n.op == "ReduceMean") return lower_global_pool(n);
-  if (n.op == "Relu" || n.op == "Clip" || n.op == "LeakyRelu" || n.op == "Sigmoid" || n.op == "HardSwish") {
+  if (n.op == "Relu" || n.op == "Clip" || n.op == "LeakyRelu" || n.op == "Sigmoid" || n.op == "HardSwish" ||
+      n.op == "Elu") {
     return lower_unary(n);
   }
   if (n.op == "HardSigmoid") return lower_hard_sigmoid(n);

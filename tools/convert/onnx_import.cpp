@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -159,6 +160,38 @@ Status bind_input(onnx::ModelProto* model, const std::string& path, const InputB
   return Status::Ok();
 }
 
+onnx::TensorProto encode_tensor(const std::string& name, const Constant& c) {
+  onnx::TensorProto t;
+  t.set_name(name);
+  for (int64_t d : c.dims) t.add_dims(d);
+  if (c.is_float) {
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    for (float v : c.floats) t.add_float_data(v);
+  } else {
+    t.set_data_type(onnx::TensorProto::INT64);
+    for (int64_t v : c.ints) t.add_int64_data(v);
+  }
+  return t;
+}
+
+// Makes `folded` values initializers and drops the nodes whose outputs are all folded.
+void replace_folded(onnx::ModelProto* model, const std::map<std::string, Constant>& folded) {
+  onnx::GraphProto* g = model->mutable_graph();
+  std::set<std::string> initializers;
+  for (const auto& init : g->initializer()) initializers.insert(init.name());
+  for (const auto& [name, c] : folded) {
+    if (!initializers.count(name)) *g->add_initializer() = encode_tensor(name, c);
+  }
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
+  for (const auto& n : g->node()) {
+    const bool all_folded = n.output_size() > 0 && std::all_of(n.output().begin(), n.output().end(), [&](const std::string& o) {
+      return folded.count(o) != 0;
+    });
+    if (!all_folded) *kept.Add() = n;
+  }
+  g->mutable_node()->Swap(&kept);
+}
+
 }  // namespace
 
 Result<Constant> read_tensor_file(const std::string& path) {
@@ -175,10 +208,12 @@ Result<Constant> read_tensor_file(const std::string& path) {
   return c;
 }
 
-Result<Graph> import_onnx(const std::string& path, const InputBinding& binding) {
+Result<Graph> import_onnx(const std::string& path, const InputBinding& binding,
+                          const std::map<std::string, Constant>* folded) {
   onnx::ModelProto model;
   EDGECLR_RETURN_IF_ERROR(read_model(path, &model));
   EDGECLR_RETURN_IF_ERROR(bind_input(&model, path, binding));
+  if (folded) replace_folded(&model, *folded);
   Graph graph;
   for (const auto& opset : model.opset_import()) {
     if (opset.domain().empty() || opset.domain() == "ai.onnx") graph.opset = opset.version();

@@ -2,6 +2,7 @@
 // the opset, runs ONNX shape inference and decodes initializers and attributes.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "convert/graph.h"
@@ -10,7 +11,7 @@
 namespace edgeclr::convert {
 
 // Default-domain opsets the converter understands.
-inline constexpr int64_t kMinOpset = 11;
+inline constexpr int64_t kMinOpset = 7;
 inline constexpr int64_t kMaxOpset = 17;
 
 // What import_onnx binds the input's symbolic (dynamic) dimensions to, before shape
@@ -21,7 +22,13 @@ struct InputBinding {
 };
 
 // Errors read "failed to convert '<path>': <why>".
-Result<Graph> import_onnx(const std::string& path, const InputBinding& binding = {});
+//
+// `folded`: values already known to be constant (from a first import and constant
+// folding); they become initializers and the nodes computing them are dropped before
+// shape inference runs again. ONNX 1.12's shape inference cannot follow a shape through
+// Shape -> Gather -> Unsqueeze -> Concat -> Reshape; once the chain is a constant it can.
+Result<Graph> import_onnx(const std::string& path, const InputBinding& binding = {},
+                          const std::map<std::string, Constant>* folded = nullptr);
 
 // Reads a serialized onnx.TensorProto (as ONNX's test data stores inputs and outputs).
 Result<Constant> read_tensor_file(const std::string& path);

@@ -212,21 +212,24 @@ void Quantizer::quantize_weights(const schema::Operator& op, std::vector<uint32_
   }
   QuantParams wq{scales, std::vector<int32_t>(scales.size(), 0), per_channel ? 0 : -1};
   inputs->push_back(b_.add_constant(name(wt), dims(wt), schema::DType_INT8, q.data(), q.size(), wq));
-  if (op.inputs()->size() < 3) return;
-  const uint32_t bt = op.inputs()->Get(2);
+  const std::vector<double> shift = weight_bias_shift(op, q, scales);
+  const bool has_bias = op.inputs()->size() > 2;
+  // A layer without a bias gets one when its correction is not zero.
+  if (!has_bias && std::all_of(shift.begin(), shift.end(), [](double v) { return v == 0.0; })) return;
+  const float* fp32_bias = has_bias ? floats(op.inputs()->Get(2)) : nullptr;
   const float in_scale = params_.at(op.inputs()->Get(0)).scale[0];
   QuantParams bq{{}, {}, per_channel ? 0 : -1};
   for (float s : scales) {
     bq.scale.push_back(in_scale * s);
     bq.zero_point.push_back(0);
   }
-  const std::vector<double> shift = weight_bias_shift(op, q, scales);
   std::vector<int32_t> bias(out_c);
   for (uint32_t o = 0; o < out_c; ++o) {
-    const double v = std::round((double{floats(bt)[o]} - shift[o]) / bq.scale[per_channel ? o : 0]);
+    const double v = std::round(((fp32_bias ? double{fp32_bias[o]} : 0.0) - shift[o]) / bq.scale[per_channel ? o : 0]);
     bias[o] = static_cast<int32_t>(std::max(-2147483647.0, std::min(2147483647.0, v)));
   }
-  inputs->push_back(b_.add_constant(name(bt), {out_c}, schema::DType_INT32, bias.data(), bias.size() * 4, bq));
+  const std::string bias_name = has_bias ? name(op.inputs()->Get(2)) : name(wt) + "/bias_correction";
+  inputs->push_back(b_.add_constant(bias_name, {out_c}, schema::DType_INT32, bias.data(), bias.size() * 4, bq));
 }
 
 // The mean output shift, per output channel, of int8 weights `q` (scales per channel or

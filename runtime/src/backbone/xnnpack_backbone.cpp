@@ -72,6 +72,9 @@ class XnnpackBackbone final : public Backbone {
   Status define_value(uint32_t tensor, uint32_t* id, bool packed = false);
   Status define_depthwise_filter(uint32_t tensor, uint32_t* id);
   Status define_operator(const schema::Operator& op, uint32_t index);
+  // Add, multiply, subtract, divide, maximum, minimum: `in` and the second operand to `out`.
+  xnn_status define_binary(const schema::Operator& op, uint32_t in, uint32_t second, uint32_t out,
+                           const char** what);
   Status op_error(const schema::Operator& op, uint32_t index, const char* what, xnn_status status) const;
   Status unsupported(const schema::Operator& op, uint32_t index, const std::string& why) const;
 
@@ -246,16 +249,23 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
       break;
     }
     case schema::OpOptions_AddOptions:
-    case schema::OpOptions_MultiplyOptions: {
+    case schema::OpOptions_MultiplyOptions:
+    case schema::OpOptions_SubtractOptions:
+    case schema::OpOptions_DivideOptions:
+    case schema::OpOptions_MaximumOptions:
+    case schema::OpOptions_MinimumOptions:
       EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second));
-      const bool add = op.options_type() == schema::OpOptions_AddOptions;
-      const Range r = activation_range(add ? op.options_as_AddOptions()->activation()
-                                           : op.options_as_MultiplyOptions()->activation());
-      what = add ? "xnn_define_add2" : "xnn_define_multiply2";
-      status = add ? xnn_define_add2(subgraph_, r.min, r.max, in, second, out, 0)
-                   : xnn_define_multiply2(subgraph_, r.min, r.max, in, second, out, 0);
+      status = define_binary(op, in, second, out, &what);
       break;
-    }
+    case schema::OpOptions_PReluOptions:
+      EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second));
+      what = "xnn_define_prelu";
+      status = xnn_define_prelu(subgraph_, in, second, out, 0);
+      break;
+    case schema::OpOptions_EluOptions:
+      what = "xnn_define_elu";
+      status = xnn_define_elu(subgraph_, op.options_as_EluOptions()->alpha(), in, out, 0);
+      break;
     case schema::OpOptions_AveragePool2DOptions:
     case schema::OpOptions_MaxPool2DOptions: {
       const auto& o = *static_cast<const schema::Pool2DOptions*>(op.options());
@@ -323,6 +333,38 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
   }
   if (status != xnn_status_success) return op_error(op, index, what, status);
   return Status::Ok();
+}
+
+xnn_status XnnpackBackbone::define_binary(const schema::Operator& op, uint32_t in, uint32_t second, uint32_t out,
+                                          const char** what) {
+  switch (op.options_type()) {
+    case schema::OpOptions_AddOptions: {
+      const Range r = activation_range(op.options_as_AddOptions()->activation());
+      *what = "xnn_define_add2";
+      return xnn_define_add2(subgraph_, r.min, r.max, in, second, out, 0);
+    }
+    case schema::OpOptions_MultiplyOptions: {
+      const Range r = activation_range(op.options_as_MultiplyOptions()->activation());
+      *what = "xnn_define_multiply2";
+      return xnn_define_multiply2(subgraph_, r.min, r.max, in, second, out, 0);
+    }
+    case schema::OpOptions_SubtractOptions: {
+      const Range r = activation_range(op.options_as_SubtractOptions()->activation());
+      *what = "xnn_define_subtract";
+      return xnn_define_subtract(subgraph_, r.min, r.max, in, second, out, 0);
+    }
+    case schema::OpOptions_DivideOptions: {
+      const Range r = activation_range(op.options_as_DivideOptions()->activation());
+      *what = "xnn_define_divide";
+      return xnn_define_divide(subgraph_, r.min, r.max, in, second, out, 0);
+    }
+    case schema::OpOptions_MaximumOptions:
+      *what = "xnn_define_maximum2";
+      return xnn_define_maximum2(subgraph_, in, second, out, 0);
+    default:
+      *what = "xnn_define_minimum2";
+      return xnn_define_minimum2(subgraph_, in, second, out, 0);
+  }
 }
 
 // Activations must carry the batch in dimension 0 (the loader checked batch 1 there

@@ -85,6 +85,9 @@ void put_options(Fnv1a64& h, const schema::Operator& op) {
       put_float(h, op.options_as_ClampOptions()->max());
       break;
     case schema::OpOptions_LeakyReluOptions: put_float(h, op.options_as_LeakyReluOptions()->alpha()); break;
+    case schema::OpOptions_SubtractOptions: put(h, op.options_as_SubtractOptions()->activation()); break;
+    case schema::OpOptions_DivideOptions: put(h, op.options_as_DivideOptions()->activation()); break;
+    case schema::OpOptions_EluOptions: put_float(h, op.options_as_EluOptions()->alpha()); break;
     case schema::OpOptions_ReshapeOptions: put_vector(h, op.options_as_ReshapeOptions()->new_shape()); break;
     case schema::OpOptions_PadOptions: {
       const auto& o = *op.options_as_PadOptions();

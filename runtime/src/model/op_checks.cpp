@@ -191,6 +191,19 @@ Status check_binary(const OpContext& ctx, schema::Activation act) {
   return expect_output_shape(ctx, out);
 }
 
+// The slope is a constant fp32 [C], C the input's channels (XNNPACK's layout).
+Status check_prelu(const OpContext& ctx) {
+  const TensorInfo& x = ctx.input(0);
+  const TensorInfo& slope = ctx.input(1);
+  if (x.dtype != schema::DType_FLOAT32) return ctx.fail("runs in fp32 only");
+  if (!slope.is_constant || slope.dtype != schema::DType_FLOAT32 || slope.rank != 1 || x.rank == 0 ||
+      slope.dims[0] != x.dims[x.rank - 1]) {
+    return ctx.fail(format("slope %s must be a constant fp32 [C] with C = %u, the input's channels",
+                           shape_string(slope).c_str(), x.rank ? x.dims[x.rank - 1] : 0));
+  }
+  return expect_output_shape(ctx, dims_of(x));
+}
+
 Status check_pool(const OpContext& ctx, const schema::Pool2DOptions& o) {
   const TensorInfo& x = ctx.input(0);
   EDGECLR_RETURN_IF_ERROR(expect_rank(ctx, x, "input", 4));
@@ -257,7 +270,12 @@ Arity arity_of(schema::OpOptions type) {
     case schema::OpOptions_Conv2DOptions:
     case schema::OpOptions_FullyConnectedOptions: return {2, 3};
     case schema::OpOptions_AddOptions:
-    case schema::OpOptions_MultiplyOptions: return {2, 2};
+    case schema::OpOptions_MultiplyOptions:
+    case schema::OpOptions_SubtractOptions:
+    case schema::OpOptions_DivideOptions:
+    case schema::OpOptions_MaximumOptions:
+    case schema::OpOptions_MinimumOptions:
+    case schema::OpOptions_PReluOptions: return {2, 2};
     default: return {1, 1};
   }
 }
@@ -305,6 +323,12 @@ const char* op_type_name(const schema::Operator& op, const std::vector<TensorInf
     case schema::OpOptions_PadOptions: return "pad";
     case schema::OpOptions_QuantizeOptions: return "quantize";
     case schema::OpOptions_DequantizeOptions: return "dequantize";
+    case schema::OpOptions_SubtractOptions: return "subtract";
+    case schema::OpOptions_DivideOptions: return "divide";
+    case schema::OpOptions_MaximumOptions: return "maximum";
+    case schema::OpOptions_MinimumOptions: return "minimum";
+    case schema::OpOptions_PReluOptions: return "prelu";
+    case schema::OpOptions_EluOptions: return "elu";
     case schema::OpOptions_NONE: break;
   }
   return "unknown";
@@ -333,6 +357,15 @@ Status check_operator(const schema::Operator& op, uint32_t op_index, const std::
     case schema::OpOptions_AddOptions: return check_binary(ctx, op.options_as_AddOptions()->activation());
     case schema::OpOptions_MultiplyOptions:
       return check_binary(ctx, op.options_as_MultiplyOptions()->activation());
+    case schema::OpOptions_SubtractOptions:
+      return check_binary(ctx, op.options_as_SubtractOptions()->activation());
+    case schema::OpOptions_DivideOptions: return check_binary(ctx, op.options_as_DivideOptions()->activation());
+    case schema::OpOptions_MaximumOptions:
+    case schema::OpOptions_MinimumOptions: return check_binary(ctx, schema::Activation_NONE);
+    case schema::OpOptions_PReluOptions: return check_prelu(ctx);
+    case schema::OpOptions_EluOptions:
+      if (!std::isfinite(op.options_as_EluOptions()->alpha())) return ctx.fail("alpha is not finite");
+      return expect_output_shape(ctx, dims_of(ctx.input(0)));
     case schema::OpOptions_AveragePool2DOptions: return check_pool(ctx, *op.options_as_AveragePool2DOptions());
     case schema::OpOptions_MaxPool2DOptions: return check_pool(ctx, *op.options_as_MaxPool2DOptions());
     case schema::OpOptions_GlobalAveragePoolOptions: return check_global_pool(ctx);

@@ -1,0 +1,148 @@
+// Operators and exporter patterns against PyTorch: small models written by
+// models/zoo/export_ops.py (a ctest fixture), each converted and run through the runtime.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <algorithm>
+#include <fstream>
+
+#include "convert_support.h"
+
+using namespace edgeclr;
+using namespace edgeclr::testing;
+
+namespace {
+
+std::string ops_dir() {
+  const char* zoo = std::getenv("EDGECLR_ZOO_DIR");
+  REQUIRE_MESSAGE(zoo != nullptr, "EDGECLR_ZOO_DIR is not set; run through ctest");
+  return std::string(zoo) + "-ops";  // tests/convert/CMakeLists.txt
+}
+
+std::vector<std::string> op_models() {
+  std::ifstream list(ops_dir() + "/ops.txt");
+  std::vector<std::string> names;
+  for (std::string line; std::getline(list, line);) {
+    if (!line.empty()) names.push_back(line);
+  }
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("each operator and exporter pattern matches PyTorch") {
+  const std::vector<std::string> names = op_models();
+  REQUIRE(names.size() >= 13);
+  for (const std::string& name : names) {
+    INFO(name);
+    const std::string base = ops_dir() + "/" + name;
+    convert::LowerOptions options;
+    options.l2_normalize = false;
+    options.flatten_spatial_feature = true;  // most of these end in a feature map
+    const Converted c = convert_file(base + ".onnx", options);
+    auto inputs = read_npy(base + ".inputs.npy");
+    auto expected = read_npy(base + ".expected.npy");
+    REQUIRE((inputs.ok() && expected.ok()));
+    std::vector<float> features, embeddings;
+    run_model(*c.model, inputs->f32(), inputs->shape[0], &features, &embeddings);
+    expect_close(embeddings, expected.value(), "output");
+  }
+}
+
+TEST_CASE("operators lower onto the runtime's own ops, not a fallback") {
+  // The op each model exists for must appear in the converted model.
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"sub", "subtract"},       {"sub_constant_first", "subtract"}, {"div", "divide"},
+      {"div_constant_first", "divide"}, {"max_min", "maximum"},     {"max_min", "minimum"},
+      {"prelu_channel", "prelu"}, {"prelu_single", "prelu"},        {"elu", "elu"},
+      {"silu", "sigmoid"},       {"standalone_batch_norm", "multiply"}};
+  for (const auto& [name, op] : want) {
+    INFO(name, " should contain ", op);
+    convert::LowerOptions options;
+    options.flatten_spatial_feature = true;
+    const Converted c = convert_file(ops_dir() + "/" + name + ".onnx", options);
+    CHECK(summarize(*c.model).op_counts.count(op) == 1);
+  }
+}
+
+TEST_CASE("opset 9 exports of torchvision models (Clip with min/max attributes) match PyTorch") {
+  const char* zoo = std::getenv("EDGECLR_ZOO_DIR");
+  REQUIRE(zoo != nullptr);
+  for (const std::string& name : {std::string("resnet18"), std::string("mobilenet_v2")}) {
+    INFO(name);
+    const std::string base = std::string(zoo) + "-opset9/" + name;
+    convert::LowerOptions options;
+    options.l2_normalize = false;
+    const Converted c = convert_file(base + ".onnx", options);
+    auto inputs = read_npy(base + ".inputs.npy");
+    auto output = read_npy(base + ".expected.npy");
+    REQUIRE((inputs.ok() && output.ok()));
+    std::vector<float> features, embeddings;
+    run_model(*c.model, inputs->f32(), inputs->shape[0], &features, &embeddings);
+    expect_close(embeddings, output.value(), "output");
+  }
+}
+
+TEST_CASE("opset 9 attribute forms: Pad and Clip by attributes, Slice of a shape by attributes") {
+  // image [1,3,8,8] -> Pad (pads attribute, value 0.5) -> Clip(min 0.25, max 0.75 as
+  // attributes) -> GlobalAveragePool -> Reshape to Shape(pooled)[0:2] (a Slice with
+  // starts/ends attributes, folded) -> the feature [1,3].
+  TempDir dir;
+  OnnxGraph g;
+  g.model.mutable_opset_import(0)->set_version(9);
+  auto* pad = g.node("Pad", {"image"}, "padded");
+  auto* pads = pad->add_attribute();
+  pads->set_name("pads");
+  pads->set_type(onnx::AttributeProto::INTS);
+  for (int v : {0, 0, 1, 2, 0, 0, 1, 0}) pads->add_ints(v);
+  auto* value = pad->add_attribute();
+  value->set_name("value");
+  value->set_type(onnx::AttributeProto::FLOAT);
+  value->set_f(0.5f);
+  auto* clip = g.node("Clip", {"padded"}, "clipped");
+  for (const auto& [name, v] : {std::pair<const char*, float>{"min", 0.25f}, {"max", 0.75f}}) {
+    auto* a = clip->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+  }
+  g.node("GlobalAveragePool", {"clipped"}, "pooled");
+  g.node("Shape", {"pooled"}, "shape");
+  auto* slice = g.node("Slice", {"shape"}, "kept");
+  for (const auto& [name, v] : {std::pair<const char*, int>{"starts", 0}, {"ends", 2}}) {
+    auto* a = slice->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    a->add_ints(v);
+  }
+  g.node("Reshape", {"pooled", "kept"}, "feature");
+  convert::LowerOptions options;
+  options.l2_normalize = false;
+  const Converted c = convert_file(g.write(dir, "feature"), options);
+  REQUIRE(c.model->feature_dim() == 3);
+  // A constant image of value v in [0, 1]: the 10x10 padded map (H: 1 before, 1 after;
+  // W: 2 before) has 64 values v and 36 values 0.5, each clipped to [0.25, 0.75].
+  for (float v : {0.0f, 0.5f, 1.0f}) {
+    std::vector<float> input(8 * 8 * 3, v), features, embeddings;
+    run_model(*c.model, input.data(), 1, &features, &embeddings);
+    const float clipped = std::min(std::max(v, 0.25f), 0.75f);
+    const float want = (64.0f * clipped + 36.0f * 0.5f) / 100.0f;
+    for (float f : features) CHECK(f == doctest::Approx(want).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("BatchNormalization with spatial = 0 (opsets 7-8) is refused, naming the node") {
+  TempDir dir;
+  OnnxGraph g;
+  g.model.mutable_opset_import(0)->set_version(7);
+  for (const char* name : {"s", "b", "m", "v"}) g.weight(name, {3}, 0.1f);
+  auto* bn = g.node("BatchNormalization", {"image", "s", "b", "m", "v"}, "y");
+  auto* spatial = bn->add_attribute();
+  spatial->set_name("spatial");
+  spatial->set_type(onnx::AttributeProto::INT);
+  spatial->set_i(0);
+  g.node("GlobalAveragePool", {"y"}, "feature");
+  auto result = convert::convert_onnx_fp32(g.write(dir, "feature"), convert::LowerOptions{});
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.status().message().find("node 'y_node' (BatchNormalization): spatial = 0") != std::string::npos);
+}
