@@ -61,6 +61,18 @@ if(NOT TARGET edgeclr::jpeg)
     INTERFACE_INCLUDE_DIRECTORIES "${JPEG_TURBO_INCLUDE_DIR};${JPEG_TURBO_CONFIG_DIR}")
 endif()
 
+# SQLite: the gallery store (the library every Android and iOS app already ships).
+find_path(SQLITE_INCLUDE_DIR sqlite3.h)
+find_library(SQLITE_LIBRARY NAMES sqlite3)
+edgeclr_require(SQLITE_INCLUDE_DIR "sqlite3.h" libsqlite3-dev)
+edgeclr_require(SQLITE_LIBRARY "libsqlite3.so" libsqlite3-dev)
+if(NOT TARGET edgeclr::sqlite)
+  add_library(edgeclr::sqlite UNKNOWN IMPORTED)
+  set_target_properties(edgeclr::sqlite PROPERTIES
+    IMPORTED_LOCATION "${SQLITE_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${SQLITE_INCLUDE_DIR}")
+endif()
+
 # stb: compiled into edgeclr from the header (no link dependency on libstb).
 find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb)
 edgeclr_require(STB_INCLUDE_DIR "stb_image.h" libstb-dev)

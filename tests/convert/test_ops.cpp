@@ -146,3 +146,35 @@ TEST_CASE("BatchNormalization with spatial = 0 (opsets 7-8) is refused, naming t
   REQUIRE_FALSE(result.ok());
   CHECK(result.status().message().find("node 'y_node' (BatchNormalization): spatial = 0") != std::string::npos);
 }
+
+TEST_CASE("dynamic axes on the reference model: a symbolic batch, and batch, H and W, match PyTorch") {
+  // fashion.onnx flattens with Flatten, so torch.onnx.export(dynamic_axes=...) writes the
+  // same nodes with symbolic input dims; the test writes those dims into a copy.
+  std::ifstream in(kFashionOnnx, std::ios::binary);
+  onnx::ModelProto model;
+  REQUIRE(model.ParseFromIstream(&in));
+  const NpyArray inputs = fixture("inputs.npy");
+  const NpyArray want = fixture("expected_embedding.npy");
+  for (const std::vector<int>& dynamic : {std::vector<int>{0}, std::vector<int>{0, 2, 3}}) {
+    onnx::ModelProto copy = model;
+    auto* shape = copy.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+    const char* names[4] = {"N", "C", "H", "W"};
+    for (int d : dynamic) shape->mutable_dim(d)->set_dim_param(names[d]);
+    TempDir dir;
+    std::string bytes;
+    copy.SerializeToString(&bytes);
+    const std::string path = dir.write("fashion-dynamic.onnx", std::vector<uint8_t>(bytes.begin(), bytes.end()));
+    convert::LowerOptions options;
+    options.l2_normalize = false;
+    if (dynamic.size() > 1) {
+      auto unbound = convert::convert_onnx_fp32(path, options);
+      REQUIRE_FALSE(unbound.ok());
+      CHECK(unbound.status().message().find("has dynamic dims [N,1,H,W]: give --input-size HxW") != std::string::npos);
+      options.input.height = options.input.width = 28;
+    }
+    const Converted c = convert_file(path, options);
+    std::vector<float> features, embeddings;
+    run_model(*c.model, inputs.f32(), inputs.shape[0], &features, &embeddings);
+    expect_close(embeddings, want, "embedding");
+  }
+}

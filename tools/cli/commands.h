@@ -13,5 +13,6 @@ int run_search(int argc, char** argv);
 int run_dedup(int argc, char** argv);
 int run_adapt(int argc, char** argv);
 int run_bench_adapt(int argc, char** argv);
+int run_gallery(int argc, char** argv);
 
 }  // namespace edgeclr::cli

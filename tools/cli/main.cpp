@@ -23,6 +23,8 @@ constexpr Command kCommands[] = {
     {"convert", "convert an ONNX model into an .eclr model", edgeclr::cli::run_convert},
     {"search", "print the most similar gallery images of each image", edgeclr::cli::run_search},
     {"dedup", "print the groups of near-duplicate images in a folder", edgeclr::cli::run_dedup},
+    {"gallery", "create, add to, remove from, re-project or export a persistent gallery (G.db)",
+     edgeclr::cli::run_gallery},
     {"eval", "measure a labelled set: kNN, 1-NN and class-mean accuracy, recall@1, cosine gap",
      edgeclr::cli::run_eval},
     {"adapt", "train the projection head on your own pairs, groups or unlabeled images",
