@@ -219,6 +219,60 @@ EDGECLR_API edgeclr_status edgeclr_adapter_add_pairs_csv(edgeclr_adapter* adapte
 EDGECLR_API edgeclr_status edgeclr_adapter_run(edgeclr_adapter* adapter, const char* head_in, const char* head_out,
                                                edgeclr_adapt_report* report);
 
+/* ---- Galleries -----------------------------------------------------------------------
+ * A persistent, searchable store of items under app keys (one SQLite file): each keeps
+ * its backbone feature (half floats) and its embedding. A gallery is bound to the model's
+ * backbone and to the head it follows (a version: 0 for the model's own head, else the
+ * version of a head checkpoint), so stored embeddings never silently describe another
+ * space; edgeclr_gallery_reproject moves it to a new head without running the backbone.
+ * Every add, remove and re-projection is one transaction: a crash leaves the file as it
+ * was before or after.
+ *
+ * Thread-safety: edgeclr_gallery_search, _count and _key may run on any threads at once,
+ * with one writer (_add_feature, _remove, _reproject) at a time; calls that run the
+ * encoder (_add_image, _add_file, _search_image) use it from one thread at a time. */
+typedef struct edgeclr_gallery edgeclr_gallery;
+
+/* Creates (`create` != 0; the file must not exist) or opens the gallery at `path`, using
+ * `encoder` (which must outlive the gallery) for images. `head_version` is the version
+ * of the head the encoder has now: 0 for the model's own, or the version of the
+ * checkpoint given to edgeclr_encoder_load_head (edgeclr_adapt_report.version). Opening
+ * fails with EDGECLR_INVALID_ARGUMENT when the gallery belongs to another backbone or
+ * follows another head version, and EDGECLR_INVALID_MODEL when the file is not a
+ * gallery or is damaged. */
+EDGECLR_API edgeclr_status edgeclr_gallery_open(edgeclr_encoder* encoder, const char* path, int create,
+                                                uint64_t head_version, edgeclr_gallery** out);
+EDGECLR_API void edgeclr_gallery_close(edgeclr_gallery* gallery);
+
+/* Adds one item under `key` (a NUL-terminated string, 1 to 4096 bytes, new to the
+ * gallery): from pixels, an image file, or a backbone feature (feature_dim floats). */
+EDGECLR_API edgeclr_status edgeclr_gallery_add_image(edgeclr_gallery* gallery, const char* key,
+                                                     const edgeclr_image* image);
+EDGECLR_API edgeclr_status edgeclr_gallery_add_file(edgeclr_gallery* gallery, const char* key, const char* path);
+EDGECLR_API edgeclr_status edgeclr_gallery_add_feature(edgeclr_gallery* gallery, const char* key, const float* feature);
+EDGECLR_API edgeclr_status edgeclr_gallery_remove(edgeclr_gallery* gallery, const char* key);
+
+/* The `k` items most similar (cosine) to `embedding` (embedding_dim floats) or to an
+ * image, best first, only keys starting with `prefix` when it is not NULL or empty.
+ * *count receives how many were found (<= k). `scores` receives *count floats; `keys`
+ * *count NUL-terminated keys, key i at keys + i * key_stride (a key longer than
+ * key_stride - 1 bytes fails with EDGECLR_INVALID_ARGUMENT; 4097 always fits). */
+EDGECLR_API edgeclr_status edgeclr_gallery_search(const edgeclr_gallery* gallery, const float* embedding, uint32_t k,
+                                                  const char* prefix, float* scores, char* keys, size_t key_stride,
+                                                  uint32_t* count);
+EDGECLR_API edgeclr_status edgeclr_gallery_search_image(edgeclr_gallery* gallery, const edgeclr_image* image,
+                                                        uint32_t k, const char* prefix, float* scores, char* keys,
+                                                        size_t key_stride, uint32_t* count);
+
+EDGECLR_API uint64_t edgeclr_gallery_count(const edgeclr_gallery* gallery);
+/* Copies the key of item `index` (< count, in storage order) to `key` (`size` bytes). */
+EDGECLR_API edgeclr_status edgeclr_gallery_key(const edgeclr_gallery* gallery, uint64_t index, char* key, size_t size);
+
+/* Recomputes every embedding with the head in checkpoint `head_path` (for this
+ * backbone) from the stored features, makes the gallery follow it, and gives the
+ * encoder the same head, so new queries are in the new space. */
+EDGECLR_API edgeclr_status edgeclr_gallery_reproject(edgeclr_gallery* gallery, const char* head_path);
+
 #ifdef __cplusplus
 }
 #endif
