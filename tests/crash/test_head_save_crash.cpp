@@ -30,6 +30,7 @@
 
 #include "adapt/head_checkpoint.h"
 #include "core/atomic_file.h"
+#include "kill_child.h"
 #include "model/model.h"
 #include "support/sample_models.h"
 #include "support/temp_dir.h"
@@ -103,44 +104,14 @@ uint64_t check_files(const Model& model, const std::string& path, uint64_t finis
   return version;
 }
 
-// Forks a child that runs `save` (which reports finished versions on `report_fd`) and
-// ends it: `kill_after` from the fork unless it dies by itself first. Returns the last
-// version it reported (or `finished` when none) and whether it was killed by SIGKILL.
+// Runs `save` in a child killed `kill_after` from the fork (kill_child.h). Returns the
+// last version it reported (or `finished` when none) and whether it was killed.
 template <typename Save>
 uint64_t run_child(Save save, std::chrono::nanoseconds kill_after, uint64_t finished, bool* killed) {
-  int fds[2];
-  if (::pipe(fds) != 0) {
-    std::perror("pipe");
-    std::exit(1);
-  }
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    std::perror("fork");
-    std::exit(1);
-  }
-  if (pid == 0) {
-    ::close(fds[0]);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
-    _exit(save(fds[1]));
-  }
-  ::close(fds[1]);
-  // Spin rather than sleep: sleeps are coarser than a save on a fast disk.
-  const auto deadline = Clock::now() + kill_after;
-  int status = 0;
-  while (Clock::now() < deadline) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) break;
-  }
-  if (::waitpid(pid, &status, WNOHANG) == 0) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-  }
-  *killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-  if (!*killed) check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a saver failed (see its message above)");
-  uint64_t version = 0;
-  while (::read(fds[0], &version, sizeof(version)) == sizeof(version)) finished = version;
-  ::close(fds[0]);
-  return finished;
+  const testing::ChildRun run = testing::run_child_until_killed(save, kill_after, finished);
+  *killed = run.killed;
+  if (!run.killed) check(run.exited_ok, "a saver failed (see its message above)");
+  return run.last_reported;
 }
 
 // Saves `first`, `first` + 1, ... until killed, reporting each on `fd`.

@@ -142,13 +142,22 @@ Status Gallery::add_features(const std::vector<std::string>& keys, const float* 
                                                         "half-float range", path().c_str(), keys[i / feature_dim_].c_str()));
     }
   }
-  const std::vector<float> embeddings = embed_features(head_.head, features, keys.size());
-  const uint32_t dim = head_.head.embedding_dim();
+  // The embedding is the head's output for the feature as stored (half floats), so that
+  // an item's embedding is always head(stored feature): re-projecting with the same head
+  // changes nothing, and items added before and after a re-projection agree.
   std::vector<StoredItem> items(keys.size());
+  std::vector<float> stored(keys.size() * feature_dim_);
   for (size_t r = 0; r < keys.size(); ++r) {
     items[r].key = keys[r];
     items[r].feature.resize(feature_dim_);
-    for (uint32_t j = 0; j < feature_dim_; ++j) items[r].feature[j] = float_to_half(features[r * feature_dim_ + j]);
+    for (uint32_t j = 0; j < feature_dim_; ++j) {
+      items[r].feature[j] = float_to_half(features[r * feature_dim_ + j]);
+      stored[r * feature_dim_ + j] = half_to_float(items[r].feature[j]);
+    }
+  }
+  const std::vector<float> embeddings = embed_features(head_.head, stored.data(), keys.size());
+  const uint32_t dim = head_.head.embedding_dim();
+  for (size_t r = 0; r < keys.size(); ++r) {
     items[r].embedding.assign(embeddings.begin() + r * dim, embeddings.begin() + (r + 1) * dim);
   }
   EDGECLR_RETURN_IF_ERROR(store_->insert(&items));

@@ -88,7 +88,7 @@ class Gallery {
   static Result<std::map<std::string, std::string>> read_meta(const std::string& path);
 
   // Adds items by their backbone features (feature_dim floats each, row-major): the
-  // head computes the embeddings. One transaction: all are added or none. Keys must be
+  // head computes the embeddings from the features as stored (half floats). One transaction: all are added or none. Keys must be
   // new, unique, non-empty and at most kMaxGalleryKeyBytes.
   Status add_features(const std::vector<std::string>& keys, const float* features);
   // Removes the items of `keys` (all must exist) in one transaction.
