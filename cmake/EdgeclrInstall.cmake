@@ -6,7 +6,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set_target_properties(edgeclr PROPERTIES EXPORT_NAME edgeclr)
-install(TARGETS edgeclr EXPORT edgeclrTargets
+install(TARGETS edgeclr edgeclr_core EXPORT edgeclrTargets
   LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
   INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(FILES runtime/include/edgeclr/edgeclr.h runtime/include/edgeclr/edgeclr.hpp
