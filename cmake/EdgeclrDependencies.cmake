@@ -61,7 +61,9 @@ if(NOT TARGET edgeclr::jpeg)
     INTERFACE_INCLUDE_DIRECTORIES "${JPEG_TURBO_INCLUDE_DIR};${JPEG_TURBO_CONFIG_DIR}")
 endif()
 
-# SQLite: the gallery store (the library every Android and iOS app already ships).
+# SQLite: the gallery store, for libedgeclr.so (not libedgeclr_core.so). Debian and
+# Raspberry Pi OS ship it; iOS has it as a system library; the Android NDK does not
+# expose one, so an Android build bundles SQLite's amalgamation (not done here).
 find_path(SQLITE_INCLUDE_DIR sqlite3.h)
 find_library(SQLITE_LIBRARY NAMES sqlite3)
 edgeclr_require(SQLITE_INCLUDE_DIR "sqlite3.h" libsqlite3-dev)

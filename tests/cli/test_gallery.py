@@ -95,6 +95,12 @@ with tempfile.TemporaryDirectory() as tmp:
     check(shape == (119, 128) and len(key_lines) == 119 and query not in key_lines, f"export shape {shape}")
     norms = [sum(v * v for v in values[i * 128:(i + 1) * 128]) for i in range(shape[0])]
     check(all(abs(n - 1.0) < 1e-4 for n in norms), "exported embeddings are not the model's unit vectors")
+    # Row i belongs to key i: the embedding of key i's image is row i.
+    for i in (0, 57, 118):
+        r = run("embed", MODEL, key_lines[i], "--json")
+        got = json.loads(r.stdout)[0]["embedding"] if r.returncode == 0 else []
+        row = values[i * 128:(i + 1) * 128]
+        check(len(got) == 128 and sum(a * b for a, b in zip(got, row)) > 0.9999, f"export row {i} is not {key_lines[i]}")
 
     # Another model's backbone (the int8 conversion of the same network) is refused.
     one_error(run("gallery", "add", g, images, "--model", os.path.join(SOURCE, "models", "fashion", "fashion-int8.eclr")),

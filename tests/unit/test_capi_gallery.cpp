@@ -100,7 +100,18 @@ TEST_CASE("C API: a gallery of real images finds each image itself, reopens, and
   REQUIRE(edgeclr::save_head_checkpoint(head_path, head, info).ok());
   REQUIRE(edgeclr_gallery_reproject(g, head_path.c_str()) == EDGECLR_OK);
   REQUIRE(edgeclr_gallery_search_image(g, &query, 1, "", scores, keys, kKeyStride, &count) == EDGECLR_OK);
-  CHECK(std::string(keys) == "img7");  // the encoder follows the new head too
+  CHECK(std::string(keys) == "img7");  // the query is embedded with the gallery's new head
+  CHECK(scores[0] == doctest::Approx(1.0f).epsilon(1e-5));
+  // Queries by embedding must be in the new space: the encoder's own head is the old one,
+  // so its embedding of the same image scores lower than the gallery's own does.
+  std::vector<float> old_space(edgeclr_gallery_embedding_dim(g));
+  REQUIRE(edgeclr_encode_image(h.encoder, &query, old_space.data(), nullptr) == EDGECLR_OK);
+  REQUIRE(edgeclr_gallery_search(g, old_space.data(), 1, "", scores, keys, kKeyStride, &count) == EDGECLR_OK);
+  CHECK(scores[0] < 0.99f);
+  REQUIRE(edgeclr_encoder_load_head(h.encoder, head_path.c_str()) == EDGECLR_OK);
+  REQUIRE(edgeclr_encode_image(h.encoder, &query, old_space.data(), nullptr) == EDGECLR_OK);
+  REQUIRE(edgeclr_gallery_search(g, old_space.data(), 1, "", scores, keys, kKeyStride, &count) == EDGECLR_OK);
+  CHECK(std::string(keys) == "img7");
   CHECK(scores[0] == doctest::Approx(1.0f).epsilon(1e-5));
   edgeclr_gallery_close(g);
   // Now it follows version 4: opening with version 0 is refused, with 4 accepted.

@@ -315,3 +315,63 @@ TEST_CASE("gallery: one writer and four readers at once") {
   CHECK(bad == 0);
   CHECK(gallery.count() == 190);
 }
+
+TEST_CASE("reproject after removals: every item still finds itself (rows are no longer in id order)") {
+  const RealFeatures real(30);
+  TempDir dir;
+  auto g = Gallery::create(dir.path() + "/g.db", *real.model, real.own_head(), "");
+  REQUIRE(g.ok());
+  REQUIRE(g.value()->add_features(keys_for(0, 30), real.feature(0)).ok());
+  REQUIRE(g.value()->remove({"item/3", "item/11", "item/0"}).ok());  // the last rows move into their places
+  GalleryHead adapted = real.own_head();
+  for (float& w : adapted.head.mutable_layers()[0].weight) w = -w;
+  adapted.version = 2;
+  REQUIRE(g.value()->reproject(adapted).ok());
+  std::vector<GalleryMatch> matches;
+  for (size_t i = 0; i < 30; ++i) {
+    if (i == 0 || i == 3 || i == 11) continue;
+    const std::string key = "item/" + std::to_string(i);
+    std::vector<float> embedding;
+    REQUIRE(g.value()->embed_feature(real.feature(i), &embedding).ok());
+    REQUIRE(g.value()->search(embedding.data(), 1, "", &matches).ok());
+    CHECK_MESSAGE(matches[0].key == key, key);
+  }
+}
+
+TEST_CASE("a crafted gallery: feature_dim that is not the model's, or a malformed number, is refused") {
+  const RealFeatures real(2);
+  TempDir dir;
+  const std::string path = dir.path() + "/g.db";
+  REQUIRE(Gallery::create(path, *real.model, real.own_head(), "").ok());
+  for (const char* value : {"4", "-1", " 256", "99999999999999999999999", ""}) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    const std::string sql = std::string("UPDATE meta SET value = '") + value + "' WHERE key = 'feature_dim'";
+    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    auto g = Gallery::open(path, *real.model, real.own_head());
+    INFO("feature_dim '", value, "'");
+    REQUIRE_FALSE(g.ok());
+    CHECK(g.status().code() == StatusCode::kInvalidModel);
+  }
+}
+
+TEST_CASE("a write after another connection changed the gallery is refused, not merged into a stale index") {
+  const RealFeatures real(4);
+  TempDir dir;
+  const std::string path = dir.path() + "/g.db";
+  auto first = Gallery::create(path, *real.model, real.own_head(), "");
+  REQUIRE(first.ok());
+  REQUIRE(first.value()->add_features({"a"}, real.feature(0)).ok());
+  auto second = Gallery::open(path, *real.model, real.own_head());
+  REQUIRE(second.ok());
+  REQUIRE(second.value()->add_features({"b"}, real.feature(1)).ok());  // another connection writes
+  const Status stale = first.value()->add_features({"c"}, real.feature(2));
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.message().find("was changed by another connection") != std::string::npos);
+  CHECK_FALSE(first.value()->remove({"a"}).ok());
+  auto reopened = Gallery::open(path, *real.model, real.own_head());
+  REQUIRE(reopened.ok());
+  CHECK(reopened.value()->count() == 2);
+  CHECK(reopened.value()->add_features({"c"}, real.feature(2)).ok());
+}

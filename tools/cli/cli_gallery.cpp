@@ -45,7 +45,14 @@ Result<OpenedGallery> open_gallery(const std::string& path, const std::string& m
   }
   const std::string head_source = get("head_source");
   std::optional<std::string> head_path;
-  if (get("head_version") != "0") head_path = head_source;
+  if (get("head_version") != "0") {
+    if (!std::ifstream(head_source)) {
+      return error(StatusCode::kInvalidArgument,
+                   format("gallery '%s' follows head version %s from '%s', which is not a file here", path.c_str(),
+                          get("head_version").c_str(), head_source.c_str()));
+    }
+    head_path = head_source;
+  }
   OpenedGallery g;
   auto encoder = open_encoder(model_path, head_path, EncoderOptions{threads, 1});
   if (!encoder.ok()) return encoder.status();

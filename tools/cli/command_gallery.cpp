@@ -17,10 +17,10 @@ namespace {
 constexpr const char* kHelp =
     "usage: edgeclr gallery create G.db --model MODEL [--head HEAD]\n"
     "       edgeclr gallery add G.db IMAGE|DIR... [--model MODEL] [--threads N]\n"
-    "       edgeclr gallery remove G.db KEY...\n"
-    "       edgeclr gallery info G.db [--json]\n"
-    "       edgeclr gallery reproject G.db --head HEAD\n"
-    "       edgeclr gallery export G.db --npy FILE --keys FILE\n\n"
+    "       edgeclr gallery remove G.db KEY... [--model MODEL]\n"
+    "       edgeclr gallery info G.db [--model MODEL] [--json]\n"
+    "       edgeclr gallery reproject G.db --head HEAD [--model MODEL]\n"
+    "       edgeclr gallery export G.db --npy FILE --keys FILE [--model MODEL]\n\n"
     "A gallery is one SQLite file of items under keys, each with its backbone feature\n"
     "(half floats) and its embedding, bound to MODEL's backbone and to the head it\n"
     "follows (HEAD's version, or MODEL's own head). Search it with\n"
@@ -37,12 +37,16 @@ constexpr const char* kHelp =
     "             this backbone) from the stored features, without running the backbone,\n"
     "             and makes the gallery follow HEAD\n"
     "  export     the embeddings as .npy (items x dim, float32) and the keys, one per line,\n"
-    "             in the same order: for FAISS, Milvus and other vector engines\n\n"
+    "             in the same order: for FAISS, Milvus and other vector engines (a key\n"
+    "             with a newline is refused)\n\n"
     "options:\n"
-    "  --model MODEL  the model (create; for add, instead of the recorded path)\n"
+    "  --model MODEL  the model (create; for the others, instead of the recorded path)\n"
     "  --head HEAD    a head checkpoint (.eclh) for create and reproject\n"
     "  --threads N    backbone threads for add (default 1)\n"
     "  --json         info as JSON\n";
+
+// --model, for galleries whose recorded model moved (or that the C API made: it records none).
+std::string model_override(Args& args) { return args.options.count("model") ? args.options["model"] : ""; }
 
 int create(Args& args) {
   if (!args.options.count("model")) return usage_error("gallery", "create needs --model MODEL");
@@ -75,7 +79,7 @@ int add(Args& args) {
   std::string error;
   if (!option_uint(args, "threads", 1, 1, 64, &threads, &error)) return usage_error("gallery", error);
   if (args.positional.size() < 3) return usage_error("gallery", "add needs G.db and at least one IMAGE or DIR");
-  auto opened = open_gallery(args.positional[1], args.options.count("model") ? args.options["model"] : "", threads);
+  auto opened = open_gallery(args.positional[1], model_override(args), threads);
   if (!opened.ok()) return fail(opened.status().message());
   auto files = files_of({args.positional.begin() + 2, args.positional.end()},
                         opened->encoder.model->input_spec().channels());
@@ -91,7 +95,7 @@ int add(Args& args) {
 
 int remove(Args& args) {
   if (args.positional.size() < 3) return usage_error("gallery", "remove needs G.db and at least one KEY");
-  auto opened = open_gallery(args.positional[1], "", 1);
+  auto opened = open_gallery(args.positional[1], model_override(args), 1);
   if (!opened.ok()) return fail(opened.status().message());
   const Status removed = opened->gallery->remove({args.positional.begin() + 2, args.positional.end()});
   if (!removed.ok()) return fail(removed.message());
@@ -104,7 +108,7 @@ int info(Args& args) {
   const std::string& path = args.positional[1];
   auto meta = Gallery::read_meta(path);
   if (!meta.ok()) return fail(meta.status().message());
-  auto opened = open_gallery(path, "", 1);  // also checks that model and head still match
+  auto opened = open_gallery(path, model_override(args), 1);  // also checks that model and head still match
   if (!opened.ok()) return fail(opened.status().message());
   if (args.has("json")) {
     JsonWriter j;
@@ -120,7 +124,7 @@ int info(Args& args) {
 
 int reproject(Args& args) {
   if (!head_option(args)) return usage_error("gallery", "reproject needs --head HEAD");
-  auto opened = open_gallery(args.positional[1], "", 1);
+  auto opened = open_gallery(args.positional[1], model_override(args), 1);
   if (!opened.ok()) return fail(opened.status().message());
   auto head = gallery_head(*opened->encoder.model, head_option(args));
   if (!head.ok()) return fail(head.status().message());
@@ -137,13 +141,14 @@ int export_embeddings(Args& args) {
   if (!args.options.count("npy") || !args.options.count("keys")) return usage_error("gallery", "export needs --npy and --keys");
   auto meta = Gallery::read_meta(args.positional[1]);
   if (!meta.ok()) return fail(meta.status().message());
-  auto opened = open_gallery(args.positional[1], "", 1);
+  auto opened = open_gallery(args.positional[1], model_override(args), 1);
   if (!opened.ok()) return fail(opened.status().message());
   const std::vector<std::string> keys = opened->gallery->keys();
   const uint32_t dim = opened->gallery->embedding_dim();
   std::vector<float> all(keys.size() * dim), embedding;
   std::string lines;
   for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].find('\n') != std::string::npos) return fail("the key '" + keys[i] + "' has a newline; the keys file cannot hold it");
     const Status read = opened->gallery->item(keys[i], nullptr, &embedding);
     if (!read.ok()) return fail(read.message());
     std::copy(embedding.begin(), embedding.end(), all.begin() + i * dim);

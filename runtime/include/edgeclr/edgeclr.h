@@ -228,6 +228,11 @@ EDGECLR_API edgeclr_status edgeclr_adapter_run(edgeclr_adapter* adapter, const c
  * Every add, remove and re-projection is one transaction: a crash leaves the file as it
  * was before or after.
  *
+ * The gallery keeps its own copy of the head it follows: queries by image are embedded
+ * with it (the encoder gives only the feature), so they are in the gallery's space even
+ * if the encoder's head changes. One process writes a gallery at a time: a write fails
+ * (EDGECLR_IO_ERROR) when another process changed the file since it was opened.
+ *
  * Thread-safety: edgeclr_gallery_search, _count and _key may run on any threads at once,
  * with one writer (_add_feature, _remove, _reproject) at a time; calls that run the
  * encoder (_add_image, _add_file, _search_image) use it from one thread at a time. */
@@ -265,13 +270,19 @@ EDGECLR_API edgeclr_status edgeclr_gallery_search_image(edgeclr_gallery* gallery
                                                         size_t key_stride, uint32_t* count);
 
 EDGECLR_API uint64_t edgeclr_gallery_count(const edgeclr_gallery* gallery);
-/* Copies the key of item `index` (< count, in storage order) to `key` (`size` bytes). */
+/* Copies the key of item `index` (< count) to `key` (`size` bytes). The order is the
+ * search index's and changes when items are removed; O(count) per call. */
 EDGECLR_API edgeclr_status edgeclr_gallery_key(const edgeclr_gallery* gallery, uint64_t index, char* key, size_t size);
 
 /* Recomputes every embedding with the head in checkpoint `head_path` (for this
- * backbone) from the stored features, makes the gallery follow it, and gives the
- * encoder the same head, so new queries are in the new space. */
+ * backbone) from the stored features and makes the gallery follow it (queries by image
+ * follow too). The encoder's own head is not changed: give it the same checkpoint with
+ * edgeclr_encoder_load_head for embeddings outside the gallery, and the checkpoint's
+ * version when opening the gallery next time. */
 EDGECLR_API edgeclr_status edgeclr_gallery_reproject(edgeclr_gallery* gallery, const char* head_path);
+
+/* Floats in an embedding of the gallery's head (for edgeclr_gallery_search queries). */
+EDGECLR_API uint32_t edgeclr_gallery_embedding_dim(const edgeclr_gallery* gallery);
 
 #ifdef __cplusplus
 }

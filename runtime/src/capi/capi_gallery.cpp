@@ -27,6 +27,11 @@ edgeclr_status null_argument(const char* function) {
 // Encodes `image` (or the file `path`) to its feature.
 edgeclr::Status encode_feature(edgeclr_gallery* g, const edgeclr_image* image, const char* path, float* feature) {
   if (path) return g->encoder->impl->encode_file(path, feature, nullptr);
+  int format = 0;  // read as an int: a C caller may pass any value (see capi_encoder.cpp)
+  std::memcpy(&format, &image->format, sizeof(format));
+  if (format < EDGECLR_PIXEL_GRAY8 || format > EDGECLR_PIXEL_BGRA8) {
+    return edgeclr::error(edgeclr::StatusCode::kInvalidArgument, edgeclr::format("unknown pixel format %d", format));
+  }
   return g->encoder->impl->encode(reinterpret_cast<const edgeclr::PixelView*>(image), 1, feature, nullptr);
 }
 
@@ -122,10 +127,13 @@ edgeclr_status edgeclr_gallery_search_image(edgeclr_gallery* gallery, const edge
                                             uint32_t* count) {
   return guard([&] {
     if (!gallery || !image || !count) return null_argument("edgeclr_gallery_search_image");
-    std::vector<float> embedding(gallery->encoder->impl->embedding_dim());
-    const edgeclr::Status encoded = gallery->encoder->impl->encode(
-        reinterpret_cast<const edgeclr::PixelView*>(image), 1, nullptr, embedding.data());
+    // The encoder gives the feature; the gallery's own head gives the embedding, so the
+    // query is in the gallery's space whatever head the encoder has now.
+    std::vector<float> feature(gallery->encoder->impl->feature_dim()), embedding;
+    const edgeclr::Status encoded = encode_feature(gallery, image, nullptr, feature.data());
     if (!encoded.ok()) return set_error(encoded);
+    const edgeclr::Status embedded = gallery->impl->embed_feature(feature.data(), &embedding);
+    if (!embedded.ok()) return set_error(embedded);
     return edgeclr_gallery_search(gallery, embedding.data(), k, prefix, scores, keys, key_stride, count);
   });
 }
@@ -152,11 +160,12 @@ edgeclr_status edgeclr_gallery_reproject(edgeclr_gallery* gallery, const char* h
     edgeclr::HeadCheckpointInfo info;
     auto head = edgeclr::load_head_checkpoint(head_path, gallery->encoder->impl->model(), &info);
     if (!head.ok()) return set_error(head.status());
-    const edgeclr::ProjectionHead copy = head.value();
-    const edgeclr::Status done = gallery->impl->reproject(edgeclr::GalleryHead{std::move(head).value(), info.version, head_path});
-    if (!done.ok()) return set_error(done);
-    return check(gallery->encoder->impl->set_head(copy));
+    return check(gallery->impl->reproject(edgeclr::GalleryHead{std::move(head).value(), info.version, head_path}));
   });
+}
+
+uint32_t edgeclr_gallery_embedding_dim(const edgeclr_gallery* gallery) {
+  return gallery ? gallery->impl->embedding_dim() : 0;
 }
 
 }  // extern "C"

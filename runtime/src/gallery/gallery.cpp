@@ -1,5 +1,7 @@
 #include "gallery/gallery.h"
 
+#include <cctype>
+#include <cerrno>
 #include <cinttypes>
 #include <cmath>
 #include <mutex>
@@ -11,12 +13,26 @@ namespace {
 
 std::string hex64(uint64_t v) { return format("%016" PRIx64, v); }
 
+// A meta value of only digits (hex digits for base 16), without overflow.
 bool parse_u64(const std::map<std::string, std::string>& meta, const char* key, uint64_t* out, int base = 10) {
   const auto it = meta.find(key);
-  if (it == meta.end() || it->second.empty()) return false;
+  if (it == meta.end() || it->second.empty() || it->second.size() > 20) return false;
+  for (char c : it->second) {
+    if (!(base == 16 ? std::isxdigit(static_cast<unsigned char>(c)) : std::isdigit(static_cast<unsigned char>(c)))) {
+      return false;
+    }
+  }
+  errno = 0;
   char* end = nullptr;
   *out = std::strtoull(it->second.c_str(), &end, base);
-  return *end == '\0';
+  return *end == '\0' && errno == 0;
+}
+
+bool all_finite(const float* v, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i])) return false;
+  }
+  return true;
 }
 
 std::map<std::string, std::string> head_meta(const GalleryHead& h) {
@@ -75,6 +91,10 @@ Result<std::unique_ptr<Gallery>> Gallery::open(const std::string& path, const Mo
                  format("gallery '%s' belongs to backbone %s, not this model's %s", path.c_str(), hex64(hash).c_str(),
                         hex64(model.backbone_hash()).c_str()));
   }
+  if (feature_dim != model.feature_dim() || head.head.feature_dim() != model.feature_dim()) {
+    return error(StatusCode::kInvalidModel, format("gallery '%s' holds %" PRIu64 "-d features; the model gives %u",
+                                                   path.c_str(), feature_dim, model.feature_dim()));
+  }
   if (version != head.version || embedding_dim != head.head.embedding_dim()) {
     return error(StatusCode::kInvalidArgument,
                  format("gallery '%s' follows head version %" PRIu64 " (%s); it was opened with version %" PRIu64
@@ -97,6 +117,16 @@ Status Gallery::load() {
                                                      "expected %u and %u", path().c_str(), item.key.c_str(),
                                                      item.feature.size(), item.embedding.size(), feature_dim_, dim));
     }
+    for (uint16_t h : item.feature) {
+      if ((h & 0x7c00u) == 0x7c00u) {  // infinity or NaN
+        return error(StatusCode::kInvalidModel, format("gallery '%s': item '%s' has a non-finite feature",
+                                                       path().c_str(), item.key.c_str()));
+      }
+    }
+    if (item.key.empty() || item.key.size() > kMaxGalleryKeyBytes) {
+      return error(StatusCode::kInvalidModel, format("gallery '%s': an item has a key of %zu bytes", path().c_str(),
+                                                     item.key.size()));
+    }
     for (float v : item.embedding) {
       if (!std::isfinite(v)) {
         return error(StatusCode::kInvalidModel, format("gallery '%s': item '%s' has a non-finite embedding",
@@ -118,13 +148,17 @@ Status Gallery::load() {
 Status Gallery::check_keys(const std::vector<std::string>& keys) const {
   std::unordered_map<std::string, int> seen;
   for (const std::string& k : keys) {
-    if (k.empty() || k.size() > kMaxGalleryKeyBytes) {
-      return error(StatusCode::kInvalidArgument, format("gallery '%s': a key must have 1 to %zu bytes", path().c_str(),
-                                                        kMaxGalleryKeyBytes));
+    if (k.empty() || k.size() > kMaxGalleryKeyBytes || k.find('\0') != std::string::npos) {
+      return error(StatusCode::kInvalidArgument, format("gallery '%s': a key must have 1 to %zu bytes and no NUL",
+                                                        path().c_str(), kMaxGalleryKeyBytes));
     }
-    if (rows_.count(k) || seen[k]++) {
+    if (rows_.count(k)) {
       return error(StatusCode::kInvalidArgument, format("gallery '%s': the key '%s' is already in the gallery",
                                                         path().c_str(), k.c_str()));
+    }
+    if (seen[k]++) {
+      return error(StatusCode::kInvalidArgument, format("gallery '%s': the key '%s' is given twice", path().c_str(),
+                                                        k.c_str()));
     }
   }
   if (ids_.size() + keys.size() > kMaxGalleryItems) {
@@ -157,11 +191,19 @@ Status Gallery::add_features(const std::vector<std::string>& keys, const float* 
   }
   const std::vector<float> embeddings = embed_features(head_.head, stored.data(), keys.size());
   const uint32_t dim = head_.head.embedding_dim();
+  if (!all_finite(embeddings.data(), embeddings.size())) {
+    return error(StatusCode::kInvalidArgument, format("gallery '%s': the head gives a non-finite embedding", path().c_str()));
+  }
   for (size_t r = 0; r < keys.size(); ++r) {
     items[r].embedding.assign(embeddings.begin() + r * dim, embeddings.begin() + (r + 1) * dim);
   }
+  // Every allocation before the commit, so that the index follows the file once it has.
+  const size_t n = ids_.size() + items.size();
+  index_.reserve(n);
+  ids_.reserve(n);
+  keys_.reserve(n);
+  rows_.reserve(n);
   EDGECLR_RETURN_IF_ERROR(store_->insert(&items));
-  index_.reserve(ids_.size() + items.size());
   for (StoredItem& item : items) {
     rows_[item.key] = ids_.size();
     ids_.push_back(item.id);
@@ -220,15 +262,27 @@ Status Gallery::reproject(GalleryHead head) {
     head.head.forward(feature.data(), 1, embeddings.data() + (ids.size() - 1) * dim, scratch.data());
     return Status::Ok();
   }));
-  std::vector<std::pair<int64_t, const float*>> rows;
-  for (size_t i = 0; i < ids.size(); ++i) rows.emplace_back(ids[i], embeddings.data() + i * dim);
-  EDGECLR_RETURN_IF_ERROR(store_->replace_embeddings(rows, dim, head_meta(head)));
-  // The store and the index now follow the new head, in the store's id order.
+  if (!all_finite(embeddings.data(), embeddings.size())) {
+    return error(StatusCode::kInvalidArgument, format("gallery '%s': the head gives a non-finite embedding", path().c_str()));
+  }
+  if (ids.size() != ids_.size()) {
+    return error(StatusCode::kIoError, format("gallery '%s' was changed by another connection; open it again", path().c_str()));
+  }
+  // The new index, in row order, built before the commit (the store reads in id order).
   std::unordered_map<int64_t, size_t> by_id;
   for (size_t i = 0; i < ids.size(); ++i) by_id[ids[i]] = i;
   GalleryIndex index(dim);
   index.reserve(ids_.size());
-  for (int64_t id : ids_) index.append(embeddings.data() + by_id.at(id) * dim);
+  for (int64_t id : ids_) {
+    const auto it = by_id.find(id);
+    if (it == by_id.end()) {
+      return error(StatusCode::kIoError, format("gallery '%s' was changed by another connection; open it again", path().c_str()));
+    }
+    index.append(embeddings.data() + it->second * dim);
+  }
+  std::vector<std::pair<int64_t, const float*>> rows;
+  for (size_t i = 0; i < ids.size(); ++i) rows.emplace_back(ids[i], embeddings.data() + i * dim);
+  EDGECLR_RETURN_IF_ERROR(store_->replace_embeddings(rows, dim, head_meta(head)));
   index_ = std::move(index);
   head_ = std::move(head);
   return Status::Ok();
@@ -237,6 +291,9 @@ Status Gallery::reproject(GalleryHead head) {
 Status Gallery::search(const float* embedding, size_t k, const std::string& prefix,
                        std::vector<GalleryMatch>* out) const {
   std::shared_lock<WriterFirstLock> lock(mutex_);
+  if (!all_finite(embedding, head_.head.embedding_dim())) {
+    return error(StatusCode::kInvalidArgument, format("gallery '%s': the query embedding is not finite", path().c_str()));
+  }
   std::vector<uint8_t> allowed;
   if (!prefix.empty()) {
     allowed.resize(keys_.size());
@@ -249,6 +306,17 @@ Status Gallery::search(const float* embedding, size_t k, const std::string& pref
     (*out)[i].key = keys_[hits[i].row];
     (*out)[i].score = hits[i].score;
   }
+  return Status::Ok();
+}
+
+Status Gallery::embed_feature(const float* feature, std::vector<float>* embedding) const {
+  std::shared_lock<WriterFirstLock> lock(mutex_);
+  if (!all_finite(feature, feature_dim_)) {
+    return error(StatusCode::kInvalidArgument, format("gallery '%s': the feature is not finite", path().c_str()));
+  }
+  embedding->resize(head_.head.embedding_dim());
+  std::vector<float> scratch(head_.head.scratch_floats(1));
+  head_.head.forward(feature, 1, embedding->data(), scratch.data());
   return Status::Ok();
 }
 

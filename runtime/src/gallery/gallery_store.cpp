@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -9,6 +10,7 @@ namespace edgeclr {
 namespace {
 
 constexpr int kApplicationId = 0x45434c47;  // "ECLG"
+constexpr int kBusyTimeoutMs = 2000;         // wait this long for another connection's write
 
 // A prepared statement, finalized on scope exit.
 class Statement {
@@ -71,20 +73,29 @@ Result<std::unique_ptr<GalleryStore>> GalleryStore::create(const std::string& pa
   const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   std::unique_ptr<GalleryStore> store(new GalleryStore(path, db));
   if (rc != SQLITE_OK) return store->fail("cannot create");
-  EDGECLR_RETURN_IF_ERROR(store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
-  EDGECLR_RETURN_IF_ERROR(store->exec(
-      ("BEGIN; PRAGMA application_id=" + std::to_string(kApplicationId) +
-       "; CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-       " CREATE TABLE items(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, feature BLOB NOT NULL,"
-       " embedding BLOB NOT NULL); COMMIT;").c_str()));
   std::map<std::string, std::string> all = meta;
   all["format"] = "edgeclr-gallery";
   all["schema_version"] = std::to_string(kGallerySchemaVersion);
-  {
+  // Schema, application_id and meta in one transaction; a failure removes the file, so
+  // no half-made gallery is left that open() refuses and create() will not replace.
+  const Status made = [&]() -> Status {
+    EDGECLR_RETURN_IF_ERROR(store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
+    sqlite3_busy_timeout(db, kBusyTimeoutMs);
     Transaction txn(db);
     if (!txn.ok()) return store->fail("cannot begin a transaction");
+    EDGECLR_RETURN_IF_ERROR(store->exec(
+        ("PRAGMA application_id=" + std::to_string(kApplicationId) +
+         "; CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+         " CREATE TABLE items(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, feature BLOB NOT NULL,"
+         " embedding BLOB NOT NULL);").c_str()));
     EDGECLR_RETURN_IF_ERROR(store->write_meta(all));
     if (!txn.commit()) return store->fail("cannot commit");
+    return store->read_data_version(&store->data_version_);
+  }();
+  if (!made.ok()) {
+    store.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((path + suffix).c_str());
+    return made;
   }
   store->meta_ = std::move(all);
   return store;
@@ -106,14 +117,16 @@ Result<std::unique_ptr<GalleryStore>> GalleryStore::open(const std::string& path
                                                    path.c_str()));
   }
   Statement check(db, "PRAGMA quick_check");
-  if (!check.ok() || sqlite3_step(check.get()) != SQLITE_ROW ||
-      std::strcmp(reinterpret_cast<const char*>(sqlite3_column_text(check.get(), 0)), "ok") != 0) {
+  const int rc_check = check.ok() ? sqlite3_step(check.get()) : SQLITE_ERROR;
+  const char* verdict = rc_check == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(check.get(), 0)) : nullptr;
+  if (verdict == nullptr || std::strcmp(verdict, "ok") != 0) {
     return error(StatusCode::kInvalidModel, format("gallery '%s': the file is damaged (%s)", path.c_str(),
-                                                   check.ok() ? reinterpret_cast<const char*>(sqlite3_column_text(check.get(), 0))
-                                                              : sqlite3_errmsg(db)));
+                                                   verdict ? verdict : sqlite3_errmsg(db)));
   }
   EDGECLR_RETURN_IF_ERROR(store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   EDGECLR_RETURN_IF_ERROR(store->load_meta());
+  EDGECLR_RETURN_IF_ERROR(store->read_data_version(&store->data_version_));
   const auto& m = store->meta_;
   if (!m.count("format") || m.at("format") != "edgeclr-gallery") {
     return error(StatusCode::kInvalidModel, format("gallery '%s': not a gallery (no format in meta)", path.c_str()));
@@ -124,6 +137,25 @@ Result<std::unique_ptr<GalleryStore>> GalleryStore::open(const std::string& path
                                                   kGallerySchemaVersion));
   }
   return store;
+}
+
+Status GalleryStore::read_data_version(int64_t* out) const {
+  Statement v(db_, "PRAGMA data_version");
+  if (!v.ok() || sqlite3_step(v.get()) != SQLITE_ROW) return fail("cannot read the data version");
+  *out = sqlite3_column_int64(v.get(), 0);
+  return Status::Ok();
+}
+
+// Inside a write transaction: refuses when another connection committed since this one
+// last read or wrote, since the in-memory index would no longer match the file.
+Status GalleryStore::check_unchanged() const {
+  int64_t now = 0;
+  EDGECLR_RETURN_IF_ERROR(read_data_version(&now));
+  if (now != data_version_) {
+    return error(StatusCode::kIoError, format("gallery '%s' was changed by another connection since it was opened; "
+                                              "open it again", path_.c_str()));
+  }
+  return Status::Ok();
 }
 
 Status GalleryStore::load_meta() {
@@ -198,27 +230,30 @@ Status GalleryStore::read_rows(const char* sql, int64_t id, const std::function<
 Status GalleryStore::insert(std::vector<StoredItem>* items) {
   Transaction txn(db_);
   if (!txn.ok()) return fail("cannot begin a transaction");
+  EDGECLR_RETURN_IF_ERROR(check_unchanged());
   Statement add(db_, "INSERT INTO items(key, feature, embedding) VALUES(?1, ?2, ?3)");
   if (!add.ok()) return fail("cannot add");
   for (StoredItem& item : *items) {
     sqlite3_reset(add.get());
-    sqlite3_bind_text(add.get(), 1, item.key.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(add.get(), 1, item.key.data(), static_cast<int>(item.key.size()), SQLITE_TRANSIENT);
     sqlite3_bind_blob(add.get(), 2, item.feature.data(), static_cast<int>(item.feature.size() * 2), SQLITE_TRANSIENT);
     sqlite3_bind_blob(add.get(), 3, item.embedding.data(), static_cast<int>(item.embedding.size() * 4), SQLITE_TRANSIENT);
     const int rc = sqlite3_step(add.get());
-    if (rc == SQLITE_CONSTRAINT) {
+    if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_UNIQUE) {
       return error(StatusCode::kInvalidArgument, format("gallery '%s': the key '%s' is already in the gallery",
                                                         path_.c_str(), item.key.c_str()));
     }
     if (rc != SQLITE_DONE) return fail("cannot add '" + item.key + "'");
     item.id = sqlite3_last_insert_rowid(db_);
   }
-  return txn.commit() ? Status::Ok() : fail("cannot commit the added items");
+  if (!txn.commit()) return fail("cannot commit the added items");
+  return read_data_version(&data_version_);
 }
 
 Status GalleryStore::erase(const std::vector<int64_t>& ids) {
   Transaction txn(db_);
   if (!txn.ok()) return fail("cannot begin a transaction");
+  EDGECLR_RETURN_IF_ERROR(check_unchanged());
   Statement remove(db_, "DELETE FROM items WHERE id = ?1");
   if (!remove.ok()) return fail("cannot remove");
   for (int64_t id : ids) {
@@ -226,13 +261,15 @@ Status GalleryStore::erase(const std::vector<int64_t>& ids) {
     sqlite3_bind_int64(remove.get(), 1, id);
     if (sqlite3_step(remove.get()) != SQLITE_DONE) return fail("cannot remove");
   }
-  return txn.commit() ? Status::Ok() : fail("cannot commit the removal");
+  if (!txn.commit()) return fail("cannot commit the removal");
+  return read_data_version(&data_version_);
 }
 
 Status GalleryStore::replace_embeddings(const std::vector<std::pair<int64_t, const float*>>& embeddings, uint32_t dim,
                                         const std::map<std::string, std::string>& meta) {
   Transaction txn(db_);
   if (!txn.ok()) return fail("cannot begin a transaction");
+  EDGECLR_RETURN_IF_ERROR(check_unchanged());
   Statement update(db_, "UPDATE items SET embedding = ?2 WHERE id = ?1");
   if (!update.ok()) return fail("cannot re-project");
   for (const auto& [id, values] : embeddings) {
@@ -244,7 +281,7 @@ Status GalleryStore::replace_embeddings(const std::vector<std::pair<int64_t, con
   EDGECLR_RETURN_IF_ERROR(write_meta(meta));
   if (!txn.commit()) return fail("cannot commit the re-projection");
   for (const auto& [k, v] : meta) meta_[k] = v;
-  return Status::Ok();
+  return read_data_version(&data_version_);
 }
 
 }  // namespace edgeclr

@@ -11,8 +11,14 @@
 // was before or after it (SQLite's guarantee, given a file system that honours fsync).
 // The file's application_id marks it as a gallery, so another SQLite file is refused.
 //
-// Thread-safety: one GalleryStore is used by one thread at a time (the Gallery holds it
-// under its writer lock).
+// One process (one connection) writes a gallery at a time: a write refuses when another
+// connection committed since this one opened it (PRAGMA data_version), since the
+// Gallery's in-memory index would no longer match. While open the gallery is three
+// files (G.db, G.db-wal, G.db-shm); copy it closed.
+//
+// Thread-safety: the connection is opened serialized (SQLITE_OPEN_FULLMUTEX), so the
+// Gallery may read items from several threads under its shared lock and write under its
+// exclusive one.
 #pragma once
 
 #include <cstdint>
@@ -68,11 +74,14 @@ class GalleryStore {
   Status fail(const std::string& what) const;  // "gallery '<path>': <what>: <sqlite message>"
   Status write_meta(const std::map<std::string, std::string>& meta);
   Status load_meta();
+  Status read_data_version(int64_t* out) const;
+  Status check_unchanged() const;
   Status read_rows(const char* sql, int64_t id, const std::function<Status(StoredItem&&)>& each) const;
 
   std::string path_;
   sqlite3* db_ = nullptr;
   std::map<std::string, std::string> meta_;
+  int64_t data_version_ = 0;  // PRAGMA data_version after this connection's last read or commit
 };
 
 }  // namespace edgeclr
