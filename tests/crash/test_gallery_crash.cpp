@@ -70,8 +70,9 @@ struct State {
 
 State state_after(uint64_t operations) { return State{operations - operations / 3, operations / 3}; }
 
-// Runs operations `first`, `first` + 1, ... on `path`, reporting each when committed.
-int mutate_forever(const Model& model, const std::string& path, uint64_t first, int fd) {
+// Runs operations `first`, `first` + 1, ... on `path`, reporting each when committed;
+// stops after `count` of them (0: never).
+int mutate_forever(const Model& model, const std::string& path, uint64_t first, int fd, uint64_t count = 0) {
   const State s = state_after(first - 1);
   auto g = Gallery::open(path, model, head_for(model, s.version));
   if (!g.ok()) {
@@ -92,6 +93,7 @@ int mutate_forever(const Model& model, const std::string& path, uint64_t first, 
       return 4;
     }
     if (::write(fd, &op, sizeof(op)) != sizeof(op)) return 5;
+    if (count && op + 1 == first + count) return 0;
   }
 }
 
@@ -150,23 +152,25 @@ int main(int argc, char** argv) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/g.db";
   if (!Gallery::create(path, model, head_for(model, 0), "").ok()) return 1;
-
-  // How long an operation takes here (a transaction with its fsyncs), on a scratch gallery.
-  const std::string scratch = dir.path() + "/timing.db";
-  auto timing = Gallery::create(scratch, model, head_for(model, 0), "");
-  if (!timing.ok()) return 1;
+  // How long a child takes to start, open the gallery and commit three operations here
+  // (fork, SQLite open and quick_check, transactions with their fsyncs; all far slower
+  // under qemu than natively): one child runs them and exits, unkilled.
+  uint64_t done = 0;
   const auto start = Clock::now();
-  for (uint64_t b = 0; b < 9; ++b) {
-    if (!timing.value()->add_features(batch_keys(b), batch_features(model, b).data()).ok()) return 1;
+  const testing::ChildRun warmup = testing::run_child_until_killed(
+      [&](int fd) { return mutate_forever(model, path, 1, fd, 3); }, std::chrono::seconds(120), 0);
+  const auto three_ops = Clock::now() - start;
+  if (!warmup.exited_ok || warmup.last_reported != 3) {
+    std::printf("FAILURE the warm-up child did not commit three operations\n");
+    return 1;
   }
-  const auto op_time = (Clock::now() - start) / 9;
-  timing.value().reset();
+  done = check_gallery(model, path, 3, "after the warm-up");
 
   std::mt19937_64 rng(seed);
-  // Opening the gallery in the child comes first; kills land before, inside and between.
-  const auto window = std::max<std::chrono::nanoseconds>(3 * op_time, std::chrono::milliseconds(15));
+  // Kills land from straight after the fork (before the child opened the gallery) to
+  // 1.5 times the warm-up, so inside operations and between them.
+  const auto window = std::max<std::chrono::nanoseconds>(three_ops * 3 / 2, std::chrono::milliseconds(15));
   std::uniform_int_distribution<int64_t> delay_ns(0, window.count());
-  uint64_t done = 0;
   int mid_operation = 0;
   for (int i = 0; i < iterations; ++i) {
     const testing::ChildRun run = testing::run_child_until_killed(
@@ -176,8 +180,10 @@ int main(int argc, char** argv) {
     mid_operation += on_disk == run.last_reported + 1;
     done = on_disk;
   }
-  std::printf("%d kills, %llu operations committed, %d killed after a commit it had not reported; %d checks\n",
-              iterations, static_cast<unsigned long long>(done), mid_operation, g_checks);
+  std::printf("warm-up: 3 operations in %.1f ms; %d kills, %llu operations committed, %d killed after a commit it "
+              "had not reported; %d checks\n",
+              std::chrono::duration<double, std::milli>(three_ops).count(), iterations,
+              static_cast<unsigned long long>(done), mid_operation, g_checks);
   for (const std::string& f : g_failures) std::printf("FAILURE %s\n", f.c_str());
   // A kill that never lets one operation through would test nothing.
   if (done < static_cast<uint64_t>(iterations) / 4) {
