@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <string>
 
 namespace edgeclr::testing {
 
@@ -59,6 +61,14 @@ ChildRun run_child_until_killed(Body body, std::chrono::nanoseconds kill_after, 
   while (::read(fds[0], &value, sizeof(value)) == sizeof(value)) run.last_reported = value;
   ::close(fds[0]);
   return run;
+}
+
+// The value after `name` on the command line, or `fallback`.
+inline std::string arg_value(int argc, char** argv, const char* name, const char* fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
+  }
+  return fallback;
 }
 
 }  // namespace edgeclr::testing

@@ -133,18 +133,11 @@ uint64_t check_gallery(const Model& model, const std::string& path, uint64_t rep
   return ops;
 }
 
-std::string arg_value(int argc, char** argv, const char* name, const char* fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  }
-  return fallback;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int iterations = std::atoi(arg_value(argc, argv, "--iterations", "200").c_str());
-  const unsigned seed = static_cast<unsigned>(std::atoi(arg_value(argc, argv, "--seed", "1").c_str()));
+  const int iterations = std::atoi(testing::arg_value(argc, argv, "--iterations", "200").c_str());
+  const unsigned seed = static_cast<unsigned>(std::atoi(testing::arg_value(argc, argv, "--seed", "1").c_str()));
   const std::vector<uint8_t> bytes = testing::sample_fp32_model();
   auto opened = Model::open_buffer(bytes.data(), bytes.size(), "sample");
   if (!opened.ok()) return 1;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dataset/image_set.h"
+#include "capi_handles.h"
 #include "edgeclr/edgeclr.h"
 #include "support/temp_dir.h"
 
@@ -19,17 +20,8 @@ const std::string kModel = std::string(EDGECLR_SOURCE_DIR) + "/models/fashion/fa
 const std::string kImages = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
 const std::string kLabels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz";
 
-struct Handles {
-  edgeclr_model* model = nullptr;
-  edgeclr_encoder* encoder = nullptr;
-  Handles() {
-    REQUIRE(edgeclr_model_open(kModel.c_str(), &model) == EDGECLR_OK);
-    REQUIRE(edgeclr_encoder_create(model, 1, 1, &encoder) == EDGECLR_OK);
-  }
-  ~Handles() {
-    edgeclr_encoder_destroy(encoder);
-    edgeclr_model_close(model);
-  }
+struct Handles : edgeclr::testing::CapiHandles {
+  Handles() : CapiHandles(kModel) {}
 };
 
 // The first `per_class` training images of each class, as decoded gray images.

@@ -9,6 +9,7 @@
 
 #include "adapt/head_checkpoint.h"
 #include "dataset/image_set.h"
+#include "capi_handles.h"
 #include "edgeclr/edgeclr.h"
 #include "model/model.h"
 #include "support/temp_dir.h"
@@ -21,17 +22,8 @@ const std::string kModel = std::string(EDGECLR_SOURCE_DIR) + "/models/fashion/fa
 const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
 constexpr size_t kKeyStride = 64;
 
-struct Handles {
-  edgeclr_model* model = nullptr;
-  edgeclr_encoder* encoder = nullptr;
-  Handles() {
-    REQUIRE(edgeclr_model_open(kModel.c_str(), &model) == EDGECLR_OK);
-    REQUIRE(edgeclr_encoder_create(model, 1, 1, &encoder) == EDGECLR_OK);
-  }
-  ~Handles() {
-    edgeclr_encoder_destroy(encoder);
-    edgeclr_model_close(model);
-  }
+struct Handles : edgeclr::testing::CapiHandles {
+  Handles() : CapiHandles(kModel) {}
 };
 
 std::vector<edgeclr::Image> test_images(size_t n) {

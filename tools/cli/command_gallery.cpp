@@ -106,19 +106,18 @@ int remove(Args& args) {
 
 int info(Args& args) {
   const std::string& path = args.positional[1];
-  auto meta = Gallery::read_meta(path);
-  if (!meta.ok()) return fail(meta.status().message());
   auto opened = open_gallery(path, model_override(args), 1);  // also checks that model and head still match
   if (!opened.ok()) return fail(opened.status().message());
+  const std::map<std::string, std::string> meta = opened->gallery->meta();
   if (args.has("json")) {
     JsonWriter j;
     j.begin_object().key("gallery").value(path).key("items").value(uint64_t{opened->gallery->count()});
-    for (const auto& [k, v] : meta.value()) j.key(k).value(v);
+    for (const auto& [k, v] : meta) j.key(k).value(v);
     std::printf("%s\n", j.end_object().str().c_str());
     return kExitOk;
   }
   std::printf("%-16s %s\n%-16s %zu\n", "gallery", path.c_str(), "items", opened->gallery->count());
-  for (const auto& [k, v] : meta.value()) std::printf("%-16s %s\n", k.c_str(), v.c_str());
+  for (const auto& [k, v] : meta) std::printf("%-16s %s\n", k.c_str(), v.c_str());
   return kExitOk;
 }
 
@@ -139,8 +138,6 @@ int reproject(Args& args) {
 
 int export_embeddings(Args& args) {
   if (!args.options.count("npy") || !args.options.count("keys")) return usage_error("gallery", "export needs --npy and --keys");
-  auto meta = Gallery::read_meta(args.positional[1]);
-  if (!meta.ok()) return fail(meta.status().message());
   auto opened = open_gallery(args.positional[1], model_override(args), 1);
   if (!opened.ok()) return fail(opened.status().message());
   const std::vector<std::string> keys = opened->gallery->keys();

@@ -320,6 +320,11 @@ Status Gallery::embed_feature(const float* feature, std::vector<float>* embeddin
   return Status::Ok();
 }
 
+std::map<std::string, std::string> Gallery::meta() const {
+  std::shared_lock<WriterFirstLock> lock(mutex_);
+  return store_->meta();
+}
+
 size_t Gallery::count() const {
   std::shared_lock<WriterFirstLock> lock(mutex_);
   return ids_.size();

@@ -111,6 +111,9 @@ class Gallery {
   // feature (feature_dim() floats, decoded from half floats), read from the file.
   Status item(const std::string& key, std::vector<float>* feature, std::vector<float>* embedding) const;
 
+  // The file's meta as of the last write (a copy, under the shared lock).
+  std::map<std::string, std::string> meta() const;
+
   uint32_t feature_dim() const { return feature_dim_; }
   uint32_t embedding_dim() const;
   uint64_t head_version() const;
