@@ -75,6 +75,11 @@ if(NOT TARGET edgeclr::sqlite)
     INTERFACE_INCLUDE_DIRECTORIES "${SQLITE_INCLUDE_DIR}")
 endif()
 
+# hnswlib (header-only): the galleries' approximate search. Its headers are included by
+# one file (runtime/src/gallery/hnsw_graph.cpp).
+find_path(HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h)
+edgeclr_require(HNSWLIB_INCLUDE_DIR "hnswlib/hnswlib.h" libhnswlib-dev)
+
 # stb: compiled into edgeclr from the header (no link dependency on libstb).
 find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb)
 edgeclr_require(STB_INCLUDE_DIR "stb_image.h" libstb-dev)

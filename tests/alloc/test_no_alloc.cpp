@@ -1,4 +1,5 @@
-// Proves that encoding pixels does not touch the heap once the encoder exists.
+// Proves that encoding pixels does not touch the heap once the encoder exists, nor
+// searching a gallery once its scratch has grown.
 //
 // This binary replaces malloc and friends (through glibc's __libc_* entry points) and
 // operator new, and counts calls while `g_counting` is set. It is its own executable,
@@ -12,6 +13,9 @@
 #include <random>
 
 #include "encoder/encoder.h"
+#include "gallery/gallery.h"
+#include "gallery/gallery_index.h"
+#include "support/temp_dir.h"
 #include "support/sample_models.h"
 
 extern "C" {
@@ -110,4 +114,62 @@ TEST_CASE("encode allocates nothing once the encoder exists, for fp32 and int8, 
       CHECK_MESSAGE(g_allocations.load() == 0, "threads ", threads);
     }
   }
+}
+
+TEST_CASE("gallery search allocates nothing once its scratch has grown: exact, int8, a mask, and by key prefix") {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> value(0.0f, 1.0f);
+  IndexOptions options;
+  options.int8 = true;
+  GalleryIndex index(64, options);
+  std::vector<float> v(64);
+  for (int i = 0; i < 500; ++i) {
+    for (float& x : v) x = value(rng);
+    index.append(v.data());
+  }
+  std::vector<uint8_t> mask(500);
+  for (size_t i = 0; i < mask.size(); ++i) mask[i] = i % 2;
+  SearchScratch scratch;
+  std::vector<SearchHit> hits;
+  for (SearchMethod m : {SearchMethod::kExact, SearchMethod::kInt8}) index.search(v.data(), 10, m, nullptr, &scratch, &hits);
+  g_allocations = 0;
+  g_counting = true;
+  for (int i = 0; i < 10; ++i) {
+    for (SearchMethod m : {SearchMethod::kExact, SearchMethod::kInt8}) {
+      index.search(v.data(), 10, m, nullptr, &scratch, &hits);
+      index.search(v.data(), 10, m, mask.data(), &scratch, &hits);
+    }
+  }
+  g_counting = false;
+  CHECK(g_allocations.load() == 0);
+  CHECK(hits.size() == 10);
+
+  // Through a Gallery: the prefix mask and the matches' keys reuse their buffers too.
+  auto bytes = testing::sample_fp32_model();
+  auto model = Model::open_buffer(bytes.data(), bytes.size(), "sample");
+  REQUIRE(model.ok());
+  testing::TempDir dir;
+  auto gallery = Gallery::create(dir.path() + "/g.db", *model.value(),
+                                 GalleryHead{ProjectionHead::from_schema(model.value()->head(), model.value()->feature_dim()), 0, ""}, "");
+  REQUIRE(gallery.ok());
+  std::vector<std::string> keys;
+  std::vector<float> features;
+  for (int i = 0; i < 200; ++i) {
+    keys.push_back((i % 2 ? "shoes/item-number-" : "bags/item-number-") + std::to_string(i));  // beyond short-string storage
+    for (uint32_t j = 0; j < model.value()->feature_dim(); ++j) features.push_back(value(rng));
+  }
+  REQUIRE(gallery.value()->add_features(keys, features.data()).ok());
+  std::vector<float> query(gallery.value()->embedding_dim(), 0.5f);
+  std::vector<GalleryMatch> matches;
+  REQUIRE(gallery.value()->search(query.data(), 5, "shoes/", &matches).ok());
+  REQUIRE(gallery.value()->search(query.data(), 5, "", &matches).ok());
+  g_allocations = 0;
+  g_counting = true;
+  for (int i = 0; i < 10; ++i) {
+    REQUIRE(gallery.value()->search(query.data(), 5, "shoes/", &matches).ok());
+    REQUIRE(gallery.value()->search(query.data(), 5, "", &matches).ok());
+  }
+  g_counting = false;
+  CHECK(g_allocations.load() == 0);
+  CHECK(matches.size() == 5);
 }

@@ -138,11 +138,12 @@ int run_search(int argc, char** argv) {
   j.begin_array();
   std::vector<float> query(encoder.embedding_dim());
   std::vector<SearchHit> near;
+  SearchScratch scratch;
   for (size_t q = 1; q < args.positional.size(); ++q) {
     const std::string& file = args.positional[q];
     const Status encoded = embed_file(encoder, channels, file, query.data());
     if (!encoded.ok()) return fail(encoded.message());
-    index.search(query.data(), k, nullptr, &near);
+    index.search(query.data(), k, SearchMethod::kExact, nullptr, &scratch, &near);
     if (!sheet.empty()) {
       sheet_rows.push_back({SheetTile{file, "query", true}});
       for (const auto& n : near) sheet_rows.back().push_back({gallery->name(n.row), format("%.3f", n.score), false});

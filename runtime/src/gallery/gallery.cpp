@@ -271,7 +271,7 @@ Status Gallery::reproject(GalleryHead head) {
   // The new index, in row order, built before the commit (the store reads in id order).
   std::unordered_map<int64_t, size_t> by_id;
   for (size_t i = 0; i < ids.size(); ++i) by_id[ids[i]] = i;
-  GalleryIndex index(dim);
+  GalleryIndex index(dim, index_.options());
   index.reserve(ids_.size());
   for (int64_t id : ids_) {
     const auto it = by_id.find(id);
@@ -280,6 +280,7 @@ Status Gallery::reproject(GalleryHead head) {
     }
     index.append(embeddings.data() + it->second * dim);
   }
+  if (index_.has_hnsw()) index.configure(index_.options());
   std::vector<std::pair<int64_t, const float*>> rows;
   for (size_t i = 0; i < ids.size(); ++i) rows.emplace_back(ids[i], embeddings.data() + i * dim);
   EDGECLR_RETURN_IF_ERROR(store_->replace_embeddings(rows, dim, head_meta(head)));
@@ -288,25 +289,36 @@ Status Gallery::reproject(GalleryHead head) {
   return Status::Ok();
 }
 
-Status Gallery::search(const float* embedding, size_t k, const std::string& prefix,
-                       std::vector<GalleryMatch>* out) const {
+Status Gallery::search(const float* embedding, size_t k, const std::string& prefix, std::vector<GalleryMatch>* out,
+                       SearchMethod method) const {
   std::shared_lock<WriterFirstLock> lock(mutex_);
   if (!all_finite(embedding, head_.head.embedding_dim())) {
     return error(StatusCode::kInvalidArgument, format("gallery '%s': the query embedding is not finite", path().c_str()));
   }
-  std::vector<uint8_t> allowed;
-  if (!prefix.empty()) {
-    allowed.resize(keys_.size());
-    for (size_t r = 0; r < keys_.size(); ++r) allowed[r] = keys_[r].compare(0, prefix.size(), prefix) == 0;
-  }
+  thread_local SearchScratch scratch;
   thread_local std::vector<SearchHit> hits;
-  index_.search(embedding, k, prefix.empty() ? nullptr : &allowed, &hits);
+  if (!prefix.empty()) {
+    scratch.mask.resize(keys_.size());
+    for (size_t r = 0; r < keys_.size(); ++r) scratch.mask[r] = keys_[r].compare(0, prefix.size(), prefix) == 0;
+  }
+  index_.search(embedding, k, method, prefix.empty() ? nullptr : scratch.mask.data(), &scratch, &hits);
   out->resize(hits.size());
   for (size_t i = 0; i < hits.size(); ++i) {
     (*out)[i].key = keys_[hits[i].row];
     (*out)[i].score = hits[i].score;
   }
   return Status::Ok();
+}
+
+bool Gallery::set_index(const IndexOptions& options, uint32_t threads) {
+  std::unique_lock<WriterFirstLock> lock(mutex_);
+  index_.configure(options, threads);
+  return index_.has_hnsw() == options.hnsw;
+}
+
+IndexOptions Gallery::index_options() const {
+  std::shared_lock<WriterFirstLock> lock(mutex_);
+  return index_.options();
 }
 
 Status Gallery::embed_feature(const float* feature, std::vector<float>* embedding) const {

@@ -97,9 +97,19 @@ class Gallery {
   Status reproject(GalleryHead head);
 
   // The k most similar items to `embedding` (embedding_dim() floats), best first; only
-  // keys starting with `prefix` when it is not empty. Allocates only `out`'s strings and,
-  // with a prefix, a mask of count() bytes.
-  Status search(const float* embedding, size_t k, const std::string& prefix, std::vector<GalleryMatch>* out) const;
+  // keys starting with `prefix` when it is not empty. `method` picks the index (see
+  // SearchMethod; kBest: the fastest one kept). Scores are fp32 cosines whatever the
+  // method. Each calling thread keeps its own scratch (thread_local), sized to the
+  // gallery: once it and `out` have grown, a search allocates nothing (HNSW aside).
+  Status search(const float* embedding, size_t k, const std::string& prefix, std::vector<GalleryMatch>* out,
+                SearchMethod method = SearchMethod::kBest) const;
+
+  // Keeps the derived indexes `options` asks for (int8 codes, an HNSW graph), built now
+  // from the embeddings in memory with `threads` threads and kept in step with writes.
+  // Memory only: nothing in the file changes. Returns false for HNSW if hnswlib failed
+  // (the gallery then searches by scanning).
+  bool set_index(const IndexOptions& options, uint32_t threads = 1);
+  IndexOptions index_options() const;
 
   // The embedding of `feature` (feature_dim() floats) in the space the gallery follows:
   // its own head's output, whatever head an encoder has.

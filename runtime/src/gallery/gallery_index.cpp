@@ -3,9 +3,20 @@
 #include <algorithm>
 #include <cmath>
 
+#include "gallery/hnsw_graph.h"
+
+// The scan kernels are compiled twice on x86-64 GCC, for AVX2 and for the baseline, and
+// picked at load time (ifunc). Not FMA: a fused multiply-add rounds differently, and the
+// scores must not depend on the CPU.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__gnu_linux__)
+#define EDGECLR_SCAN_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define EDGECLR_SCAN_KERNEL
+#endif
+
 namespace edgeclr {
 
-float dot_product(const float* a, const float* b, uint32_t n) {
+EDGECLR_SCAN_KERNEL float dot_product(const float* a, const float* b, uint32_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   uint32_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -13,6 +24,18 @@ float dot_product(const float* a, const float* b, uint32_t n) {
   }
   float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
   for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+EDGECLR_SCAN_KERNEL int32_t dot_product_int8(const int8_t* a, const int8_t* b, uint32_t n) {
+  int32_t acc[16] = {};
+  uint32_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int j = 0; j < 16; ++j) acc[j] += int32_t{a[i + j]} * b[i + j];
+  }
+  int32_t sum = 0;
+  for (int j = 0; j < 16; ++j) sum += acc[j];
+  for (; i < n; ++i) sum += int32_t{a[i]} * b[i];
   return sum;
 }
 
@@ -25,43 +48,172 @@ void write_unit(const float* in, uint32_t dim, float* out) {
   for (uint32_t i = 0; i < dim; ++i) out[i] = in[i] * scale;
 }
 
+// Symmetric int8 codes of `v`; returns the scale (0 for a zero vector).
+float quantize(const float* v, uint32_t dim, int8_t* codes) {
+  float max_abs = 0;
+  for (uint32_t i = 0; i < dim; ++i) max_abs = std::max(max_abs, std::abs(v[i]));
+  const float scale = max_abs / 127.0f;
+  const float inv = max_abs > 0 ? 127.0f / max_abs : 0.0f;
+  for (uint32_t i = 0; i < dim; ++i) codes[i] = static_cast<int8_t>(std::lrint(std::clamp(v[i] * inv, -127.0f, 127.0f)));
+  return scale;
+}
+
 // Worse first: the heap's top is the hit to drop next.
 bool worse(const SearchHit& a, const SearchHit& b) { return a.score != b.score ? a.score > b.score : a.row < b.row; }
 
+// Keeps the best `k` hits offered in `heap` (a heap by worse()).
+inline void offer(std::vector<SearchHit>* heap, size_t k, SearchHit hit) {
+  if (heap->size() < k) {
+    heap->push_back(hit);
+    std::push_heap(heap->begin(), heap->end(), worse);
+  } else if (worse(hit, heap->front())) {
+    std::pop_heap(heap->begin(), heap->end(), worse);
+    heap->back() = hit;
+    std::push_heap(heap->begin(), heap->end(), worse);
+  }
+}
+
 }  // namespace
+
+GalleryIndex::GalleryIndex(uint32_t dim, IndexOptions options) : dim_(dim), options_(options) {
+  options_.hnsw = false;  // the graph is built by configure(), never empty-handed
+}
+GalleryIndex::~GalleryIndex() = default;
+GalleryIndex::GalleryIndex(GalleryIndex&&) noexcept = default;
+GalleryIndex& GalleryIndex::operator=(GalleryIndex&&) noexcept = default;
+
+void GalleryIndex::reserve(size_t rows) {
+  rows_.reserve(rows * dim_);
+  if (options_.int8) {
+    codes_.reserve(rows * dim_);
+    scales_.reserve(rows);
+  }
+}
+
+void GalleryIndex::clear() {
+  rows_.clear();
+  codes_.clear();
+  scales_.clear();
+  if (hnsw_) configure(options_);
+}
+
+void GalleryIndex::configure(const IndexOptions& options, uint32_t threads) {
+  const bool want_hnsw = options.hnsw;
+  options_ = options;
+  codes_.clear();
+  scales_.clear();
+  if (options_.int8) {
+    codes_.resize(rows_.size());
+    scales_.resize(size());
+    for (size_t r = 0; r < size(); ++r) encode_row(r);
+  }
+  hnsw_.reset();
+  if (want_hnsw) hnsw_ = HnswGraph::build(*this, options_, threads);
+  options_.hnsw = hnsw_ != nullptr;
+}
+
+void GalleryIndex::encode_row(size_t r) { scales_[r] = quantize(row(r), dim_, codes_.data() + r * dim_); }
 
 void GalleryIndex::append(const float* embedding) {
   rows_.resize(rows_.size() + dim_);
-  write_unit(embedding, dim_, rows_.data() + rows_.size() - dim_);
+  const size_t r = size() - 1;
+  write_unit(embedding, dim_, rows_.data() + r * dim_);
+  if (options_.int8) {
+    codes_.resize(rows_.size());
+    scales_.resize(size());
+    encode_row(r);
+  }
+  if (hnsw_ && !hnsw_->append(row(r), static_cast<uint32_t>(r))) hnsw_.reset();
 }
 
-void GalleryIndex::set(size_t row, const float* embedding) { write_unit(embedding, dim_, rows_.data() + row * dim_); }
+void GalleryIndex::set(size_t r, const float* embedding) {
+  write_unit(embedding, dim_, rows_.data() + r * dim_);
+  if (options_.int8) encode_row(r);
+  if (hnsw_ && !hnsw_->set(row(r), static_cast<uint32_t>(r))) hnsw_.reset();
+}
 
-void GalleryIndex::remove_swap(size_t row) {
+void GalleryIndex::remove_swap(size_t r) {
   const size_t last = size() - 1;
-  if (row != last) std::copy(this->row(last), this->row(last) + dim_, rows_.data() + row * dim_);
+  if (r != last) {
+    std::copy(row(last), row(last) + dim_, rows_.data() + r * dim_);
+    if (options_.int8) {
+      std::copy(codes_.begin() + last * dim_, codes_.begin() + (last + 1) * dim_, codes_.begin() + r * dim_);
+      scales_[r] = scales_[last];
+    }
+  }
   rows_.resize(last * dim_);
+  if (options_.int8) {
+    codes_.resize(last * dim_);
+    scales_.resize(last);
+  }
+  if (hnsw_ && !hnsw_->remove_swap(static_cast<uint32_t>(r), static_cast<uint32_t>(last))) hnsw_.reset();
+  if (hnsw_ && hnsw_->needs_rebuild()) configure(options_);
 }
 
-void GalleryIndex::search(const float* query, size_t k, const std::vector<uint8_t>* allowed,
-                          std::vector<SearchHit>* out) const {
+SearchMethod GalleryIndex::resolve(SearchMethod method, bool masked) const {
+  const SearchMethod scan = options_.int8 ? SearchMethod::kInt8 : SearchMethod::kExact;
+  switch (method) {
+    case SearchMethod::kBest:
+    case SearchMethod::kHnsw:
+      return hnsw_ && !masked ? SearchMethod::kHnsw : scan;
+    case SearchMethod::kInt8:
+      return scan;
+    default:
+      return SearchMethod::kExact;
+  }
+}
+
+void GalleryIndex::search(const float* query, size_t k, SearchMethod method, const uint8_t* mask,
+                          SearchScratch* scratch, std::vector<SearchHit>* out) const {
   out->clear();
-  if (k == 0) return;
-  double norm = 0;
-  for (uint32_t i = 0; i < dim_; ++i) norm += double{query[i]} * query[i];
-  const float scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+  if (k == 0 || dim_ == 0) return;
+  scratch->query.resize(dim_);
+  write_unit(query, dim_, scratch->query.data());
+  const float* unit = scratch->query.data();
+  switch (resolve(method, mask != nullptr)) {
+    case SearchMethod::kHnsw:
+      search_hnsw(unit, k, scratch, out);
+      return;
+    case SearchMethod::kInt8:
+      search_int8(unit, k, mask, scratch, out);
+      return;
+    default:
+      search_exact(unit, k, mask, out);
+      std::sort_heap(out->begin(), out->end(), worse);
+  }
+}
+
+void GalleryIndex::search_exact(const float* unit, size_t k, const uint8_t* mask, std::vector<SearchHit>* heap) const {
   const size_t n = size();
   for (size_t r = 0; r < n; ++r) {
-    if (allowed && !(*allowed)[r]) continue;
-    const SearchHit hit{static_cast<uint32_t>(r), dot_product(row(r), query, dim_) * scale};
-    if (out->size() < k) {
-      out->push_back(hit);
-      std::push_heap(out->begin(), out->end(), worse);
-    } else if (worse(hit, out->front())) {
-      std::pop_heap(out->begin(), out->end(), worse);
-      out->back() = hit;
-      std::push_heap(out->begin(), out->end(), worse);
-    }
+    if (mask && !mask[r]) continue;
+    offer(heap, k, SearchHit{static_cast<uint32_t>(r), dot_product(row(r), unit, dim_)});
+  }
+}
+
+void GalleryIndex::search_int8(const float* unit, size_t k, const uint8_t* mask, SearchScratch* scratch,
+                               std::vector<SearchHit>* out) const {
+  scratch->codes.resize(dim_);
+  const float query_scale = quantize(unit, dim_, scratch->codes.data());
+  const int8_t* q = scratch->codes.data();
+  const size_t candidates = std::max<size_t>(k * options_.rescore_factor, 64);
+  std::vector<SearchHit>& heap = scratch->candidates;
+  heap.clear();
+  const size_t n = size();
+  for (size_t r = 0; r < n; ++r) {
+    if (mask && !mask[r]) continue;
+    const float score = static_cast<float>(dot_product_int8(codes_.data() + r * dim_, q, dim_)) * (scales_[r] * query_scale);
+    offer(&heap, candidates, SearchHit{static_cast<uint32_t>(r), score});
+  }
+  for (const SearchHit& c : heap) offer(out, k, SearchHit{c.row, dot_product(row(c.row), unit, dim_)});
+  std::sort_heap(out->begin(), out->end(), worse);
+}
+
+void GalleryIndex::search_hnsw(const float* unit, size_t k, SearchScratch* scratch, std::vector<SearchHit>* out) const {
+  if (!hnsw_->search(unit, k, &scratch->graph_rows)) {
+    search_exact(unit, k, nullptr, out);
+  } else {
+    for (uint32_t r : scratch->graph_rows) offer(out, k, SearchHit{r, dot_product(row(r), unit, dim_)});
   }
   std::sort_heap(out->begin(), out->end(), worse);
 }
