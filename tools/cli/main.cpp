@@ -29,6 +29,8 @@ constexpr Command kCommands[] = {
      edgeclr::cli::run_eval},
     {"adapt", "train the projection head on your own pairs, groups or unlabeled images",
      edgeclr::cli::run_adapt},
+    {"bench-search", "measure gallery search (exact, int8, HNSW) against FAISS, and gallery writes",
+     edgeclr::cli::run_bench_search},
     {"bench-adapt", "measure the time and memory of adapting the head on N pairs", edgeclr::cli::run_bench_adapt},
     {"bench", "measure open, create, first-embedding and per-call latency, and peak memory",
      edgeclr::cli::run_bench},

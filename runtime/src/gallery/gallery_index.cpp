@@ -10,33 +10,98 @@
 // scores must not depend on the CPU.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__gnu_linux__)
 #define EDGECLR_SCAN_KERNEL __attribute__((target_clones("avx2", "default")))
+#define EDGECLR_X86_AVX2_KERNELS 1
+#include <immintrin.h>
 #else
 #define EDGECLR_SCAN_KERNEL
+#define EDGECLR_X86_AVX2_KERNELS 0
 #endif
 
 namespace edgeclr {
 
-EDGECLR_SCAN_KERNEL float dot_product(const float* a, const float* b, uint32_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  uint32_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+namespace {
+
+// The dot products, inlined into each kernel below so that every compiled copy (AVX2 or
+// baseline) has its own vector code.
+// (size_t indices: with 32-bit ones the compiler must allow for wrap-around and loads
+// each lane on its own.)
+inline __attribute__((always_inline)) float dot_f32(const float* a, const float* b, size_t n) {
+  float acc[16] = {};  // two AVX registers (four SSE ones): two add chains in flight
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (size_t j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
   }
+  for (size_t j = 0; j < 8; ++j) acc[j] += acc[j + 8];
   float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
   for (; i < n; ++i) sum += a[i] * b[i];
   return sum;
 }
 
-EDGECLR_SCAN_KERNEL int32_t dot_product_int8(const int8_t* a, const int8_t* b, uint32_t n) {
-  int32_t acc[16] = {};
-  uint32_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    for (int j = 0; j < 16; ++j) acc[j] += int32_t{a[i + j]} * b[i + j];
-  }
+// Integer sums may be reordered freely: the compiler turns this into multiply-add of
+// 16-bit pairs (pmaddwd) over the whole vector.
+inline __attribute__((always_inline)) int32_t dot_i8(const int8_t* a, const int8_t* b, size_t n) {
   int32_t sum = 0;
-  for (int j = 0; j < 16; ++j) sum += acc[j];
-  for (; i < n; ++i) sum += int32_t{a[i]} * b[i];
+  for (size_t i = 0; i < n; ++i) sum += int32_t{a[i]} * int32_t{b[i]};
   return sum;
+}
+
+}  // namespace
+
+EDGECLR_SCAN_KERNEL float dot_product(const float* a, const float* b, uint32_t n) { return dot_f32(a, b, n); }
+
+
+namespace {
+
+EDGECLR_SCAN_KERNEL void score_rows(const float* rows, size_t n, uint32_t dim, const float* query, float* scores) {
+  for (size_t r = 0; r < n; ++r) scores[r] = dot_f32(rows + r * dim, query, dim);
+}
+
+#if EDGECLR_X86_AVX2_KERNELS
+// AVX2 has no signed x signed byte multiply-add, but vpmaddubsw multiplies unsigned by
+// signed bytes: |q| times (x with q's sign) is x * q. Codes are in [-127, 127], so a pair
+// of products is at most 2 * 127 * 127 = 32258 and the 16-bit sums never saturate.
+__attribute__((target("avx2"))) void score_rows_int8_avx2(const int8_t* codes, size_t n, uint32_t dim,
+                                                          const int8_t* query, int32_t* scores) {
+  const size_t vector_end = dim & ~size_t{31};
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (size_t r = 0; r < n; ++r) {
+    const int8_t* x = codes + r * dim;
+    __m256i acc = _mm256_setzero_si256();
+    for (size_t i = 0; i < vector_end; i += 32) {
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(query + i));
+      const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(a, q));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
+    }
+    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4e));
+    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xb1));
+    int32_t total = _mm_cvtsi128_si32(sum);
+    for (size_t i = vector_end; i < dim; ++i) total += int32_t{x[i]} * int32_t{query[i]};
+    scores[r] = total;
+  }
+}
+#endif
+
+void score_rows_int8_generic(const int8_t* codes, size_t n, uint32_t dim, const int8_t* query, int32_t* scores) {
+  for (size_t r = 0; r < n; ++r) scores[r] = dot_i8(codes + r * dim, query, dim);
+}
+
+// Codes in [-127, 127] (never -128: the AVX2 kernel relies on it).
+void score_rows_int8(const int8_t* codes, size_t n, uint32_t dim, const int8_t* query, int32_t* scores) {
+#if EDGECLR_X86_AVX2_KERNELS
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) return score_rows_int8_avx2(codes, n, dim, query, scores);
+#endif
+  score_rows_int8_generic(codes, n, dim, query, scores);
+}
+
+}  // namespace
+
+int32_t dot_product_int8(const int8_t* a, const int8_t* b, uint32_t n) {
+  int32_t out = 0;
+  score_rows_int8(a, 1, n, b, &out);  // the search's own kernel, so that tests check it
+  return out;
 }
 
 namespace {
@@ -57,6 +122,8 @@ float quantize(const float* v, uint32_t dim, int8_t* codes) {
   for (uint32_t i = 0; i < dim; ++i) codes[i] = static_cast<int8_t>(std::lrint(std::clamp(v[i] * inv, -127.0f, 127.0f)));
   return scale;
 }
+
+constexpr size_t kScanBlock = 256;  // rows scored per kernel call (1 KB of scores on the stack)
 
 // Worse first: the heap's top is the hit to drop next.
 bool worse(const SearchHit& a, const SearchHit& b) { return a.score != b.score ? a.score > b.score : a.row < b.row; }
@@ -185,9 +252,15 @@ void GalleryIndex::search(const float* query, size_t k, SearchMethod method, con
 
 void GalleryIndex::search_exact(const float* unit, size_t k, const uint8_t* mask, std::vector<SearchHit>* heap) const {
   const size_t n = size();
-  for (size_t r = 0; r < n; ++r) {
-    if (mask && !mask[r]) continue;
-    offer(heap, k, SearchHit{static_cast<uint32_t>(r), dot_product(row(r), unit, dim_)});
+  float scores[kScanBlock];
+  for (size_t first = 0; first < n; first += kScanBlock) {
+    const size_t count = std::min(kScanBlock, n - first);
+    score_rows(row(first), count, dim_, unit, scores);
+    for (size_t i = 0; i < count; ++i) {
+      if (mask && !mask[first + i]) continue;
+      if (heap->size() == k && scores[i] < heap->front().score) continue;  // cannot enter
+      offer(heap, k, SearchHit{static_cast<uint32_t>(first + i), scores[i]});
+    }
   }
 }
 
@@ -200,10 +273,16 @@ void GalleryIndex::search_int8(const float* unit, size_t k, const uint8_t* mask,
   std::vector<SearchHit>& heap = scratch->candidates;
   heap.clear();
   const size_t n = size();
-  for (size_t r = 0; r < n; ++r) {
-    if (mask && !mask[r]) continue;
-    const float score = static_cast<float>(dot_product_int8(codes_.data() + r * dim_, q, dim_)) * (scales_[r] * query_scale);
-    offer(&heap, candidates, SearchHit{static_cast<uint32_t>(r), score});
+  int32_t dots[kScanBlock];
+  for (size_t first = 0; first < n; first += kScanBlock) {
+    const size_t count = std::min(kScanBlock, n - first);
+    score_rows_int8(codes_.data() + first * dim_, count, dim_, q, dots);
+    for (size_t i = 0; i < count; ++i) {
+      if (mask && !mask[first + i]) continue;
+      const float score = static_cast<float>(dots[i]) * (scales_[first + i] * query_scale);
+      if (heap.size() == candidates && score < heap.front().score) continue;
+      offer(&heap, candidates, SearchHit{static_cast<uint32_t>(first + i), score});
+    }
   }
   for (const SearchHit& c : heap) offer(out, k, SearchHit{c.row, dot_product(row(c.row), unit, dim_)});
   std::sort_heap(out->begin(), out->end(), worse);

@@ -115,7 +115,8 @@ class GalleryIndex {
 // same bits on every x86-64 (SSE2 or AVX2 code: the lanes do the same operations).
 float dot_product(const float* a, const float* b, uint32_t n);
 
-// sum a[i] * b[i] over int8 values, exactly (n <= 2^17).
+// sum a[i] * b[i] over int8 values in [-127, 127], exactly (n <= 2^17), by the kernel the
+// int8 search uses (AVX2 where the CPU has it).
 int32_t dot_product_int8(const int8_t* a, const int8_t* b, uint32_t n);
 
 }  // namespace edgeclr
