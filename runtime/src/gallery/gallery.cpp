@@ -41,13 +41,10 @@ std::map<std::string, std::string> head_meta(const GalleryHead& h) {
           {"embedding_dim", std::to_string(h.head.embedding_dim())}};
 }
 
-// The head's embeddings of `rows` features (feature_dim floats each).
+// The head's embeddings of `rows` features (feature_dim floats each), in bulk.
 std::vector<float> embed_features(const ProjectionHead& head, const float* features, size_t rows) {
   std::vector<float> out(rows * head.embedding_dim());
-  std::vector<float> scratch(head.scratch_floats(1));
-  for (size_t r = 0; r < rows; ++r) {
-    head.forward(features + r * head.feature_dim(), 1, out.data() + r * head.embedding_dim(), scratch.data());
-  }
+  head.forward_bulk(features, rows, out.data());
   return out;
 }
 
@@ -250,18 +247,25 @@ Status Gallery::reproject(GalleryHead head) {
   const uint32_t dim = head.head.embedding_dim();
   std::vector<int64_t> ids;
   std::vector<float> embeddings;
-  std::vector<float> feature(feature_dim_), scratch(head.head.scratch_floats(1));
+  std::vector<float> pending;  // features read and not yet projected, at most kReprojectChunk
+  constexpr size_t kReprojectChunk = 4096;
+  auto project_pending = [&] {
+    const size_t rows = pending.size() / feature_dim_;
+    embeddings.resize(embeddings.size() + rows * dim);
+    head.head.forward_bulk(pending.data(), rows, embeddings.data() + embeddings.size() - rows * dim);
+    pending.clear();
+  };
   EDGECLR_RETURN_IF_ERROR(store_->read_items([&](StoredItem&& item) {
     if (item.feature.size() != feature_dim_) {
       return error(StatusCode::kInvalidModel, format("gallery '%s': item '%s' has a feature of %zu values",
                                                      path().c_str(), item.key.c_str(), item.feature.size()));
     }
-    for (uint32_t j = 0; j < feature_dim_; ++j) feature[j] = half_to_float(item.feature[j]);
+    for (uint32_t j = 0; j < feature_dim_; ++j) pending.push_back(half_to_float(item.feature[j]));
     ids.push_back(item.id);
-    embeddings.resize(ids.size() * dim);
-    head.head.forward(feature.data(), 1, embeddings.data() + (ids.size() - 1) * dim, scratch.data());
+    if (pending.size() == kReprojectChunk * feature_dim_) project_pending();
     return Status::Ok();
   }));
+  project_pending();
   if (!all_finite(embeddings.data(), embeddings.size())) {
     return error(StatusCode::kInvalidArgument, format("gallery '%s': the head gives a non-finite embedding", path().c_str()));
   }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "head/dense_gemm.h"
+
 namespace edgeclr {
 
 ProjectionHead ProjectionHead::from_schema(const schema::Head& head, uint32_t feature_dim) {
@@ -75,6 +77,29 @@ void ProjectionHead::forward(const float* features, uint32_t batch, float* embed
   }
   if (layers_.empty()) std::memcpy(embeddings, features, sizeof(float) * batch * feature_dim_);
   if (l2_normalize_) l2_normalize_rows(embeddings, batch, embedding_dim());
+}
+
+void ProjectionHead::forward_bulk(const float* features, size_t rows, float* embeddings) const {
+  constexpr size_t kChunk = 1024;  // rows per product: bounded scratch, big enough to amortize packing
+  std::vector<float> a, b;
+  for (size_t first = 0; first < rows; first += kChunk) {
+    const auto m = static_cast<uint32_t>(std::min(kChunk, rows - first));
+    const float* in = features + first * feature_dim_;
+    float* result = embeddings + first * embedding_dim();
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      const DenseLayer& layer = layers_[i];
+      std::vector<float>& buffer = i % 2 ? b : a;
+      float* out = i + 1 == layers_.size() ? result : (buffer.resize(size_t{m} * layer.out_dim), buffer.data());
+      gemm_abt(in, layer.weight.data(), layer.bias.empty() ? nullptr : layer.bias.data(), m, layer.out_dim, layer.in_dim,
+               out);
+      if (layer.activation != schema::Activation_NONE) {
+        for (size_t j = 0; j < size_t{m} * layer.out_dim; ++j) out[j] = apply_activation(layer.activation, out[j]);
+      }
+      in = out;
+    }
+    if (layers_.empty()) std::memcpy(result, in, sizeof(float) * m * feature_dim_);
+    if (l2_normalize_) l2_normalize_rows(result, m, embedding_dim());
+  }
 }
 
 }  // namespace edgeclr
