@@ -2,12 +2,14 @@
 """End-to-end tests of `edgeclr gallery` and `edgeclr search G.db` on the reference model
 and real Fashion-MNIST images: create, add (a broken file skipped and named), info,
 search (an item finds itself; --prefix), remove, export (.npy and keys), reproject to a
-head checkpoint (then search follows it), and the refusals.
+head checkpoint (then search follows it), dedup G.db against the folder form, and the
+refusals.
 
 usage: test_gallery.py EDGECLR_BINARY EXPORT_IMAGES_BINARY MAKE_HEAD_BINARY SOURCE_DIR
 """
 import json
 import os
+import shutil
 import sqlite3
 import struct
 import sys
@@ -74,6 +76,10 @@ with tempfile.TemporaryDirectory() as tmp:
     check(len(result) == 1 and result[0]["neighbours"][0]["key"] == query
           and abs(result[0]["neighbours"][0]["similarity"] - 1.0) < 1e-5 and len(result[0]["neighbours"]) == 3,
           f"search finds the item itself: {r.stdout!r} {r.stderr!r}")
+    for index in ("int8", "hnsw"):  # the same neighbours and fp32 scores on 120 items
+        r = run("search", g, query, "--k", "3", "--json", "--index", index)
+        check(r.returncode == 0 and json.loads(r.stdout) == result, f"--index {index}: {r.stdout!r} {r.stderr!r}")
+    one_error(run("search", g, query, "--index", "faiss"), 2, "--index must be", "search --index faiss")
     prefix = os.path.join(images, "sneaker") + "/"
     r = run("search", g, query, "--k", "50", "--prefix", prefix, "--json")
     neighbours = json.loads(r.stdout)[0]["neighbours"] if r.returncode == 0 else []
@@ -122,6 +128,33 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("search", g, other, "--k", "1", "--json")
     check(r.returncode == 0 and json.loads(r.stdout)[0]["neighbours"][0]["key"] == other,
           f"search after reproject: {r.stdout!r} {r.stderr!r}")
+
+    # dedup G.db: exact copies group with their originals, and the groups are those of the
+    # folder form (every pair compared) on the same images.
+    dups = os.path.join(tmp, "dups")
+    shutil.copytree(os.path.join(images, "sneaker"), os.path.join(dups, "sneaker"))
+    shutil.copytree(os.path.join(images, "bag"), os.path.join(dups, "bag"))
+    originals = sorted(os.listdir(os.path.join(dups, "bag")))[:3]
+    for name in originals:
+        shutil.copy(os.path.join(dups, "bag", name), os.path.join(dups, "bag", "copy-" + name))
+    g2 = os.path.join(tmp, "dups.db")
+    check(run("gallery", "create", g2, "--model", MODEL).returncode == 0, "create dups gallery")
+    check(run("gallery", "add", g2, dups).returncode == 0, "add dups")
+
+    def groups_of(r, name_key):
+        check(r.returncode == 0, f"dedup: {r.stderr!r}")
+        return sorted(sorted(os.path.relpath(f, dups) for f in grp[name_key]) for grp in json.loads(r.stdout)["groups"])
+
+    exact = groups_of(run("dedup", g2, "--threshold", "0.9999", "--json"), "keys")
+    check(exact == sorted([os.path.join("bag", n), os.path.join("bag", "copy-" + n)] for n in originals),
+          f"dedup G.db exact copies: {exact}")
+    for t in ("0.95", "0.9"):
+        by_gallery = groups_of(run("dedup", g2, "--threshold", t, "--json"), "keys")
+        by_folder = groups_of(run("dedup", MODEL, dups, "--threshold", t, "--json"), "files")
+        check(by_gallery == by_folder and len(by_gallery) >= 3, f"dedup at {t}: G.db {by_gallery} vs folder {by_folder}")
+    r = run("dedup", g2)
+    check(r.returncode == 0 and "groups of near-duplicates" in r.stdout, f"dedup G.db text: {r.stdout!r}")
+    one_error(run("dedup", g2, "--sheet", os.path.join(tmp, "s.png")), 2, "--sheet is for MODEL DIR", "dedup G.db --sheet")
 
     # Refusals: an SQLite file of another application, a file that is not SQLite, a
     # gallery whose model moved, options of the other search form.

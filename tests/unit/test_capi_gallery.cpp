@@ -77,7 +77,31 @@ TEST_CASE("C API: a gallery of real images finds each image itself, reopens, and
   char key[kKeyStride];
   REQUIRE(edgeclr_gallery_key(g, 30, key, sizeof key) == EDGECLR_OK);
   CHECK(std::string(key) == "by-feature");
-  REQUIRE(edgeclr_gallery_remove(g, "by-feature") == EDGECLR_OK);
+  // With int8 and HNSW indexes kept: the same hits and fp32 scores; a prefix still filters.
+  float exact_scores[5];
+  char exact_keys[5 * kKeyStride];
+  REQUIRE(edgeclr_gallery_search_image(g, &query, 5, nullptr, exact_scores, exact_keys, kKeyStride, &count) == EDGECLR_OK);
+  REQUIRE(edgeclr_gallery_set_index(g, EDGECLR_GALLERY_INDEX_INT8 | EDGECLR_GALLERY_INDEX_HNSW, 2) == EDGECLR_OK);
+  for (const char* prefix : {"", "img1"}) {
+    REQUIRE(edgeclr_gallery_search_image(g, &query, 5, prefix, scores, keys, kKeyStride, &count) == EDGECLR_OK);
+    REQUIRE(count == 5);
+    for (uint32_t i = 0; i < count; ++i) {
+      if (*prefix) {
+        CHECK(std::string(keys + i * kKeyStride).rfind("img1", 0) == 0);
+      } else {
+        CHECK(std::string(keys + i * kKeyStride) == std::string(exact_keys + i * kKeyStride));
+        CHECK(scores[i] == exact_scores[i]);
+      }
+    }
+  }
+  CHECK(edgeclr_gallery_set_index(g, 4, 1) == EDGECLR_INVALID_ARGUMENT);
+  CHECK(std::string(edgeclr_last_error()).find("unknown flags") != std::string::npos);
+  CHECK(edgeclr_gallery_set_index(nullptr, 0, 1) == EDGECLR_INVALID_ARGUMENT);
+  REQUIRE(edgeclr_gallery_remove(g, "by-feature") == EDGECLR_OK);  // the indexes follow the write
+  REQUIRE(edgeclr_gallery_search_image(g, &first, 2, "by-", scores, keys, kKeyStride, &count) == EDGECLR_OK);
+  CHECK(count == 0);
+  REQUIRE(edgeclr_gallery_search_image(g, &first, 1, nullptr, scores, keys, kKeyStride, &count) == EDGECLR_OK);
+  CHECK(std::string(keys) == "img0");
   edgeclr_gallery_close(g);
 
   // Reopened: the items are there. A head checkpoint (version 4) moves it to a new space.

@@ -1,6 +1,7 @@
 #include "cli/cli_common.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace edgeclr::cli {
 
@@ -88,6 +89,15 @@ bool option_uint(const Args& args, const std::string& name, uint32_t fallback, u
     return true;
   }
   return parse_uint(it->second, name, min, max, out, error);
+}
+
+std::vector<char*> expand_short_options(int argc, char** argv) {
+  static char out[] = "--out";
+  std::vector<char*> v(argv, argv + argc);
+  for (char*& a : v) {
+    if (std::strcmp(a, "-o") == 0) a = out;
+  }
+  return v;
 }
 
 }  // namespace edgeclr::cli

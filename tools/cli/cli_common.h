@@ -38,6 +38,9 @@ struct Args {
 bool parse_args(int argc, char** argv, const std::set<std::string>& switches, const std::set<std::string>& valued,
                 Args* args, std::string* error);
 
+// argv with "-o" spelled "--out", for the commands that take -o.
+std::vector<char*> expand_short_options(int argc, char** argv);
+
 // Parses a whole decimal number in [min, max] given to `--name`; on failure `*error`
 // says which option and why.
 bool parse_uint(const std::string& text, const std::string& name, uint32_t min, uint32_t max, uint32_t* out,

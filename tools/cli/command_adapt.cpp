@@ -270,16 +270,6 @@ Status save_cache(const Settings& s, const AdaptSet& set, const AdaptResult& r, 
   return Status::Ok();
 }
 
-// "-o X" is "--out X".
-std::vector<char*> expand_short_options(int argc, char** argv) {
-  static char out[] = "--out";
-  std::vector<char*> v(argv, argv + argc);
-  for (char*& a : v) {
-    if (std::strcmp(a, "-o") == 0) a = out;
-  }
-  return v;
-}
-
 }  // namespace
 
 int run_adapt(int argc, char** argv) {

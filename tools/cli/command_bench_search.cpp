@@ -25,11 +25,12 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: edgeclr bench-search [--items N] [--dim D] [--int8] [--hnsw] [--threads T] [--k K]\n"
-    "                            [--queries Q] [--rounds R] [--model MODEL] [--json]\n\n"
-    "Times gallery search on N synthetic unit embeddings of D values: N/100 clusters\n"
-    "(Gaussian centres, members = centre + 0.75 x Gaussian noise per value, so two members\n"
-    "of a cluster have a cosine near 0.64), queried by Q fresh members, one query at a\n"
-    "time on one thread, k best each. Each method runs Q queries per round, the methods\n"
+    "                            [--queries Q] [--rounds R] [--clusters C] [--model MODEL] [--json]\n\n"
+    "Times gallery search on N synthetic unit embeddings of D values: C clusters (Gaussian\n"
+    "centres, members = centre + 0.75 x Gaussian noise per value, so two members of a\n"
+    "cluster have a cosine near 0.64; --clusters 0: directions uniform on the sphere, the\n"
+    "hardest case for a graph), queried by Q fresh members, one query at a time on one\n"
+    "thread, k best each. Each method runs Q queries per round, the methods\n"
     "interleaved, R rounds; the figure is the median over rounds of each round's median\n"
     "query time. FAISS (IndexFlatIP; IndexHNSWFlat with --hnsw, the same M, efConstruction\n"
     "and efSearch), when the CLI was built with it, runs on the same vectors in the same\n"
@@ -43,27 +44,32 @@ constexpr const char* kHelp =
     "  --k K        neighbours per query (default 10)\n"
     "  --queries Q  queries per round (default 200)\n"
     "  --rounds R   rounds (default 3)\n"
+    "  --clusters C clusters of the data (default N/100, at least 1; 0: none)\n"
     "  --model M    also time a gallery of M (in a temporary folder): adding 10,000 items\n"
     "               by feature in one transaction, and re-projecting N items\n"
-    "  --json       one JSON object on stdout: items, dim, k, methods [{name, p50_us,\n"
-    "               recall, build_s}], faiss (version or \"\"), add_10k_s, reproject_s\n";
+    "  --json       one JSON object on stdout: items, dim, k, queries, rounds, clusters,\n"
+    "               faiss (version or \"\"), methods [{name, p50_us, recall, build_s}],\n"
+    "               add_10k_s, reproject_s (-1 without --model), peak_rss_mb\n";
 
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 struct Settings {
-  uint32_t items = 100000, dim = 128, k = 10, queries = 200, rounds = 3, threads = 1;
+  uint32_t items = 100000, dim = 128, k = 10, queries = 200, rounds = 3, threads = 1, clusters = 0;
   bool int8 = false, hnsw = false;
 };
 
-// `count` unit vectors around `centres` (rows of dim values), as the help describes.
+// `count` unit vectors around `centres` (rows of dim values), as the help describes; with
+// no centres, Gaussian directions.
 std::vector<float> cluster_members(const std::vector<float>& centres, uint32_t dim, size_t count, std::mt19937* rng) {
-  const size_t clusters = centres.size() / dim;
+  const std::vector<float> origin(dim, 0.0f);
+  const bool none = centres.empty();
+  const size_t clusters = none ? 1 : centres.size() / dim;
   std::normal_distribution<float> noise(0.0f, 0.75f);
   std::vector<float> out(count * dim);
   for (size_t i = 0; i < count; ++i) {
-    const float* c = centres.data() + ((*rng)() % clusters) * dim;
+    const float* c = none ? origin.data() : centres.data() + ((*rng)() % clusters) * dim;
     double norm = 0;
     for (uint32_t j = 0; j < dim; ++j) {
       out[i * dim + j] = c[j] + noise(*rng);
@@ -227,8 +233,8 @@ Status time_gallery(const std::string& model_path, uint32_t items, GalleryTimes*
 }
 
 void print_text(const Settings& s, const std::vector<Method>& methods, const GalleryTimes& g) {
-  std::printf("bench-search: %u items x %u dims, k %u, %u queries x %u rounds, 1 search thread\n", s.items, s.dim, s.k,
-              s.queries, s.rounds);
+  std::printf("bench-search: %u items x %u dims (%s), k %u, %u queries x %u rounds, 1 search thread\n", s.items, s.dim,
+              s.clusters ? format("%u clusters", s.clusters).c_str() : "uniform directions", s.k, s.queries, s.rounds);
   std::printf("FAISS: %s\n", faiss_version().empty() ? "not built in (install libfaiss-dev and rebuild)" : faiss_version().c_str());
   const double exact_us = median(methods.front().round_medians_us);
   std::printf("%-28s %12s %14s %10s %10s\n", "method", "p50 us", "vs our exact", "recall@k", "build s");
@@ -245,7 +251,7 @@ void print_text(const Settings& s, const std::vector<Method>& methods, const Gal
 void print_json(const Settings& s, const std::vector<Method>& methods, const GalleryTimes& g) {
   JsonWriter j;
   j.begin_object().key("items").value(uint64_t{s.items}).key("dim").value(uint64_t{s.dim}).key("k").value(uint64_t{s.k});
-  j.key("queries").value(uint64_t{s.queries}).key("rounds").value(uint64_t{s.rounds});
+  j.key("queries").value(uint64_t{s.queries}).key("rounds").value(uint64_t{s.rounds}).key("clusters").value(s.clusters);
   j.key("faiss").value(faiss_version()).key("methods").begin_array();
   for (const Method& m : methods) {
     j.begin_object().key("name").value(m.name).key("p50_us").value(median(m.round_medians_us));
@@ -263,7 +269,8 @@ bool parse_settings(const Args& args, Settings* s, std::string* error) {
          option_uint(args, "dim", 128, 1, 4096, &s->dim, error) && option_uint(args, "k", 10, 1, 1000, &s->k, error) &&
          option_uint(args, "queries", 200, 1, 100000, &s->queries, error) &&
          option_uint(args, "rounds", 3, 1, 100, &s->rounds, error) &&
-         option_uint(args, "threads", 1, 1, 64, &s->threads, error);
+         option_uint(args, "threads", 1, 1, 64, &s->threads, error) &&
+         option_uint(args, "clusters", std::max<uint32_t>(s->items / 100, 1), 0, s->items, &s->clusters, error);
 }
 
 }  // namespace
@@ -271,7 +278,7 @@ bool parse_settings(const Args& args, Settings* s, std::string* error) {
 int run_bench_search(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!parse_args(argc, argv, {"json", "int8", "hnsw"}, {"items", "dim", "k", "queries", "rounds", "threads", "model"},
+  if (!parse_args(argc, argv, {"json", "int8", "hnsw"}, {"items", "dim", "k", "queries", "rounds", "threads", "model", "clusters"},
                   &args, &error)) {
     return usage_error("bench-search", error);
   }
@@ -289,7 +296,7 @@ int run_bench_search(int argc, char** argv) {
   }
   std::mt19937 rng(1);
   std::normal_distribution<float> centre(0.0f, 1.0f);
-  std::vector<float> centres(std::max<size_t>(s.items / 100, 1) * s.dim);
+  std::vector<float> centres(size_t{s.clusters} * s.dim);
   for (float& c : centres) c = centre(rng);
   GalleryIndex index(s.dim);
   index.reserve(s.items);

@@ -15,7 +15,8 @@ namespace edgeclr::cli {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: edgeclr search G.db IMAGE... [--k N] [--prefix KEY] [--threads N] [--json]\n"
+    "usage: edgeclr search G.db IMAGE... [--k N] [--prefix KEY] [--index exact|int8|hnsw]\n"
+    "                      [--threads N] [--json]\n"
     "       edgeclr search MODEL IMAGE... --gallery DIR|IDX [--gallery-labels IDX] [--k N]\n"
     "                      [--head HEAD] [--threads N] [--sheet PNG [--thumb PX]] [--json]\n\n"
     "Prints for each IMAGE its k most similar gallery items (cosine of embeddings).\n"
@@ -26,6 +27,10 @@ constexpr const char* kHelp =
     "options:\n"
     "  --k N        neighbours per image (default 5)\n"
     "  --prefix KEY only items whose key starts with KEY (G.db only)\n"
+    "  --index I    G.db only: exact (default) scans every fp32 embedding; int8 scans int8\n"
+    "               codes and rescores the best in fp32; hnsw builds a graph at open (seconds\n"
+    "               per 100k items; worth it for many queries) and searches it, rescored in\n"
+    "               fp32 (with --prefix: int8). docs/benchmarks.md has speeds and recall\n"
     "  --head HEAD  embed images and gallery with the head in checkpoint HEAD (.eclh)\n"
     "               instead of MODEL's own; it must have been saved for MODEL's backbone\n"
     "  --threads N  backbone threads (default 1)\n"
@@ -50,6 +55,14 @@ int search_stored(Args& args, uint32_t k, uint32_t threads) {
   Encoder& encoder = *opened->encoder.encoder;
   const uint32_t channels = opened->encoder.model->input_spec().channels();
   const std::string prefix = args.options.count("prefix") ? args.options["prefix"] : "";
+  const std::string index = args.options.count("index") ? args.options["index"] : "exact";
+  if (index != "exact" && index != "int8" && index != "hnsw") {
+    return usage_error("search", "--index must be exact, int8 or hnsw");
+  }
+  IndexOptions options;
+  options.int8 = index != "exact";
+  options.hnsw = index == "hnsw";
+  if (!opened->gallery->set_index(options, threads)) return fail("search: the HNSW graph could not be built");
   JsonWriter j;
   j.begin_array();
   std::vector<float> query(encoder.embedding_dim());
@@ -58,7 +71,7 @@ int search_stored(Args& args, uint32_t k, uint32_t threads) {
     const std::string& file = args.positional[q];
     const Status encoded = embed_file(encoder, channels, file, query.data());
     if (!encoded.ok()) return fail(encoded.message());
-    const Status searched = opened->gallery->search(query.data(), k, prefix, &matches);
+    const Status searched = opened->gallery->search(query.data(), k, prefix, &matches, SearchMethod::kBest);
     if (!searched.ok()) return fail(searched.message());
     if (args.has("json")) {
       j.begin_object().key("file").value(file).key("neighbours").begin_array();
@@ -94,7 +107,7 @@ std::string label_name(const dataset::ImageSet& set, int32_t label) {
 int run_search(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!parse_args(argc, argv, {"json"}, {"gallery", "gallery-labels", "k", "threads", "head", "sheet", "thumb", "prefix"},
+  if (!parse_args(argc, argv, {"json"}, {"gallery", "gallery-labels", "k", "threads", "head", "sheet", "thumb", "prefix", "index"},
                   &args, &error)) {
     return usage_error("search", error);
   }
@@ -116,6 +129,7 @@ int run_search(int argc, char** argv) {
     return search_stored(args, k, threads);
   }
   if (args.options.count("prefix")) return usage_error("search", "--prefix is for G.db");
+  if (args.options.count("index")) return usage_error("search", "--index is for G.db");
   if (args.positional.size() < 2 || !args.options.count("gallery")) {
     return usage_error("search", "expected G.db or MODEL, at least one IMAGE, and --gallery with MODEL");
   }

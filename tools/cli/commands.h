@@ -15,5 +15,6 @@ int run_adapt(int argc, char** argv);
 int run_bench_adapt(int argc, char** argv);
 int run_gallery(int argc, char** argv);
 int run_bench_search(int argc, char** argv);
+int run_viz(int argc, char** argv);
 
 }  // namespace edgeclr::cli

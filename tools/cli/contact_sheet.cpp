@@ -4,57 +4,16 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/atomic_file.h"
+#include "cli/canvas.h"
 #include "image/image_decode.h"
 #include "image/preprocess.h"
-
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STB_IMAGE_WRITE_STATIC
-#define STBI_WRITE_NO_STDIO
-#include <stb/stb_image_write.h>
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#include <stb/stb_easy_font.h>
-#pragma GCC diagnostic pop
 
 namespace edgeclr::cli {
 namespace {
 
-constexpr uint32_t kPad = 8;           // pixels between tiles and around the sheet
-constexpr uint32_t kTextScale = 2;     // stb_easy_font's 1-pixel strokes, doubled
-constexpr uint32_t kLineHeight = 12 * kTextScale;
+constexpr uint32_t kPad = 8;  // pixels between tiles and around the sheet
 constexpr uint32_t kCaptionLines = 2;
 constexpr uint8_t kBackground = 40;
-
-struct Canvas {
-  uint32_t width, height;
-  std::vector<uint8_t> rgb;  // height x width x 3
-
-  void fill(uint32_t x0, uint32_t y0, uint32_t w, uint32_t h, const uint8_t colour[3]) {
-    for (uint32_t y = y0; y < std::min(height, y0 + h); ++y) {
-      for (uint32_t x = x0; x < std::min(width, x0 + w); ++x) std::memcpy(&rgb[(size_t{y} * width + x) * 3], colour, 3);
-    }
-  }
-};
-
-// stb_easy_font's quads, scaled, as filled rectangles.
-void draw_text(Canvas* canvas, uint32_t x, uint32_t y, const std::string& text, const uint8_t colour[3]) {
-  static thread_local std::vector<char> vertices(1 << 16);
-  std::string copy = text;  // stb_easy_font takes a char*
-  const int quads = stb_easy_font_print(0, 0, &copy[0], nullptr, vertices.data(), static_cast<int>(vertices.size()));
-  for (int q = 0; q < quads; ++q) {
-    float corner[2][2];  // vertex 0 and vertex 2 of the quad: opposite corners
-    std::memcpy(corner[0], &vertices[size_t(q) * 64], 8);
-    std::memcpy(corner[1], &vertices[size_t(q) * 64 + 32], 8);
-    const auto x0 = static_cast<uint32_t>(std::lround(corner[0][0] * kTextScale));
-    const auto y0 = static_cast<uint32_t>(std::lround(corner[0][1] * kTextScale));
-    const auto x1 = static_cast<uint32_t>(std::lround(corner[1][0] * kTextScale));
-    const auto y1 = static_cast<uint32_t>(std::lround(corner[1][1] * kTextScale));
-    canvas->fill(x + x0, y + y0, x1 - x0, y1 - y0, colour);
-  }
-}
 
 std::string fit_text(const std::string& text, uint32_t pixels) {
   const size_t chars = std::max<size_t>(4, pixels / (6 * kTextScale));  // ~6 pixels per character
@@ -86,11 +45,6 @@ Status draw_thumbnail(Canvas* canvas, uint32_t x, uint32_t y, uint32_t thumb, co
   return Status::Ok();
 }
 
-void append_png_bytes(void* context, void* data, int size) {
-  auto* out = static_cast<std::vector<uint8_t>*>(context);
-  out->insert(out->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
-}
-
 }  // namespace
 
 Status write_contact_sheet(const std::string& path, const std::vector<std::vector<SheetTile>>& rows, uint32_t thumb) {
@@ -103,8 +57,7 @@ Status write_contact_sheet(const std::string& path, const std::vector<std::vecto
   if (rows.empty() || columns == 0) return failed("nothing to show");
   const uint32_t tile_w = thumb + kPad, tile_h = thumb + kCaptionLines * kLineHeight + kPad;
   if (rows.size() * tile_h > 16384 || columns * tile_w > 16384) return failed("more than 16384 pixels on a side");
-  Canvas canvas{uint32_t(columns * tile_w + kPad), uint32_t(rows.size() * tile_h + kPad), {}};
-  canvas.rgb.assign(size_t{canvas.width} * canvas.height * 3, kBackground);
+  Canvas canvas(uint32_t(columns * tile_w + kPad), uint32_t(rows.size() * tile_h + kPad), kBackground);
   const uint8_t frame[3] = {90, 160, 255}, white[3] = {235, 235, 235}, grey[3] = {150, 150, 150};
   const uint8_t background[3] = {kBackground, kBackground, kBackground};
   for (size_t r = 0; r < rows.size(); ++r) {
@@ -122,12 +75,7 @@ Status write_contact_sheet(const std::string& path, const std::vector<std::vecto
                 fit_text(tile.file.substr(slash == std::string::npos ? 0 : slash + 1), thumb), grey);
     }
   }
-  std::vector<uint8_t> png;
-  if (!stbi_write_png_to_func(append_png_bytes, &png, int(canvas.width), int(canvas.height), 3, canvas.rgb.data(),
-                              int(canvas.width * 3))) {
-    return failed("PNG encoding failed");
-  }
-  return write_file_atomically(path, png.data(), png.size());
+  return write_png(canvas, path);  // its errors name the file
 }
 
 }  // namespace edgeclr::cli

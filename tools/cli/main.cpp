@@ -29,6 +29,8 @@ constexpr Command kCommands[] = {
      edgeclr::cli::run_eval},
     {"adapt", "train the projection head on your own pairs, groups or unlabeled images",
      edgeclr::cli::run_adapt},
+    {"viz", "draw the embedding space of a labelled set (PCA, cosine histogram, figures) as PNG",
+     edgeclr::cli::run_viz},
     {"bench-search", "measure gallery search (exact, int8, HNSW) against FAISS, and gallery writes",
      edgeclr::cli::run_bench_search},
     {"bench-adapt", "measure the time and memory of adapting the head on N pairs", edgeclr::cli::run_bench_adapt},

@@ -7,39 +7,18 @@
 #include <map>
 #include <thread>
 
+#include "gallery/gallery_index.h"
+
 namespace edgeclr::eval {
 namespace {
 
-// The bank transposed to (dim, rows), so that the similarities of one query to every bank
-// row are `dim` axpy passes over contiguous memory, which the compiler vectorises.
-std::vector<float> transpose(const Vectors& bank) {
-  std::vector<float> t(bank.values.size());
-  for (size_t r = 0; r < bank.rows; ++r)
-    for (size_t d = 0; d < bank.dim; ++d) t[d * bank.rows + r] = bank.values[r * bank.dim + d];
-  return t;
-}
-
-// sims[b] = query . bank[b] for every bank row.
-void similarities(const float* query, const std::vector<float>& bank_t, size_t rows, size_t dim, float* sims) {
-  std::fill(sims, sims + rows, 0.0f);
-  for (size_t d = 0; d < dim; ++d) {
-    const float q = query[d];
-    const float* column = bank_t.data() + d * rows;
-    for (size_t b = 0; b < rows; ++b) sims[b] += q * column[b];
-  }
-}
-
-// The k largest of sims (skipping `self`), most similar first.
-void top_k(const float* sims, size_t rows, size_t k, size_t self, std::vector<Neighbour>* out) {
-  out->clear();
-  for (size_t b = 0; b < rows; ++b) {
-    const float s = sims[b];
-    if (b == self || (out->size() == k && s <= out->back().similarity)) continue;
-    auto at = std::upper_bound(out->begin(), out->end(), s,
-                               [](float v, const Neighbour& n) { return v > n.similarity; });
-    out->insert(at, Neighbour{s, b});
-    if (out->size() > k) out->pop_back();
-  }
+// The bank in the runtime's gallery search index: eval's neighbours are the ones an app's
+// gallery search returns.
+GalleryIndex index_of(const Vectors& bank) {
+  GalleryIndex index(static_cast<uint32_t>(bank.dim));
+  index.reserve(bank.rows);
+  for (size_t r = 0; r < bank.rows; ++r) index.append(bank.row(r));
+  return index;
 }
 
 // Runs body(begin, end) over [0, n) split across `threads` threads.
@@ -65,31 +44,24 @@ void normalize_rows(Vectors* v) {
   }
 }
 
-std::vector<Neighbour> nearest(const Vectors& bank, const float* query, size_t k) {
-  std::vector<float> sims(bank.rows);
-  for (size_t b = 0; b < bank.rows; ++b) {
-    float s = 0.0f;
-    for (size_t d = 0; d < bank.dim; ++d) s += query[d] * bank.row(b)[d];
-    sims[b] = s;
-  }
-  std::vector<Neighbour> out;
-  top_k(sims.data(), bank.rows, k, SIZE_MAX, &out);
-  return out;
-}
-
 double knn_accuracy(const Vectors& queries, const std::vector<int32_t>& query_labels, const Vectors& bank,
                     const std::vector<int32_t>& bank_labels, const KnnOptions& options, bool leave_one_out) {
   std::vector<uint8_t> correct(queries.rows, 0);
-  const std::vector<float> bank_t = transpose(bank);
+  const GalleryIndex index = index_of(bank);
+  const size_t k = options.k + (leave_one_out ? 1 : 0);  // the query itself may come back
   parallel_for(queries.rows, options.threads, [&](size_t begin, size_t end) {
-    std::vector<Neighbour> near;
-    std::vector<float> sims(bank.rows);
+    SearchScratch scratch;
+    std::vector<SearchHit> near;
     std::map<int32_t, double> votes;
     for (size_t q = begin; q < end; ++q) {
-      similarities(queries.row(q), bank_t, bank.rows, bank.dim, sims.data());
-      top_k(sims.data(), bank.rows, options.k, leave_one_out ? q : SIZE_MAX, &near);
+      index.search(queries.row(q), k, SearchMethod::kExact, nullptr, &scratch, &near);
+      if (leave_one_out) {
+        const auto self = std::find_if(near.begin(), near.end(), [&](const SearchHit& h) { return h.row == q; });
+        if (self != near.end()) near.erase(self);
+        if (near.size() > options.k) near.pop_back();
+      }
       votes.clear();
-      for (const Neighbour& n : near) votes[bank_labels[n.index]] += std::exp(n.similarity / options.temperature);
+      for (const SearchHit& n : near) votes[bank_labels[n.row]] += std::exp(n.score / options.temperature);
       const auto best = std::max_element(votes.begin(), votes.end(),
                                          [](const auto& a, const auto& b) { return a.second < b.second; });
       correct[q] = best != votes.end() && best->first == query_labels[q];

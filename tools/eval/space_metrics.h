@@ -1,6 +1,8 @@
 // Measures of a labelled representation space, over L2-normalised rows (cosine = dot):
 // weighted kNN, 1-NN and nearest-class-mean accuracy against a memory bank, recall@1, and
-// the mean cosine gap between same-label and different-label pairs.
+// the mean cosine gap between same-label and different-label pairs. Neighbours are found
+// by the runtime's gallery search (gallery/gallery_index.h, exact fp32), the one search
+// routine apps use.
 #pragma once
 
 #include <cstddef>
@@ -18,14 +20,6 @@ struct Vectors {
 };
 
 void normalize_rows(Vectors* v);
-
-struct Neighbour {
-  float similarity;  // cosine
-  size_t index;      // row of the bank
-};
-
-// The k rows of `bank` most similar to `query` (dim floats, unit length), most similar first.
-std::vector<Neighbour> nearest(const Vectors& bank, const float* query, size_t k);
 
 struct KnnOptions {
   size_t k = 20;

@@ -143,13 +143,30 @@ uint64_t edgeclr_gallery_count(const edgeclr_gallery* gallery) { return gallery 
 edgeclr_status edgeclr_gallery_key(const edgeclr_gallery* gallery, uint64_t index, char* key, size_t size) {
   return guard([&] {
     if (!gallery || !key) return null_argument("edgeclr_gallery_key");
-    const std::vector<std::string> keys = gallery->impl->keys();
-    if (index >= keys.size()) {
-      return set_error(EDGECLR_INVALID_ARGUMENT, edgeclr::format("edgeclr_gallery_key: index %llu of %zu items",
-                                                                 static_cast<unsigned long long>(index), keys.size()));
+    std::string k;
+    if (!gallery->impl->key(index, &k)) {
+      return set_error(EDGECLR_INVALID_ARGUMENT, edgeclr::format("edgeclr_gallery_key: index %llu of %llu items",
+                                                                 static_cast<unsigned long long>(index),
+                                                                 static_cast<unsigned long long>(gallery->impl->count())));
     }
-    if (keys[index].size() + 1 > size) return set_error(EDGECLR_INVALID_ARGUMENT, "edgeclr_gallery_key: buffer too small");
-    std::memcpy(key, keys[index].c_str(), keys[index].size() + 1);
+    if (k.size() + 1 > size) return set_error(EDGECLR_INVALID_ARGUMENT, "edgeclr_gallery_key: buffer too small");
+    std::memcpy(key, k.c_str(), k.size() + 1);
+    return EDGECLR_OK;
+  });
+}
+
+edgeclr_status edgeclr_gallery_set_index(edgeclr_gallery* gallery, uint32_t flags, uint32_t threads) {
+  return guard([&] {
+    if (!gallery) return null_argument("edgeclr_gallery_set_index");
+    if (flags & ~uint32_t{EDGECLR_GALLERY_INDEX_INT8 | EDGECLR_GALLERY_INDEX_HNSW}) {
+      return set_error(EDGECLR_INVALID_ARGUMENT, edgeclr::format("edgeclr_gallery_set_index: unknown flags 0x%x", flags));
+    }
+    edgeclr::IndexOptions options;
+    options.int8 = flags & EDGECLR_GALLERY_INDEX_INT8;
+    options.hnsw = flags & EDGECLR_GALLERY_INDEX_HNSW;
+    if (!gallery->impl->set_index(options, threads == 0 ? 1 : threads)) {
+      return set_error(EDGECLR_OUT_OF_MEMORY, "edgeclr_gallery_set_index: the HNSW graph could not be built");
+    }
     return EDGECLR_OK;
   });
 }

@@ -351,6 +351,20 @@ std::vector<std::string> Gallery::keys() const {
   return keys_;
 }
 
+bool Gallery::key(size_t index, std::string* key) const {
+  std::shared_lock<WriterFirstLock> lock(mutex_);
+  if (index >= keys_.size()) return false;
+  *key = keys_[index];
+  return true;
+}
+
+Status Gallery::embeddings(std::vector<float>* unit_rows) const {
+  std::shared_lock<WriterFirstLock> lock(mutex_);
+  const size_t n = index_.size();
+  unit_rows->assign(n ? index_.row(0) : nullptr, n ? index_.row(0) + n * index_.dim() : nullptr);
+  return Status::Ok();
+}
+
 uint32_t Gallery::embedding_dim() const {
   std::shared_lock<WriterFirstLock> lock(mutex_);
   return head_.head.embedding_dim();

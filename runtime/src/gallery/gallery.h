@@ -117,6 +117,10 @@ class Gallery {
 
   size_t count() const;
   std::vector<std::string> keys() const;  // in row order
+  // The key of row `index` (< count()); false past the end.
+  bool key(size_t index, std::string* key) const;
+  // Every embedding at unit length, as searched (count() x embedding_dim(), row order).
+  Status embeddings(std::vector<float>* unit_rows) const;
   // The stored embedding of `key` (embedding_dim() floats, as the head wrote it) and its
   // feature (feature_dim() floats, decoded from half floats), read from the file.
   Status item(const std::string& key, std::vector<float>* feature, std::vector<float>* embedding) const;
