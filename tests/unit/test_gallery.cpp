@@ -253,22 +253,30 @@ TEST_CASE("half floats round to nearest even and keep the range features use") {
   }
 }
 
-TEST_CASE("gallery: one writer and four readers at once") {
+TEST_CASE("gallery: one writer and four readers at once (exact, int8 and HNSW searches)") {
   const RealFeatures real(200);
   TempDir dir;
   auto g = Gallery::create(dir.path() + "/g.db", *real.model, real.own_head(), "");
   REQUIRE(g.ok());
   REQUIRE(g.value()->add_features(keys_for(0, 50), real.feature(0)).ok());
   Gallery& gallery = *g.value();
+  IndexOptions both;
+  both.int8 = true;
+  both.hnsw = true;
+  REQUIRE(gallery.set_index(both));
   std::atomic<bool> done{false};
   std::atomic<int> bad{0};
   std::vector<std::thread> readers;
   const std::vector<float> query = embed(real.own_head().head, real.feature(0));
+  const SearchMethod methods[4] = {SearchMethod::kExact, SearchMethod::kInt8, SearchMethod::kHnsw, SearchMethod::kBest};
   for (int t = 0; t < 4; ++t) {
-    readers.emplace_back([&] {
+    readers.emplace_back([&, t] {
       std::vector<GalleryMatch> matches;
       while (!done) {
-        if (!gallery.search(query.data(), 5, "", &matches).ok() || matches.empty() || matches[0].key != "item/0") ++bad;
+        if (!gallery.search(query.data(), 5, "", &matches, methods[t]).ok() || matches.empty() ||
+            matches[0].key != "item/0") {
+          ++bad;
+        }
         if (gallery.count() < 50) ++bad;
       }
     });

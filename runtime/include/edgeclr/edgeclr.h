@@ -285,7 +285,8 @@ EDGECLR_API edgeclr_status edgeclr_gallery_reproject(edgeclr_gallery* gallery, c
  * INT8, codes of one byte a value scanned first, the best rescored in fp32 (a quarter of
  * the memory traffic; about 3x faster at 100k items); HNSW, a graph (hnswlib) for large
  * galleries, approximate (docs/benchmarks.md has its recall). Built now from the
- * embeddings with `threads` threads (HNSW: seconds per 100k items) and kept in step with
+ * embeddings (HNSW: seconds per 100k items, on one thread: `threads` is reserved for a
+ * later hnswlib; Debian 12's cannot insert from several safely) and kept in step with
  * every write; 0 drops them. Searches then use HNSW, or INT8 with a prefix (the graph
  * cannot filter), or the exact scan. Scores are always fp32 cosines. Fails with
  * EDGECLR_OUT_OF_MEMORY if the graph cannot be built (the scan indexes stay). */

@@ -105,7 +105,8 @@ class Gallery {
                 SearchMethod method = SearchMethod::kBest) const;
 
   // Keeps the derived indexes `options` asks for (int8 codes, an HNSW graph), built now
-  // from the embeddings in memory with `threads` threads and kept in step with writes.
+  // from the embeddings in memory and kept in step with writes (`threads`: see
+  // GalleryIndex::configure).
   // Memory only: nothing in the file changes. Returns false for HNSW if hnswlib failed
   // (the gallery then searches by scanning).
   bool set_index(const IndexOptions& options, uint32_t threads = 1);

@@ -7,9 +7,14 @@
 
 // The scan kernels are compiled twice on x86-64 GCC, for AVX2 and for the baseline, and
 // picked at load time (ifunc). Not FMA: a fused multiply-add rounds differently, and the
-// scores must not depend on the CPU.
+// scores must not depend on the CPU. Not under sanitizers: an ifunc resolver runs before
+// the sanitizer's runtime is up, and the instrumented resolver crashes (TSan at start-up).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__gnu_linux__)
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define EDGECLR_SCAN_KERNEL
+#else
 #define EDGECLR_SCAN_KERNEL __attribute__((target_clones("avx2", "default")))
+#endif
 #define EDGECLR_X86_AVX2_KERNELS 1
 #include <immintrin.h>
 #else

@@ -24,8 +24,9 @@ namespace edgeclr {
 
 class HnswGraph {
  public:
-  // A graph of rows [0, rows) of `index` (their labels are their rows), inserted by
-  // `threads` threads. Null if hnswlib fails.
+  // A graph of rows [0, rows) of `index` (their labels are their rows). Null if hnswlib
+  // fails. `threads` is unused: hnswlib 0.6.2 cannot insert from several threads without
+  // a data race (see the .cpp).
   static std::unique_ptr<HnswGraph> build(const GalleryIndex& index, const IndexOptions& options, uint32_t threads);
   ~HnswGraph();
 
