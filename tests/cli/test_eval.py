@@ -8,11 +8,9 @@ import json
 import math
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 
 import cli_check
 from cli_check import check
@@ -36,35 +34,6 @@ def run(*args):
     return cli_check.run(BINARY, *args)
 
 
-def read_png_rgb(path):
-    """(width, height, rows of RGB bytes) of an 8-bit RGB PNG, filters undone."""
-    data = open(path, "rb").read()
-    check(data[:8] == b"\x89PNG\r\n\x1a\n", f"{path}: not a PNG")
-    pos, idat, width, height = 8, b"", 0, 0
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
-            check(depth == 8 and colour == 2, f"{path}: depth {depth} colour type {colour}")
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    raw, stride, rows, previous = zlib.decompress(idat), width * 3, [], bytearray(width * 3)
-    for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a, b = line[i - 3] if i >= 3 else 0, previous[i]
-            c = previous[i - 3] if i >= 3 else 0
-            p = a + b - c
-            predictor = (0, a, b, (a + b) // 2,
-                         a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else b if abs(p - b) <= abs(p - c) else c)[kind]
-            line[i] = (line[i] + predictor) & 255
-        rows.append(bytes(line))
-        previous = line
-    return width, height, rows
-
-
 def check_contact_sheet(query, gallery, tmp):
     """search --sheet: a row per query, query framed then its neighbours; the query's
     own thumbnail equals its first neighbour's (itself, similarity 1)."""
@@ -73,7 +42,7 @@ def check_contact_sheet(query, gallery, tmp):
     check(r.returncode == 0 and f"contact sheet: {sheet}" in r.stderr, f"--sheet: {r.returncode} {r.stderr!r}")
     if r.returncode != 0:
         return
-    width, height, rows = read_png_rgb(sheet)
+    width, height, rows = cli_check.read_png_rgb(sheet)
     tile_w, tile_h = thumb + pad, thumb + 2 * line + pad
     check((width, height) == (4 * tile_w + pad, 2 * tile_h + pad), f"sheet is {width}x{height}")
     # Fashion images are 28x28, shown at 64x64 in the middle of their square.
@@ -114,7 +83,7 @@ def check_dedup(gallery, tmp):
     r = run("dedup", MODEL, folder, "--threshold", "0.9999", "--sheet", sheet, "--thumb", "32")
     check(r.returncode == 0 and "2 groups of near-duplicates" in r.stdout and os.path.exists(sheet), f"dedup text {r.stdout!r}")
     if os.path.exists(sheet):
-        width, height, _ = read_png_rgb(sheet)
+        width, height, _ = cli_check.read_png_rgb(sheet)
         check((width, height) == (2 * (32 + 8) + 8, 2 * (32 + 48 + 8) + 8), f"dedup sheet {width}x{height}")
     alone = os.path.join(tmp, "alone")
     os.mkdir(alone)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """End-to-end tests of `edgeclr viz` on the reference model and real Fashion-MNIST images:
-the PNG it writes is decoded here (its own small PNG reader, so any Python runs it) and
+the PNG it writes is decoded here (cli_check's small PNG reader, so any Python runs it) and
 checked for size, colours and content; the figures against `edgeclr eval`'s; a second
 panel with --compare-head; a gallery as --data; and the refusals.
 
@@ -8,10 +8,8 @@ usage: test_viz.py EDGECLR_BINARY EXPORT_IMAGES_BINARY MAKE_HEAD_BINARY SOURCE_D
 """
 import json
 import os
-import struct
 import sys
 import tempfile
-import zlib
 
 import cli_check
 from cli_check import check
@@ -29,44 +27,9 @@ def run(*args):
     return cli_check.run(BINARY, *args)
 
 
-def read_png(path):
-    """(width, height, rows of (r, g, b) tuples) of an 8-bit RGB, non-interlaced PNG."""
-    with open(path, "rb") as f:
-        data = f.read()
-    check(data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG")
-    pos, idat, width, height = 8, b"", 0, 0
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
-            check(depth == 8 and colour == 2, f"PNG depth {depth} colour type {colour}, expected 8-bit RGB")
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    raw, stride, rows, previous = zlib.decompress(idat), width * 3, [], bytearray(width * 3)
-    for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            left = line[i - 3] if i >= 3 else 0
-            up, corner = previous[i], previous[i - 3] if i >= 3 else 0
-            if kind == 1:
-                line[i] = (line[i] + left) & 255
-            elif kind == 2:
-                line[i] = (line[i] + up) & 255
-            elif kind == 3:
-                line[i] = (line[i] + (left + up) // 2) & 255
-            elif kind == 4:
-                p = left + up - corner
-                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
-                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 255
-        rows.append([tuple(line[x * 3:x * 3 + 3]) for x in range(width)])
-        previous = line
-    return width, height, rows
-
-
 def colours_in(rows, x0, y0, x1, y1):
-    return {rows[y][x] for y in range(y0, y1) for x in range(x0, x1)}
+    """The (r, g, b) colours in a rectangle of cli_check.read_png_rgb's rows."""
+    return {tuple(rows[y][x * 3:x * 3 + 3]) for y in range(y0, y1) for x in range(x0, x1)}
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -74,7 +37,7 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("viz", MODEL, "--data", IMAGES, "--labels", LABELS, "--names", NAMES, "--max", "600", "-o", png, "--json")
     check(r.returncode == 0, f"viz: {r.stderr!r}")
     figures = json.loads(r.stdout)["panels"] if r.returncode == 0 else [{}]
-    width, height, rows = read_png(png)
+    width, height, rows = cli_check.read_png_rgb(png)
     check((width, height) == (PAD + PANEL_W + PAD + LEGEND_W, HEIGHT), f"PNG size {width}x{height}")
     # The scatter: points in at least 8 of the 10 label colours (tab10), not a blank frame.
     scatter = colours_in(rows, PAD, PAD + 104, PAD + PANEL_W, PAD + 104 + 440)
@@ -112,7 +75,7 @@ with tempfile.TemporaryDirectory() as tmp:
     panels = json.loads(r.stdout)["panels"] if r.returncode == 0 else []
     check(len(panels) == 2 and panels[0]["recall_at_1"] == f["recall_at_1"] and head in panels[1]["title"]
           and panels[1]["recall_at_1"] != panels[0]["recall_at_1"], f"compare panels {panels}")
-    width2, _, _ = read_png(png2)
+    width2, _, _ = cli_check.read_png_rgb(png2)
     check(width2 == PAD + 2 * (PANEL_W + PAD) + LEGEND_W, f"compare PNG width {width2}")
 
     # A gallery as --data: labelled by the folder of each key.
@@ -125,7 +88,7 @@ with tempfile.TemporaryDirectory() as tmp:
     png3 = os.path.join(tmp, "gallery.png")
     r = run("viz", MODEL, "--data", g, "-o", png3, "--json")
     check(r.returncode == 0 and json.loads(r.stdout)["panels"][0]["points"] == 200, f"viz G.db: {r.stdout!r} {r.stderr!r}")
-    _, _, rows3 = read_png(png3)
+    _, _, rows3 = cli_check.read_png_rgb(png3)
     check(len(colours_in(rows3, PAD, PAD + 104, PAD + PANEL_W, PAD + 104 + 440) & tab10) >= 8, "gallery scatter colours")
 
     # Refusals.

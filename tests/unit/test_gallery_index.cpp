@@ -32,6 +32,13 @@ GalleryIndex index_of(const std::vector<std::vector<float>>& rows, size_t count,
   return index;
 }
 
+IndexOptions int8_and_hnsw() {
+  IndexOptions o;
+  o.int8 = true;
+  o.hnsw = true;
+  return o;
+}
+
 // Rows of `hits` found by the exact top-k `want`, as a fraction of k.
 double recall(const std::vector<SearchHit>& hits, const std::vector<SearchHit>& want) {
   std::set<uint32_t> truth;
@@ -82,9 +89,7 @@ TEST_CASE("gallery index: exact, int8 and HNSW search of real embeddings against
   const auto rows = real_embeddings(2100);
   const size_t n = 2000;
   const GalleryIndex exact = index_of(rows, n);
-  IndexOptions both;
-  both.int8 = true;
-  both.hnsw = true;
+  const IndexOptions both = int8_and_hnsw();
   const GalleryIndex index = index_of(rows, n, both);
   REQUIRE(index.has_int8());
   REQUIRE(index.has_hnsw());
@@ -122,9 +127,7 @@ TEST_CASE("gallery index: exact, int8 and HNSW search of real embeddings against
 
 TEST_CASE("gallery index: int8 hits carry exact fp32 scores; a stored row finds itself by every method") {
   const auto rows = real_embeddings(300);
-  IndexOptions both;
-  both.int8 = true;
-  both.hnsw = true;
+  const IndexOptions both = int8_and_hnsw();
   const GalleryIndex index = index_of(rows, 300, both);
   SearchScratch scratch;
   std::vector<SearchHit> exact, got;
@@ -146,9 +149,7 @@ TEST_CASE("gallery index: int8 hits carry exact fp32 scores; a stored row finds 
 
 TEST_CASE("gallery index: a mask limits every method, and HNSW then falls back to a scan") {
   const auto rows = real_embeddings(400);
-  IndexOptions both;
-  both.int8 = true;
-  both.hnsw = true;
+  const IndexOptions both = int8_and_hnsw();
   const GalleryIndex index = index_of(rows, 400, both);
   CHECK(index.resolve(SearchMethod::kBest, false) == SearchMethod::kHnsw);
   CHECK(index.resolve(SearchMethod::kBest, true) == SearchMethod::kInt8);
@@ -169,9 +170,7 @@ TEST_CASE("gallery index: a mask limits every method, and HNSW then falls back t
 
 TEST_CASE("gallery index: removals move rows in every index; many removals rebuild the graph") {
   const auto rows = real_embeddings(3000);
-  IndexOptions both;
-  both.int8 = true;
-  both.hnsw = true;
+  const IndexOptions both = int8_and_hnsw();
   GalleryIndex index = index_of(rows, 3000, both);
   std::vector<size_t> source(3000);  // row -> the embedding it holds
   for (size_t i = 0; i < 3000; ++i) source[i] = i;

@@ -47,8 +47,8 @@ constexpr const char* kHelp =
     "  --queries Q  queries per round (default 200)\n"
     "  --rounds R   rounds (default 3)\n"
     "  --clusters C clusters of the data (default N/100, at least 1; 0: none)\n"
-    "  --model M    also time a gallery of M (in a temporary folder): adding 10,000 items\n"
-    "               by feature in one transaction, and re-projecting N items\n"
+    "  --model M    also time a gallery of M (in a folder under $TMPDIR or /tmp): adding\n"
+    "               10,000 items by feature in one transaction, and re-projecting N items\n"
     "  --json       one JSON object on stdout: items, dim, k, queries, rounds, clusters,\n"
     "               faiss (version or \"\"), methods [{name, p50_us, recall, build_s}],\n"
     "               add_10k_s, reproject_s (-1 without --model), peak_rss_mb\n";
@@ -195,13 +195,17 @@ struct GalleryTimes {
   size_t reprojected = 0;
 };
 
-// A gallery of `model_path` in a temporary folder: 10,000 items added by feature in one
-// transaction (timed), filled to `items`, then re-projected with the same head (timed).
+// A gallery of `model_path` in a temporary folder ($TMPDIR, else /tmp): 10,000 items
+// added by feature in one transaction (timed), filled to `items`, then re-projected with
+// the same head (timed).
 Status time_gallery(const std::string& model_path, uint32_t items, GalleryTimes* out) {
   auto model = Model::open_file(model_path);
   if (!model.ok()) return model.status();
-  char folder[] = "/tmp/edgeclr-bench-search-XXXXXX";
-  if (!mkdtemp(folder)) return error(StatusCode::kIoError, "bench-search: cannot make a temporary folder in /tmp");
+  const char* tmp = std::getenv("TMPDIR");
+  std::string folder = std::string(tmp && *tmp ? tmp : "/tmp") + "/edgeclr-bench-search-XXXXXX";
+  if (!mkdtemp(&folder[0])) {
+    return error(StatusCode::kIoError, format("bench-search: cannot make a temporary folder '%s'", folder.c_str()));
+  }
   const std::string path = std::string(folder) + "/g.db";
   Status status = Status::Ok();
   {
@@ -230,7 +234,7 @@ Status time_gallery(const std::string& model_path, uint32_t items, GalleryTimes*
     }
   }
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
-  rmdir(folder);
+  rmdir(folder.c_str());
   return status;
 }
 
