@@ -1,5 +1,10 @@
 #include "gallery/hnsw_graph.h"
 
+// Without hnswlib's own SSE code: its search loop prefetches through the entry one past
+// the end of a full link list, a heap read out of bounds that AddressSanitizer reports
+// (hnswalg.h searchBaseLayer, hnswlib 0.6.2). Its SIMD distances go with it; the graph
+// uses the gallery's own dot-product kernel instead (CosineSpace below).
+#define NO_MANUAL_VECTORIZATION
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
@@ -11,6 +16,23 @@ namespace {
 
 constexpr uint32_t kNoRow = std::numeric_limits<uint32_t>::max();
 
+// hnswlib's distance between unit rows: 1 - cosine, by the scan's kernel.
+float cosine_distance(const void* a, const void* b, const void* dim) {
+  return 1.0f - dot_product(static_cast<const float*>(a), static_cast<const float*>(b),
+                            static_cast<uint32_t>(*static_cast<const size_t*>(dim)));
+}
+
+class CosineSpace : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit CosineSpace(size_t dim) : dim_(dim) {}
+  size_t get_data_size() override { return dim_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return cosine_distance; }
+  void* get_dist_func_param() override { return &dim_; }
+
+ private:
+  size_t dim_;
+};
+
 }  // namespace
 
 struct HnswGraph::Impl {
@@ -18,7 +40,7 @@ struct HnswGraph::Impl {
       : space(dim), graph(&space, capacity, o.hnsw_m, o.hnsw_ef_construction) {
     graph.setEf(o.hnsw_ef_search);
   }
-  hnswlib::InnerProductSpace space;  // before graph: the graph keeps pointers into it
+  CosineSpace space;  // before graph: the graph keeps pointers into it
   hnswlib::HierarchicalNSW<float> graph;
 };
 

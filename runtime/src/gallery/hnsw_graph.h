@@ -1,6 +1,7 @@
 // An HNSW graph over a GalleryIndex's unit rows, through hnswlib (Debian's
-// libhnswlib-dev, header-only; only this file's .cpp includes it). Inner product space:
-// hnswlib's distance is 1 - cosine.
+// libhnswlib-dev, header-only; only this file's .cpp includes it). Distance 1 - cosine
+// of unit rows, computed by the gallery's dot-product kernel (not hnswlib's SSE code,
+// which reads out of bounds: see the .cpp).
 //
 // hnswlib labels are stable while rows move (a removal moves the last row into the
 // removed one's place), so the graph maps labels to rows. A removed row's label is
