@@ -111,7 +111,7 @@ class GalleryIndex {
   std::unique_ptr<HnswGraph> hnsw_;
 };
 
-// sum a[i] * b[i], in 8 independent partial sums (so the compiler keeps them in vector
+// sum a[i] * b[i], in 16 independent partial sums (so the compiler keeps them in vector
 // lanes without reassociating a single sum, which it may not without -ffast-math). The
 // same bits on every x86-64 (SSE2 or AVX2 code: the lanes do the same operations).
 float dot_product(const float* a, const float* b, uint32_t n);
