@@ -36,10 +36,14 @@ check(out.get("add_10k_s") == -1 and 0 < out.get("reproject_s", 0) < 60, f"galle
 r = cli_check.run(BINARY, "bench-search", "--items", "2000", "--clusters", "0", "--queries", "10", "--rounds", "1")
 check(r.returncode == 0 and "uniform directions" in r.stdout and "edgeclr exact fp32" in r.stdout, f"uniform: {r.stdout!r}")
 
-for bad, words in ((["--items", "0"], "--items"), (["--clusters", "9"], ""), (["extra"], "no positional")):
+for bad, words in ((["--items", "0"], "--items"), (["--clusters", "9"], "--clusters"), (["extra"], "no positional")):
     args = ["bench-search", "--items", "5", *bad] if bad[0] == "--clusters" else ["bench-search", *bad]
     r = cli_check.run(BINARY, *args)
     check(r.returncode == 2 and words in r.stderr, f"bench-search {bad}: {r.returncode} {r.stderr!r}")
+r = cli_check.run(BINARY, "bench-search", "--items", "100", "--model", "/no/such/model.eclr")
+lines = r.stderr.strip().splitlines()
+check(r.returncode == 1 and lines and lines[-1].startswith("edgeclr: ") and "/no/such/model.eclr" in r.stderr,
+      f"bench-search --model missing: {r.returncode} {r.stderr!r}")
 r = cli_check.run(BINARY, "bench-search", "--help")
 check(r.returncode == 0 and "IndexFlatIP" in r.stdout, "bench-search --help")
 cli_check.finish()

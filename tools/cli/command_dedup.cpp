@@ -88,12 +88,12 @@ std::vector<std::vector<size_t>> duplicate_groups(const eval::Vectors& v, float 
 
 // The same over each row's nearest neighbours in the runtime's search index.
 std::vector<std::vector<size_t>> duplicate_groups_by_search(const eval::Vectors& v, float threshold) {
-  IndexOptions options;
-  options.hnsw = v.rows > kExactDedupItems;
-  GalleryIndex index(static_cast<uint32_t>(v.dim));
-  index.reserve(v.rows);
-  for (size_t r = 0; r < v.rows; ++r) index.append(v.row(r));
-  if (options.hnsw) index.configure(options);
+  GalleryIndex index = eval::search_index(v);
+  if (v.rows > kExactDedupItems) {
+    IndexOptions options;
+    options.hnsw = true;
+    index.configure(options);
+  }
   std::vector<size_t> parent(v.rows);
   std::iota(parent.begin(), parent.end(), size_t{0});
   SearchScratch scratch;
@@ -147,8 +147,7 @@ int dedup_gallery(const Args& args, float threshold) {
   DedupResult d;
   d.names = opened->gallery->keys();
   d.vectors.dim = opened->gallery->embedding_dim();
-  const Status copied = opened->gallery->embeddings(&d.vectors.values);
-  if (!copied.ok()) return fail(copied.message());
+  d.vectors.values = opened->gallery->embeddings();
   d.vectors.rows = d.names.size();
   d.groups = duplicate_groups_by_search(d.vectors, threshold);
   print_groups(d, threshold, "embedding", "keys", args.has("json"));

@@ -88,14 +88,6 @@ int search_stored(Args& args, uint32_t k, uint32_t threads) {
   return kExitOk;
 }
 
-// The gallery set's embeddings in the runtime's search index (unit rows).
-GalleryIndex index_of(const eval::Vectors& bank) {
-  GalleryIndex index(static_cast<uint32_t>(bank.dim));
-  index.reserve(bank.rows);
-  for (size_t r = 0; r < bank.rows; ++r) index.append(bank.row(r));
-  return index;
-}
-
 std::string label_name(const dataset::ImageSet& set, int32_t label) {
   if (label < 0) return "";
   if (label < static_cast<int32_t>(set.class_names().size())) return set.class_names()[label];
@@ -147,7 +139,7 @@ int run_search(int argc, char** argv) {
   std::vector<int32_t> labels;
   const Status status = eval::embed_set(encoder, gallery.value(), SIZE_MAX, false, "gallery", &bank, &labels);
   if (!status.ok()) return fail(status.message());
-  const GalleryIndex index = index_of(bank);
+  const GalleryIndex index = eval::search_index(bank);
   JsonWriter j;
   j.begin_array();
   std::vector<float> query(encoder.embedding_dim());

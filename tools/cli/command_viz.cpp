@@ -53,11 +53,10 @@ std::vector<std::string> split_names(const std::string& text) {
 }
 
 // A panel of `set` embedded by MODEL with `head` (none: MODEL's own).
-Status embed_panel(const std::string& model, const std::optional<std::string>& head, const dataset::ImageSet& images,
+Status embed_panel(const std::string& model, const std::optional<std::string>& head, dataset::ImageSet& set,
                    uint32_t threads, uint32_t max, SpacePanel* panel) {
   auto opened = open_encoder(model, head, EncoderOptions{threads, 16});
   if (!opened.ok()) return opened.status();
-  dataset::ImageSet set = images;
   set.set_decode_target(opened->encoder->decode_target());
   panel->title = head ? "head " + *head : "the model's head";
   return eval::embed_set(*opened->encoder, set, max, false, "images", &panel->vectors, &panel->labels);
@@ -77,8 +76,7 @@ Status gallery_panel(const std::string& path, const std::string& model, uint32_t
   auto opened = open_gallery(path, model, 1);
   if (!opened.ok()) return opened.status();
   const std::vector<std::string> keys = opened->gallery->keys();
-  std::vector<float> rows;
-  EDGECLR_RETURN_IF_ERROR(opened->gallery->embeddings(&rows));
+  const std::vector<float> rows = opened->gallery->embeddings();
   panel->vectors.dim = opened->gallery->embedding_dim();
   panel->vectors.rows = std::min<size_t>(keys.size(), max);
   panel->vectors.values.assign(rows.begin(), rows.begin() + panel->vectors.rows * panel->vectors.dim);
@@ -98,7 +96,7 @@ void print_figures(const std::string& png, const std::vector<SpacePanel>& panels
   JsonWriter j;
   j.begin_object().key("png").value(png).key("panels").begin_array();
   for (const SpacePanel& p : panels) {
-    const SpaceFigures f = space_figures(p);
+    const SpaceFigures& f = p.figures;
     if (!json) {
       std::printf("%s: %zu points, recall@1 %.4f, alignment %.4f, uniformity %.4f, effective rank %.2f, PCA plane %.1f%%\n",
                   p.title.c_str(), p.vectors.rows, f.recall_at_1, f.alignment, f.uniformity, f.effective_rank,
@@ -165,6 +163,7 @@ int run_viz(int argc, char** argv) {
   }
   for (int32_t l = static_cast<int32_t>(names.size()); l <= top_label; ++l) names.push_back(std::to_string(l));
   if (top_label < 0) names = {"unlabelled"};
+  for (SpacePanel& p : panels) summarize_space(&p);
   const Status written = write_space_plot(png, panels, names);
   if (!written.ok()) return fail(written.message());
   print_figures(png, panels, args.has("json"));

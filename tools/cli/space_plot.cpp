@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <numeric>
 #include <random>
 
 #include "adapt/space_stats.h"
@@ -85,25 +84,25 @@ double top_component(const std::vector<double>& c, size_t dim, const std::vector
   return value;
 }
 
-struct Projection {
-  std::vector<double> x, y;  // per row
-  double explained = 0;
-};
-
-Projection principal_plane(const eval::Vectors& v) {
+// The rows on their first two principal components; returns the variance share they hold.
+double principal_plane(const eval::Vectors& v, std::vector<double>* x, std::vector<double>* y) {
   double trace = 0;
   const std::vector<double> c = covariance(v, &trace);
   std::vector<double> first, second;
   const double l1 = top_component(c, v.dim, nullptr, &first);
   const double l2 = top_component(c, v.dim, &first, &second);
-  Projection p;
-  p.explained = trace > 0 ? (l1 + l2) / trace : 0;
+  x->clear();
+  y->clear();
   for (size_t r = 0; r < v.rows; ++r) {
-    std::vector<double> row(v.row(r), v.row(r) + v.dim);
-    p.x.push_back(std::inner_product(row.begin(), row.end(), first.begin(), 0.0));
-    p.y.push_back(std::inner_product(row.begin(), row.end(), second.begin(), 0.0));
+    double px = 0, py = 0;
+    for (size_t i = 0; i < v.dim; ++i) {
+      px += v.row(r)[i] * first[i];
+      py += v.row(r)[i] * second[i];
+    }
+    x->push_back(px);
+    y->push_back(py);
   }
-  return p;
+  return trace > 0 ? (l1 + l2) / trace : 0;
 }
 
 void draw_frame(Canvas* canvas, uint32_t x, uint32_t y, uint32_t w, uint32_t h) {
@@ -113,16 +112,18 @@ void draw_frame(Canvas* canvas, uint32_t x, uint32_t y, uint32_t w, uint32_t h) 
   canvas->fill(x + w - 1, y, 1, h, kFaint);
 }
 
-void draw_scatter(Canvas* canvas, uint32_t x0, uint32_t y0, const SpacePanel& panel, const Projection& p) {
+void draw_scatter(Canvas* canvas, uint32_t x0, uint32_t y0, const SpacePanel& panel) {
   draw_frame(canvas, x0, y0, kPanelWidth, kScatterHeight);
-  const auto [min_x, max_x] = std::minmax_element(p.x.begin(), p.x.end());
-  const auto [min_y, max_y] = std::minmax_element(p.y.begin(), p.y.end());
+  const std::vector<double>& xs = panel.plane_x;
+  const std::vector<double>& ys = panel.plane_y;
+  const auto [min_x, max_x] = std::minmax_element(xs.begin(), xs.end());
+  const auto [min_y, max_y] = std::minmax_element(ys.begin(), ys.end());
   const double span = std::max({*max_x - *min_x, *max_y - *min_y, 1e-9});  // one scale: distances stay true
   const double cx = (*max_x + *min_x) / 2, cy = (*max_y + *min_y) / 2;
   const double scale = (std::min(kPanelWidth, kScatterHeight) - 24) / span;
-  for (size_t r = 0; r < p.x.size(); ++r) {
-    const auto px = static_cast<int64_t>(std::lround(x0 + kPanelWidth / 2.0 + (p.x[r] - cx) * scale));
-    const auto py = static_cast<int64_t>(std::lround(y0 + kScatterHeight / 2.0 - (p.y[r] - cy) * scale));
+  for (size_t r = 0; r < xs.size(); ++r) {
+    const auto px = static_cast<int64_t>(std::lround(x0 + kPanelWidth / 2.0 + (xs[r] - cx) * scale));
+    const auto py = static_cast<int64_t>(std::lround(y0 + kScatterHeight / 2.0 - (ys[r] - cy) * scale));
     const uint8_t* colour = kPalette[static_cast<size_t>(std::max(panel.labels[r], 0)) % 10];
     canvas->fill(static_cast<uint32_t>(px - 1), static_cast<uint32_t>(py - 1), 3, 3, colour);
   }
@@ -174,7 +175,8 @@ void draw_histogram(Canvas* canvas, uint32_t x0, uint32_t y0, const SpacePanel& 
   draw_text(canvas, x0 + text_width("cosine of random pairs: same label, "), caption, "different labels", kDifferent);
 }
 
-void draw_title(Canvas* canvas, uint32_t x, uint32_t y, const SpacePanel& panel, const SpaceFigures& f) {
+void draw_title(Canvas* canvas, uint32_t x, uint32_t y, const SpacePanel& panel) {
+  const SpaceFigures& f = panel.figures;
   std::string title = panel.title;
   const size_t chars = kPanelWidth / kCharWidth;
   if (title.size() > chars) title = "..." + title.substr(title.size() - (chars - 3));
@@ -203,24 +205,23 @@ void draw_legend(Canvas* canvas, uint32_t x, uint32_t y, const std::vector<std::
 
 }  // namespace
 
-SpaceFigures space_figures(const SpacePanel& panel) {
-  SpaceFigures f;
-  const eval::Vectors& v = panel.vectors;
-  f.recall_at_1 = eval::recall_at_1(v, panel.labels, 2);
+void summarize_space(SpacePanel* panel) {
+  SpaceFigures& f = panel->figures;
+  const eval::Vectors& v = panel->vectors;
+  f.recall_at_1 = eval::recall_at_1(v, panel->labels, 2);
   // Same-label pairs: each row with the next row of its label (at most 4096 pairs).
   std::vector<std::pair<uint32_t, uint32_t>> pairs;
   std::map<int32_t, uint32_t> previous;
   for (uint32_t r = 0; r < v.rows && pairs.size() < 4096; ++r) {
-    const auto it = previous.find(panel.labels[r]);
+    const auto it = previous.find(panel->labels[r]);
     if (it != previous.end()) pairs.emplace_back(it->second, r);
-    previous[panel.labels[r]] = r;
+    previous[panel->labels[r]] = r;
   }
   const SpaceStats stats = measure_space(v.values.data(), static_cast<uint32_t>(v.rows), static_cast<uint32_t>(v.dim), pairs);
   f.alignment = stats.alignment;
   f.uniformity = stats.uniformity;
   f.effective_rank = stats.effective_rank;
-  f.explained = principal_plane(v).explained;
-  return f;
+  f.explained = principal_plane(v, &panel->plane_x, &panel->plane_y);
 }
 
 Status write_space_plot(const std::string& path, const std::vector<SpacePanel>& panels,
@@ -229,7 +230,7 @@ Status write_space_plot(const std::string& path, const std::vector<SpacePanel>& 
     return error(StatusCode::kInvalidArgument, format("viz: %zu panels, expected 1 to 4", panels.size()));
   }
   for (const SpacePanel& p : panels) {
-    if (p.vectors.rows < 2 || p.labels.size() != p.vectors.rows) {
+    if (p.vectors.rows < 2 || p.labels.size() != p.vectors.rows || p.plane_x.size() != p.vectors.rows) {
       return error(StatusCode::kInvalidArgument, format("viz: '%s' has %zu points; at least 2 are needed",
                                                         p.title.c_str(), p.vectors.rows));
     }
@@ -240,9 +241,8 @@ Status write_space_plot(const std::string& path, const std::vector<SpacePanel>& 
   Canvas canvas(width, height, 255);
   for (uint32_t i = 0; i < n; ++i) {
     const uint32_t x = kPad + i * (kPanelWidth + kPad);
-    const SpaceFigures figures = space_figures(panels[i]);
-    draw_title(&canvas, x, kPad, panels[i], figures);
-    draw_scatter(&canvas, x, kPad + kTitleHeight, panels[i], principal_plane(panels[i].vectors));
+    draw_title(&canvas, x, kPad, panels[i]);
+    draw_scatter(&canvas, x, kPad + kTitleHeight, panels[i]);
     draw_histogram(&canvas, x, kPad + kTitleHeight + kScatterHeight + kPad, panels[i]);
   }
   draw_legend(&canvas, kPad + n * (kPanelWidth + kPad), kPad + kTitleHeight, label_names);

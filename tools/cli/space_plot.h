@@ -13,12 +13,6 @@
 
 namespace edgeclr::cli {
 
-struct SpacePanel {
-  std::string title;            // e.g. the head it was embedded with
-  eval::Vectors vectors;        // unit rows
-  std::vector<int32_t> labels;  // per row: an index into the label names
-};
-
 // The figures printed over a panel (and by viz on stdout).
 struct SpaceFigures {
   double recall_at_1 = 0;     // fraction of rows whose nearest other row has their label
@@ -28,10 +22,21 @@ struct SpaceFigures {
   double explained = 0;       // fraction of the variance the two plotted components hold
 };
 
-SpaceFigures space_figures(const SpacePanel& panel);
+struct SpacePanel {
+  std::string title;            // e.g. the head it was embedded with
+  eval::Vectors vectors;        // unit rows
+  std::vector<int32_t> labels;  // per row: an index into the label names
+  // Filled by summarize_space(), once: what the picture draws and viz prints.
+  SpaceFigures figures;
+  std::vector<double> plane_x, plane_y;  // per row: its first two principal components
+};
 
-// Writes the PNG: one panel per entry (at most 4), each 560 pixels wide, then a legend
-// of `label_names` (at most 20 shown; colours cycle after 10). Rows must be at least 2.
+// Computes the panel's figures and its projection on the principal plane.
+void summarize_space(SpacePanel* panel);
+
+// Writes the PNG: one panel per entry (at most 4, each summarized), each 560 pixels wide,
+// then a legend of `label_names` (at most 20 shown; colours cycle after 10). Rows must
+// be at least 2.
 Status write_space_plot(const std::string& path, const std::vector<SpacePanel>& panels,
                         const std::vector<std::string>& label_names);
 

@@ -12,15 +12,6 @@
 namespace edgeclr::eval {
 namespace {
 
-// The bank in the runtime's gallery search index: eval's neighbours are the ones an app's
-// gallery search returns.
-GalleryIndex index_of(const Vectors& bank) {
-  GalleryIndex index(static_cast<uint32_t>(bank.dim));
-  index.reserve(bank.rows);
-  for (size_t r = 0; r < bank.rows; ++r) index.append(bank.row(r));
-  return index;
-}
-
 // Runs body(begin, end) over [0, n) split across `threads` threads.
 void parallel_for(size_t n, uint32_t threads, const std::function<void(size_t, size_t)>& body) {
   threads = std::max<uint32_t>(1, std::min<uint32_t>(threads, static_cast<uint32_t>(n)));
@@ -32,6 +23,13 @@ void parallel_for(size_t n, uint32_t threads, const std::function<void(size_t, s
 }
 
 }  // namespace
+
+GalleryIndex search_index(const Vectors& rows) {
+  GalleryIndex index(static_cast<uint32_t>(rows.dim));
+  index.reserve(rows.rows);
+  for (size_t r = 0; r < rows.rows; ++r) index.append(rows.row(r));
+  return index;
+}
 
 void normalize_rows(Vectors* v) {
   for (size_t r = 0; r < v->rows; ++r) {
@@ -47,7 +45,7 @@ void normalize_rows(Vectors* v) {
 double knn_accuracy(const Vectors& queries, const std::vector<int32_t>& query_labels, const Vectors& bank,
                     const std::vector<int32_t>& bank_labels, const KnnOptions& options, bool leave_one_out) {
   std::vector<uint8_t> correct(queries.rows, 0);
-  const GalleryIndex index = index_of(bank);
+  const GalleryIndex index = search_index(bank);
   const size_t k = options.k + (leave_one_out ? 1 : 0);  // the query itself may come back
   parallel_for(queries.rows, options.threads, [&](size_t begin, size_t end) {
     SearchScratch scratch;

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "gallery/gallery_index.h"
+
 namespace edgeclr::eval {
 
 // Rows of unit vectors, row-major: rows x dim.
@@ -20,6 +22,10 @@ struct Vectors {
 };
 
 void normalize_rows(Vectors* v);
+
+// The rows in the runtime's gallery search index (unit length, exact search; the caller
+// may configure int8 or HNSW on it): what eval, search --gallery and dedup G.db search.
+GalleryIndex search_index(const Vectors& rows);
 
 struct KnnOptions {
   size_t k = 20;

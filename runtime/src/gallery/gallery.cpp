@@ -320,11 +320,6 @@ bool Gallery::set_index(const IndexOptions& options, uint32_t threads) {
   return index_.has_hnsw() == options.hnsw;
 }
 
-IndexOptions Gallery::index_options() const {
-  std::shared_lock<WriterFirstLock> lock(mutex_);
-  return index_.options();
-}
-
 Status Gallery::embed_feature(const float* feature, std::vector<float>* embedding) const {
   std::shared_lock<WriterFirstLock> lock(mutex_);
   if (!all_finite(feature, feature_dim_)) {
@@ -358,11 +353,10 @@ bool Gallery::key(size_t index, std::string* key) const {
   return true;
 }
 
-Status Gallery::embeddings(std::vector<float>* unit_rows) const {
+std::vector<float> Gallery::embeddings() const {
   std::shared_lock<WriterFirstLock> lock(mutex_);
   const size_t n = index_.size();
-  unit_rows->assign(n ? index_.row(0) : nullptr, n ? index_.row(0) + n * index_.dim() : nullptr);
-  return Status::Ok();
+  return n ? std::vector<float>(index_.row(0), index_.row(0) + n * index_.dim()) : std::vector<float>();
 }
 
 uint32_t Gallery::embedding_dim() const {

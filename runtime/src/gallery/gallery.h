@@ -110,7 +110,6 @@ class Gallery {
   // Memory only: nothing in the file changes. Returns false for HNSW if hnswlib failed
   // (the gallery then searches by scanning).
   bool set_index(const IndexOptions& options, uint32_t threads = 1);
-  IndexOptions index_options() const;
 
   // The embedding of `feature` (feature_dim() floats) in the space the gallery follows:
   // its own head's output, whatever head an encoder has.
@@ -121,7 +120,7 @@ class Gallery {
   // The key of row `index` (< count()); false past the end.
   bool key(size_t index, std::string* key) const;
   // Every embedding at unit length, as searched (count() x embedding_dim(), row order).
-  Status embeddings(std::vector<float>* unit_rows) const;
+  std::vector<float> embeddings() const;
   // The stored embedding of `key` (embedding_dim() floats, as the head wrote it) and its
   // feature (feature_dim() floats, decoded from half floats), read from the file.
   Status item(const std::string& key, std::vector<float>* feature, std::vector<float>* embedding) const;
