@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/json_writer.h"
 #include "cli/peak_rss.h"
+#include "edgeclr/edgeclr.h"
 #include "encoder/encoder.h"
 
 namespace edgeclr::cli {
@@ -32,7 +33,7 @@ constexpr const char* kHelp =
     "  --image FILE  time FILE to embedding instead of synthetic pixels\n"
     "  --json        one JSON object on stdout with keys open_ms, create_ms,\n"
     "                first_embedding_ms, p50_ms, p90_ms, per_image_p50_ms, peak_rss_mb,\n"
-    "                threads, batch, runs, model (and image with --image)\n";
+    "                threads, batch, runs, model, xnnpack (and image with --image)\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -112,12 +113,13 @@ int run_bench(int argc, char** argv) {
     j.key("open_ms").value(open_ms).key("create_ms").value(create_ms).key("first_embedding_ms").value(first_ms);
     j.key("p50_ms").value(p50).key("p90_ms").value(p90).key("per_image_p50_ms").value(p50 / batch);
     j.key("peak_rss_mb").value(peak_rss_mb()).key("threads").value(threads).key("batch").value(batch);
-    j.key("runs").value(runs).end_object();
+    j.key("runs").value(runs).key("xnnpack").value(edgeclr_xnnpack_version()).end_object();
     std::printf("%s\n", j.str().c_str());
   } else {
     std::printf("model            %s\n", args.positional[0].c_str());
     if (!image_path.empty()) std::printf("image            %s (file to embedding per call)\n", image_path.c_str());
     std::printf("threads, batch   %u, %u\n", threads, batch);
+    std::printf("XNNPACK          %s\n", edgeclr_xnnpack_version());
     std::printf("open             %.3f ms\n", open_ms);
     std::printf("create encoder   %.3f ms\n", create_ms);
     std::printf("first embedding  %.3f ms\n", first_ms);

@@ -5,6 +5,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/json_writer.h"
+#include "edgeclr/edgeclr.h"
 #include "model/model.h"
 #include "model/model_summary.h"
 
@@ -22,7 +23,7 @@ constexpr const char* kHelp =
     "           color, mean, std, resize, resize_shorter_side}, precision, feature_dim,\n"
     "           embedding_dim, l2_normalize, head_layers, params, backbone_params,\n"
     "           head_params, macs, ops {type: count}, backbone_hash (16 hex digits),\n"
-    "           metadata {key: value}\n";
+    "           metadata {key: value}, xnnpack (the XNNPACK this edgeclr links)\n";
 
 std::string hex64(uint64_t v) {
   char buf[17];
@@ -92,6 +93,7 @@ void print_json(const Model& model, const ModelSummary& s) {
     for (const schema::KeyValue* kv : *metadata) j.key(str(kv->key())).value(str(kv->value()));
   }
   j.end_object();
+  j.key("xnnpack").value(edgeclr_xnnpack_version());
   j.end_object();
   std::printf("%s\n", j.str().c_str());
 }
@@ -126,6 +128,7 @@ void print_text(const Model& model, const ModelSummary& s) {
   std::printf("embedding      %u%s, head %s\n", model.embedding_dim(),
               model.head().l2_normalize() ? " (L2-normalised)" : "", head_dims(model).c_str());
   std::printf("backbone hash  %s\n", hex64(model.backbone_hash()).c_str());
+  std::printf("runs on        XNNPACK %s (this edgeclr)\n", edgeclr_xnnpack_version());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // their similarities, so a person can see at a glance whether search works.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

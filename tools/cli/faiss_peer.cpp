@@ -4,6 +4,7 @@
 #include <faiss/IndexHNSW.h>
 #include <omp.h>
 
+// FAISS counts and labels are int64_t: Index::idx_t in 1.7 (Debian 12), faiss::idx_t in 1.11 (Debian 13).
 namespace edgeclr::cli {
 namespace {
 
@@ -12,7 +13,7 @@ class FaissIndex : public PeerIndex {
  public:
   explicit FaissIndex(std::unique_ptr<Index> index) : index_(std::move(index)) {}
   void search(const float* query, size_t k, int64_t* rows, float* scores) const override {
-    index_->search(1, query, static_cast<faiss::Index::idx_t>(k), scores, rows);
+    index_->search(1, query, static_cast<int64_t>(k), scores, rows);
   }
 
  private:
@@ -29,7 +30,7 @@ std::string faiss_version() {
 std::unique_ptr<PeerIndex> faiss_flat_ip(const float* rows, size_t n, uint32_t dim) {
   omp_set_num_threads(1);
   auto index = std::make_unique<faiss::IndexFlatIP>(dim);
-  index->add(static_cast<faiss::Index::idx_t>(n), rows);
+  index->add(static_cast<int64_t>(n), rows);
   return std::make_unique<FaissIndex<faiss::IndexFlatIP>>(std::move(index));
 }
 
@@ -39,7 +40,7 @@ std::unique_ptr<PeerIndex> faiss_hnsw(const float* rows, size_t n, uint32_t dim,
   index->hnsw.efConstruction = static_cast<int>(ef_construction);
   index->hnsw.efSearch = static_cast<int>(ef_search);
   omp_set_num_threads(static_cast<int>(threads));
-  index->add(static_cast<faiss::Index::idx_t>(n), rows);
+  index->add(static_cast<int64_t>(n), rows);
   omp_set_num_threads(1);  // single queries, like ours
   return std::make_unique<FaissIndex<faiss::IndexHNSWFlat>>(std::move(index));
 }

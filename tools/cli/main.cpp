@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
     return edgeclr::cli::kExitOk;
   }
   if (name == "--version") {
-    std::printf("edgeclr %s (model format %u)\n", edgeclr_version(), edgeclr_format_version());
+    std::printf("edgeclr %s (model format %u), XNNPACK %s\n", edgeclr_version(), edgeclr_format_version(),
+                edgeclr_xnnpack_version());
     return edgeclr::cli::kExitOk;
   }
   for (const Command& c : kCommands) {

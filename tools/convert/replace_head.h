@@ -3,6 +3,7 @@
 // inside the model file.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -63,6 +63,10 @@ typedef struct edgeclr_image {
 /* Library version, "MAJOR.MINOR.PATCH". Static storage. */
 EDGECLR_API const char* edgeclr_version(void);
 
+/* The XNNPACK this library was built against, e.g. "2024-11-08 (2024 API)": its
+ * generation decides which operators run in int8 (docs/xnnpack.md). Static storage. */
+EDGECLR_API const char* edgeclr_xnnpack_version(void);
+
 /* The .eclr format version this build writes and the newest it reads. */
 EDGECLR_API uint32_t edgeclr_format_version(void);
 

@@ -8,7 +8,7 @@
 
 #include "adapt/adapt_split.h"
 #include "adapt/random.h"
-#include "head/dense_gemm.h"
+#include "backbone/dense_gemm.h"
 #include "head/head_training.h"
 #include "head/losses.h"
 

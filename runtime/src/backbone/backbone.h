@@ -1,11 +1,11 @@
 // The backbone of a model, built into an XNNPACK runtime: image tensor in, feature out.
 //
-// This interface is the only way the rest of edgeclr reaches XNNPACK; no other file
-// includes xnnpack.h (Debian 12 ships XNNPACK 2022-02, Debian 13 2024-11, with different
-// APIs; both are to live behind this).
+// This interface (with backbone/dense_gemm.h) is the only way the rest of edgeclr reaches
+// XNNPACK; only runtime/src/backbone/ includes xnnpack.h. Debian 12 ships XNNPACK 2022-02
+// and Debian 13 2024-11, with different APIs: backbone/xnnpack_api.h holds the split.
 //
-// Shapes are static in this XNNPACK: the batch is fixed at creation. Thread-safety: one
-// Backbone is used by one thread at a time; several Backbones may share one Model.
+// The batch is fixed at creation. Thread-safety: one Backbone is used by one thread at a
+// time; several Backbones may share one Model.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +16,13 @@
 #include "model/model.h"
 
 namespace edgeclr {
+
+// The XNNPACK this build links, for reports and for quantizing to what it runs in int8.
+struct XnnpackInfo {
+  uint32_t api;       // 2022 (Debian 12) or 2024 (Debian 13 and later)
+  const char* label;  // e.g. "2024-11-08 (2024 API)"; static storage
+};
+XnnpackInfo xnnpack_info();
 
 struct BackboneOptions {
   uint32_t threads = 1;  // 1 runs on the calling thread; N > 1 uses a pool of N threads

@@ -1,10 +1,8 @@
-// Backbone on XNNPACK's subgraph API (Debian 12's XNNPACK of 2022-02).
+// Backbone on XNNPACK's subgraph API, both generations (backbone/xnnpack_api.h).
 //
 // The model's tensors become XNNPACK values (fp32, qint8, qcint8, qint32, qcint32), its
 // operators become nodes, and xnn_create_runtime packs the weights. The batch is folded
-// into dimension 0 of every activation, since shapes are static in this XNNPACK.
-#include <pthreadpool.h>
-#include <xnnpack.h>
+// into dimension 0 of every activation.
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "backbone/backbone.h"
+#include "backbone/xnnpack_api.h"
 #include "model/op_checks.h"
 
 namespace edgeclr {
@@ -36,17 +35,27 @@ Range activation_range(schema::Activation act) {
   }
 }
 
-const char* xnn_status_name(xnn_status status) {
-  switch (status) {
-    case xnn_status_success: return "success";
-    case xnn_status_uninitialized: return "uninitialized";
-    case xnn_status_invalid_parameter: return "invalid parameter";
-    case xnn_status_invalid_state: return "invalid state";
-    case xnn_status_unsupported_parameter: return "unsupported parameter";
-    case xnn_status_unsupported_hardware: return "unsupported hardware";
-    case xnn_status_out_of_memory: return "out of memory";
+BinaryNode binary_node(schema::OpOptions type) {
+  switch (type) {
+    case schema::OpOptions_AddOptions: return BinaryNode::kAdd;
+    case schema::OpOptions_MultiplyOptions: return BinaryNode::kMultiply;
+    case schema::OpOptions_SubtractOptions: return BinaryNode::kSubtract;
+    case schema::OpOptions_DivideOptions: return BinaryNode::kDivide;
+    case schema::OpOptions_MaximumOptions: return BinaryNode::kMaximum;
+    case schema::OpOptions_MinimumOptions: return BinaryNode::kMinimum;
+    default: return BinaryNode::kPRelu;
   }
-  return "unknown status";
+}
+
+// The output clamp fused into a binary operator (add, multiply, subtract, divide).
+Range binary_range(const schema::Operator& op) {
+  switch (op.options_type()) {
+    case schema::OpOptions_AddOptions: return activation_range(op.options_as_AddOptions()->activation());
+    case schema::OpOptions_MultiplyOptions: return activation_range(op.options_as_MultiplyOptions()->activation());
+    case schema::OpOptions_SubtractOptions: return activation_range(op.options_as_SubtractOptions()->activation());
+    case schema::OpOptions_DivideOptions: return activation_range(op.options_as_DivideOptions()->activation());
+    default: return {-kInf, kInf};
+  }
 }
 
 class XnnpackBackbone final : public Backbone {
@@ -72,9 +81,6 @@ class XnnpackBackbone final : public Backbone {
   Status define_value(uint32_t tensor, uint32_t* id, bool packed = false);
   Status define_depthwise_filter(uint32_t tensor, uint32_t* id);
   Status define_operator(const schema::Operator& op, uint32_t index);
-  // Add, multiply, subtract, divide, maximum, minimum: `in` and the second operand to `out`.
-  xnn_status define_binary(const schema::Operator& op, uint32_t in, uint32_t second, uint32_t out,
-                           const char** what);
   Status op_error(const schema::Operator& op, uint32_t index, const char* what, xnn_status status) const;
   Status unsupported(const schema::Operator& op, uint32_t index, const std::string& why) const;
 
@@ -238,9 +244,11 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
       break;
     }
     case schema::OpOptions_FullyConnectedOptions: {
-      if (tensors[op.inputs()->Get(1)].per_channel) {
-        return unsupported(op, index, "per-channel int8 weights in fully connected need XNNPACK 2024 or later; "
-                                      "quantize them per tensor or express the layer as a 1x1 convolution");
+      if (EDGECLR_XNNPACK_API < 2024 && tensors[op.inputs()->Get(1)].per_channel) {
+        return unsupported(op, index, format("per-channel int8 weights in fully connected need XNNPACK 2024 or later, "
+                                             "this edgeclr links XNNPACK %s; convert the model for it "
+                                             "(edgeclr convert --xnnpack 2022)",
+                                             EDGECLR_XNNPACK_LABEL));
       }
       EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second, /*packed=*/true));
       const Range r = activation_range(op.options_as_FullyConnectedOptions()->activation());
@@ -254,17 +262,14 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
     case schema::OpOptions_DivideOptions:
     case schema::OpOptions_MaximumOptions:
     case schema::OpOptions_MinimumOptions:
+    case schema::OpOptions_PReluOptions: {
       EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second));
-      status = define_binary(op, in, second, out, &what);
+      const Range r = binary_range(op);
+      status = define_binary(subgraph_, binary_node(op.options_type()), r.min, r.max, in, second, out, &what);
       break;
-    case schema::OpOptions_PReluOptions:
-      EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second));
-      what = "xnn_define_prelu";
-      status = xnn_define_prelu(subgraph_, in, second, out, 0);
-      break;
+    }
     case schema::OpOptions_EluOptions:
-      what = "xnn_define_elu";
-      status = xnn_define_elu(subgraph_, op.options_as_EluOptions()->alpha(), in, out, 0);
+      status = define_unary(subgraph_, UnaryNode::kElu, op.options_as_EluOptions()->alpha(), 0, in, out, &what);
       break;
     case schema::OpOptions_AveragePool2DOptions:
     case schema::OpOptions_MaxPool2DOptions: {
@@ -284,25 +289,21 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
       break;
     }
     case schema::OpOptions_GlobalAveragePoolOptions:
-      what = "xnn_define_global_average_pooling_2d";
-      status = xnn_define_global_average_pooling_2d(subgraph_, -kInf, kInf, in, out, 0);
+      status = define_global_average_pool(subgraph_, in, out, &what);
       break;
     case schema::OpOptions_ClampOptions:
-      what = "xnn_define_clamp";
-      status = xnn_define_clamp(subgraph_, op.options_as_ClampOptions()->min(), op.options_as_ClampOptions()->max(),
-                                in, out, 0);
+      status = define_unary(subgraph_, UnaryNode::kClamp, op.options_as_ClampOptions()->min(),
+                            op.options_as_ClampOptions()->max(), in, out, &what);
       break;
     case schema::OpOptions_HardSwishOptions:
-      what = "xnn_define_hardswish";
-      status = xnn_define_hardswish(subgraph_, in, out, 0);
+      status = define_unary(subgraph_, UnaryNode::kHardSwish, 0, 0, in, out, &what);
       break;
     case schema::OpOptions_SigmoidOptions:
-      what = "xnn_define_sigmoid";
-      status = xnn_define_sigmoid(subgraph_, in, out, 0);
+      status = define_unary(subgraph_, UnaryNode::kSigmoid, 0, 0, in, out, &what);
       break;
     case schema::OpOptions_LeakyReluOptions:
-      what = "xnn_define_leaky_relu";
-      status = xnn_define_leaky_relu(subgraph_, op.options_as_LeakyReluOptions()->alpha(), in, out, 0);
+      status = define_unary(subgraph_, UnaryNode::kLeakyRelu, op.options_as_LeakyReluOptions()->alpha(), 0, in, out,
+                            &what);
       break;
     case schema::OpOptions_ReshapeOptions: {
       const std::vector<size_t> shape = xnn_dims(tensors[out_t], options_.batch);
@@ -326,45 +327,12 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
     }
     case schema::OpOptions_QuantizeOptions:
     case schema::OpOptions_DequantizeOptions:
-      what = "xnn_define_convert";
-      status = xnn_define_convert(subgraph_, in, out, 0);
+      status = define_unary(subgraph_, UnaryNode::kConvert, 0, 0, in, out, &what);
       break;
     case schema::OpOptions_NONE: break;
   }
   if (status != xnn_status_success) return op_error(op, index, what, status);
   return Status::Ok();
-}
-
-xnn_status XnnpackBackbone::define_binary(const schema::Operator& op, uint32_t in, uint32_t second, uint32_t out,
-                                          const char** what) {
-  switch (op.options_type()) {
-    case schema::OpOptions_AddOptions: {
-      const Range r = activation_range(op.options_as_AddOptions()->activation());
-      *what = "xnn_define_add2";
-      return xnn_define_add2(subgraph_, r.min, r.max, in, second, out, 0);
-    }
-    case schema::OpOptions_MultiplyOptions: {
-      const Range r = activation_range(op.options_as_MultiplyOptions()->activation());
-      *what = "xnn_define_multiply2";
-      return xnn_define_multiply2(subgraph_, r.min, r.max, in, second, out, 0);
-    }
-    case schema::OpOptions_SubtractOptions: {
-      const Range r = activation_range(op.options_as_SubtractOptions()->activation());
-      *what = "xnn_define_subtract";
-      return xnn_define_subtract(subgraph_, r.min, r.max, in, second, out, 0);
-    }
-    case schema::OpOptions_DivideOptions: {
-      const Range r = activation_range(op.options_as_DivideOptions()->activation());
-      *what = "xnn_define_divide";
-      return xnn_define_divide(subgraph_, r.min, r.max, in, second, out, 0);
-    }
-    case schema::OpOptions_MaximumOptions:
-      *what = "xnn_define_maximum2";
-      return xnn_define_maximum2(subgraph_, in, second, out, 0);
-    default:
-      *what = "xnn_define_minimum2";
-      return xnn_define_minimum2(subgraph_, in, second, out, 0);
-  }
 }
 
 // Activations must carry the batch in dimension 0 (the loader checked batch 1 there
@@ -475,6 +443,8 @@ Status XnnpackBackbone::run(const float* input, float* feature) {
 }
 
 }  // namespace
+
+XnnpackInfo xnnpack_info() { return XnnpackInfo{EDGECLR_XNNPACK_API, EDGECLR_XNNPACK_LABEL}; }
 
 Result<std::unique_ptr<Backbone>> Backbone::create(const Model& model, const BackboneOptions& options) {
   auto backbone = std::make_unique<XnnpackBackbone>(model, options);

@@ -3,6 +3,7 @@
 #include <new>
 #include <string>
 
+#include "backbone/backbone.h"
 #include "capi/capi_guard.h"
 #include "edgeclr/edgeclr.h"
 #include "model/model.h"
@@ -15,6 +16,8 @@ using edgeclr::capi::set_error;
 extern "C" {
 
 const char* edgeclr_version(void) { return EDGECLR_VERSION_STRING; }
+
+const char* edgeclr_xnnpack_version(void) { return edgeclr::xnnpack_info().label; }
 
 uint32_t edgeclr_format_version(void) { return edgeclr::kFormatVersion; }
 

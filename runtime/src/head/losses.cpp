@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "head/dense_gemm.h"
+#include "backbone/dense_gemm.h"
 
 namespace edgeclr {
 namespace {

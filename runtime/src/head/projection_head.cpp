@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "head/dense_gemm.h"
+#include "backbone/dense_gemm.h"
 
 namespace edgeclr {
 

@@ -1,6 +1,8 @@
-#include "head/dense_gemm.h"
+// The head's matrix products on XNNPACK's fully connected operator (both generations:
+// 2024 splits setup into reshape + setup and takes caches at creation).
+#include "backbone/dense_gemm.h"
 
-#include <xnnpack.h>
+#include "backbone/xnnpack_api.h"
 
 #include <cmath>
 #include <cstddef>
@@ -21,11 +23,21 @@ bool run_fully_connected(const float* a, const float* kernel, const float* bias,
   if (!xnnpack_ready()) return false;
   const float inf = std::numeric_limits<float>::infinity();
   xnn_operator_t op = nullptr;
+#if EDGECLR_XNNPACK_API >= 2024
+  if (xnn_create_fully_connected_nc_f32(k, n, k, n, kernel, bias, -inf, inf, flags, nullptr, nullptr, &op) !=
+      xnn_status_success) {
+    return false;
+  }
+  const bool ok = xnn_reshape_fully_connected_nc_f32(op, m, nullptr) == xnn_status_success &&
+                  xnn_setup_fully_connected_nc_f32(op, a, out) == xnn_status_success &&
+                  xnn_run_operator(op, nullptr) == xnn_status_success;
+#else
   if (xnn_create_fully_connected_nc_f32(k, n, k, n, kernel, bias, -inf, inf, flags, &op) != xnn_status_success) {
     return false;
   }
   const bool ok = xnn_setup_fully_connected_nc_f32(op, m, a, out, nullptr) == xnn_status_success &&
                   xnn_run_operator(op, nullptr) == xnn_status_success;
+#endif
   xnn_delete_operator(op);
   return ok;
 }
