@@ -1,7 +1,8 @@
 # The two commands of the README, and the steps they are made of.
 #   make demo   build, then show what edgeclr does on the shipped models
 #   make test   build, run the whole suite, then again under ASan + UBSan, the threaded
-#               unit tests under TSan (make test-tsan), then the
+#               unit tests under TSan (make test-tsan), the whole suite built on Debian 13
+#               with XNNPACK 2024-11 (make test-trixie), then the
 #               Raspberry Pi aarch64 cross build's suite under qemu (make test-pi64, less
 #               the two tests named in PI_CI_EXCLUDE)
 # Both install missing Debian packages first (scripts/install-deps).
@@ -17,7 +18,7 @@ WERROR     ?= $(if $(CI),ON,OFF)
 CMAKE_ARGS ?=
 
 .PHONY: all deps build build-sanitize build-tsan test test-fast test-sanitize test-tsan demo clean photo-model
-.PHONY: build-pi64 build-pi32 test-pi64 test-pi32
+.PHONY: build-pi64 build-pi32 test-pi64 test-pi32 build-trixie test-trixie build-pi64-trixie test-pi64-trixie
 
 all: build
 
@@ -84,7 +85,34 @@ test-pi64 test-pi32: test-pi%: build-pi% photo-model
 # them out of the aarch64 run to keep CI near 30 minutes. Both run natively in the two
 # suites before it, and make test-pi64 on its own runs them under qemu as well.
 PI_CI_EXCLUDE := cli[.]eval|C adaptation on groups
-test: test-fast test-sanitize test-tsan
+
+# Debian 13 (trixie) and its XNNPACK 2024-11, inside a root made once with debootstrap
+# under build/trixie (scripts/trixie-root; the checkout has the same path there). There it runs
+# edgeclr's own install-deps, builds into $(TRIXIE) and runs the whole ctest suite,
+# converter and ONNX conformance included. The photo model comes from the host build
+# ($(BUILD)/photo, made by Debian 12's tools), so both builds are checked on the same files.
+TRIXIE      ?= $(BUILD)/trixie/build
+TRIXIE_CTEST_ARGS ?=
+TRIXIE_PI64 ?= $(BUILD)/trixie/pi64
+in-trixie    = scripts/trixie-root bash -c
+trixie-cmake = cmake -DEDGECLR_WERROR=$(WERROR) -DEDGECLR_BUILD_TESTS=ON -DEDGECLR_PHOTO_BUILD=$(PHOTO_BUILD)
+
+build-trixie: photo-model
+	$(in-trixie) "scripts/install-deps && $(trixie-cmake) -S . -B $(TRIXIE) && cmake --build $(TRIXIE) -j$(JOBS)"
+
+test-trixie: build-trixie
+	$(in-trixie) "ctest --test-dir $(TRIXIE) --output-on-failure -j$(JOBS) $(TRIXIE_CTEST_ARGS)"
+
+# Raspberry Pi OS trixie: trixie's aarch64 cross compiler and :arm64 packages, in the same root.
+build-pi64-trixie: photo-model
+	$(in-trixie) "scripts/pi-sysroot aarch64 $(BUILD)/trixie/sysroot/aarch64 && \
+	  $(trixie-cmake) -S . -B $(TRIXIE_PI64) -DCMAKE_TOOLCHAIN_FILE=platforms/raspberrypi-aarch64.cmake \
+	    -DEDGECLR_PI_SYSROOT=$(abspath $(BUILD))/trixie/sysroot/aarch64 && cmake --build $(TRIXIE_PI64) -j$(JOBS)"
+
+test-pi64-trixie: build-pi64-trixie
+	$(in-trixie) "ctest --test-dir $(TRIXIE_PI64) --output-on-failure -j$(JOBS) $(PI_CTEST_ARGS)"
+
+test: test-fast test-sanitize test-tsan test-trixie
 	@echo "test-pi64 in make test: leaving out under qemu (run natively above): $(PI_CI_EXCLUDE)"
 	$(MAKE) test-pi64 PI_CTEST_ARGS="-E '$(PI_CI_EXCLUDE)'"
 

@@ -30,6 +30,31 @@ def embeddings(model, *extra):
     return json.loads(r.stdout)[0]["embedding"] if r.returncode == 0 else []
 
 
+def check_xnnpack_target(tmp, int8):
+    """The model records the XNNPACK generation it was quantized for: by default the linked
+    one; --xnnpack picks an older one, never a newer one (fidelity is measured here)."""
+    version = run("--version").stdout
+    linked = "2024" if "(2024 API)" in version else "2022"
+    check(f"XNNPACK " in version and f"({linked} API)" in version, f"--version names the XNNPACK: {version!r}")
+    meta = json.loads(run("inspect", int8, "--json").stdout)
+    check(meta["metadata"].get("xnnpack") == linked and f"({linked} API)" in meta["xnnpack"], f"inspect: {meta}")
+    older = os.path.join(tmp, "i2022.eclr")
+    r = run("convert", ONNX, "-o", older, "--int8", "--calibration", TRAIN, "--calibration-count", "20",
+            "--holdout", "10", "--xnnpack", "2022")
+    check(r.returncode == 0 and json.loads(run("inspect", older, "--json").stdout)["metadata"].get("xnnpack") == "2022",
+          f"--xnnpack 2022: {r.stderr!r}")
+    never = os.path.join(tmp, "never2.eclr")
+    for target, words in (("2023", "--xnnpack must be 2022 or 2024"),
+                          ("2024", "convert on a system with XNNPACK 2024" if linked == "2022" else None)):
+        r = run("convert", ONNX, "-o", never, "--int8", "--calibration", TRAIN, "--calibration-count", "20",
+                "--holdout", "10", "--xnnpack", target)
+        if words is None:
+            check(r.returncode == 0, f"--xnnpack {target} on a {linked} build: {r.stderr!r}")
+        else:
+            check(r.returncode == 2 and words in r.stderr and not os.path.exists(never),
+                  f"--xnnpack {target} on a {linked} build: exit {r.returncode} {r.stderr!r}")
+
+
 def check_head_option(tmp, fp32, int8):
     """--head: the baked model embeds as the unbaked one does with --head; a head bound
     to another backbone is refused; with --int8 the quantized model gets it too."""
@@ -104,6 +129,7 @@ with tempfile.TemporaryDirectory() as tmp:
           f"text report {text.stdout!r}")
 
     check_head_option(tmp, fp32, int8)
+    check_xnnpack_target(tmp, int8)
 
     missing = os.path.join(tmp, "never.eclr")
     for args, code, words in (
@@ -129,6 +155,6 @@ with tempfile.TemporaryDirectory() as tmp:
         check(not os.path.exists(missing), f"{args[1:]}: wrote a file on failure")
     r = run("convert", "--help")
     check(r.returncode == 0 and all(o in r.stdout for o in ("--keep-fp32", "--calibration", "--target-cosine", "--equalize",
-                                                             "--no-bias-correction")), "convert --help")
+                                                             "--no-bias-correction", "--xnnpack")), "convert --help")
 
 cli_check.finish()

@@ -15,6 +15,7 @@
 #include "convert/calibrate.h"
 #include "convert/convert.h"
 #include "convert/int8_pipeline.h"
+#include "backbone/backbone.h"
 #include "convert/replace_head.h"
 #include "core/atomic_file.h"
 #include "image/preprocess.h"
@@ -29,7 +30,7 @@ constexpr const char* kHelp =
     "                       [--int8 --calibration DIR|IDX [--calibration-count N] [--holdout N]\n"
     "                        [--method minmax|percentile|mse] [--keep-fp32 LAYER,...]\n"
     "                        [--target-cosine X] [--equalize activations|weights|off]\n"
-    "                        [--no-bias-correction] [--json]]\n\n"
+    "                        [--no-bias-correction] [--xnnpack 2022|2024] [--json]]\n\n"
     "Converts an ONNX model (opsets 7-17) into an fp32 .eclr model.\n"
     "BatchNorm is folded into the convolution before it; constant shape computations are\n"
     "folded away. The trailing chain of Gemm/MatMul(+Add) and Relu nodes becomes the\n"
@@ -57,7 +58,14 @@ constexpr const char* kHelp =
     "int8 post-training quantization:\n"
     "  --int8                   write an int8 model: per-channel symmetric conv weights,\n"
     "                           per-tensor asymmetric activations, int32 biases; the head\n"
-    "                           stays fp32. Ops this XNNPACK cannot run in int8 stay fp32.\n"
+    "                           stays fp32. Ops the target XNNPACK cannot run in int8 stay\n"
+    "                           fp32 (docs/xnnpack.md lists them)\n"
+    "  --xnnpack 2022|2024      the XNNPACK generation the model will run on (default: the\n"
+    "                           one this edgeclr links, `edgeclr --version`). 2024 adds\n"
+    "                           int8 hardswish and leaky relu and per-channel fully\n"
+    "                           connected weights; a 2022 runtime refuses such a model,\n"
+    "                           naming the op. Not above the linked one: fidelity is\n"
+    "                           measured by running the model here\n"
     "  --calibration DIR|IDX    images to calibrate on: a folder (recursive) or an IDX file\n"
     "                           (gzip or plain). They run through edgeclr's own runtime.\n"
     "  --calibration-count N    images [0, N) calibrate (default 500)\n"
@@ -240,6 +248,17 @@ int quantize(const std::vector<uint8_t>& fp32_bytes, Args& args, std::vector<uin
     }
   }
   o.quantize.bias_correction = !args.has("no-bias-correction");
+  if (args.options.count("xnnpack")) {
+    const std::string& api = args.options["xnnpack"];
+    const uint32_t linked = xnnpack_info().api;
+    if (api != "2022" && api != "2024") return usage_error("convert", "--xnnpack must be 2022 or 2024");
+    o.quantize.xnnpack_api = static_cast<uint32_t>(std::stoul(api));
+    if (o.quantize.xnnpack_api > linked) {
+      return usage_error("convert", format("--xnnpack %s: this edgeclr links XNNPACK %s and measures int8 fidelity "
+                                           "on it; convert on a system with XNNPACK %s (Debian 13)",
+                                           api.c_str(), xnnpack_info().label, api.c_str()));
+    }
+  }
   if (args.options.count("keep-fp32")) {
     std::stringstream ss(args.options["keep-fp32"]);
     std::string item;
@@ -285,7 +304,8 @@ int run_convert(int argc, char** argv) {
   std::string error;
   if (!parse_args(static_cast<int>(args_v.size()), args_v.data(), {"no-normalize", "int8", "json", "no-bias-correction"},
                   {"output", "input-size", "channels", "mean", "std", "resize", "feature-output", "calibration",
-                   "calibration-count", "holdout", "method", "keep-fp32", "head", "equalize", "target-cosine"},
+                   "calibration-count", "holdout", "method", "keep-fp32", "head", "equalize", "target-cosine",
+                   "xnnpack"},
                   &args, &error)) {
     return usage_error("convert", error);
   }
@@ -316,7 +336,8 @@ int run_convert(int argc, char** argv) {
   const std::string& onnx = args.positional[0];
   options.source_model = onnx.substr(onnx.find_last_of('/') == std::string::npos ? 0 : onnx.find_last_of('/') + 1);
   const bool int8 = args.has("int8");
-  for (const char* option : {"calibration-count", "holdout", "method", "keep-fp32", "no-bias-correction", "equalize", "target-cosine"}) {
+  for (const char* option : {"calibration-count", "holdout", "method", "keep-fp32", "no-bias-correction", "equalize",
+                             "target-cosine", "xnnpack"}) {
     if (!int8 && (args.options.count(option) || args.has(option))) return usage_error("convert", std::string("--") + option + " only with --int8");
   }
   if (int8 != (args.options.count("calibration") != 0)) return usage_error("convert", "--int8 needs --calibration, and the reverse");

@@ -84,22 +84,6 @@ Range RangeObserver::range(CalibrationMethod method) const {
   return best;
 }
 
-bool int8_capable(const schema::Operator& op, const std::vector<TensorInfo>& tensors) {
-  switch (op.options_type()) {
-    case schema::OpOptions_Conv2DOptions:
-    case schema::OpOptions_FullyConnectedOptions:
-    case schema::OpOptions_MaxPool2DOptions:
-    case schema::OpOptions_GlobalAveragePoolOptions:
-    case schema::OpOptions_ClampOptions:
-    case schema::OpOptions_PadOptions:
-    case schema::OpOptions_ReshapeOptions: return true;
-    case schema::OpOptions_AddOptions:
-    case schema::OpOptions_MultiplyOptions:  // int8 needs both operands computed (no constants)
-      return !tensors[op.inputs()->Get(0)].is_constant && !tensors[op.inputs()->Get(1)].is_constant;
-    default: return false;  // average pool, hardswish, leaky relu, sigmoid: no qs8 in XNNPACK 2022
-  }
-}
-
 namespace {
 
 // Asymmetric per-tensor parameters covering [min, max] (which always includes 0).
@@ -187,11 +171,12 @@ Result<uint32_t> Quantizer::as_int8(uint32_t t) {
   return out;
 }
 
-// Conv: per-output-channel symmetric weights. Fully connected: per tensor.
+// Conv: per-output-channel symmetric weights. Fully connected: per output channel for
+// XNNPACK 2024, per tensor for 2022.
 void Quantizer::quantize_weights(const schema::Operator& op, std::vector<uint32_t>* inputs) {
   const uint32_t wt = op.inputs()->Get(1);
   const TensorInfo& w = m_.tensors()[wt];
-  const bool per_channel = op.options_type() == schema::OpOptions_Conv2DOptions;
+  const bool per_channel = op.options_type() == schema::OpOptions_Conv2DOptions || options_.xnnpack_api >= 2024;
   const uint32_t out_c = w.dims[0];
   const size_t per_out = w.elements / out_c;
   const float* wf = floats(wt);
@@ -280,6 +265,8 @@ Status Quantizer::quantize_op(const schema::Operator& op) {
                            type == schema::OpOptions_MaxPool2DOptions || type == schema::OpOptions_ClampOptions;
   if (same_params) {
     params_[out] = params_.at(x);
+  } else if (type == schema::OpOptions_SigmoidOptions) {
+    params_[out] = QuantParams{{1.0f / 256}, {-128}, -1};  // [0, 1) on the whole int8 range, as XNNPACK requires
   } else {
     auto p = params_of(out);
     if (!p.ok()) return p.status();
@@ -323,7 +310,8 @@ Result<ModelBuilder> Quantizer::run() {
                               op->options_type() == schema::OpOptions_ClampOptions ||
                               op->options_type() == schema::OpOptions_MaxPool2DOptions;
     // Pass-through ops follow their input: int8 only when it already is.
-    bool int8 = int8_capable(*op, m_.tensors()) && !options_.keep_fp32.count(op_name);
+    const uint32_t since = int8_since_xnnpack(*op, m_.tensors());
+    bool int8 = since != 0 && since <= options_.xnnpack_api && !options_.keep_fp32.count(op_name);
     if (pass_through) int8 = int8 && int8_[op->inputs()->Get(0)] != kNone;
     EDGECLR_RETURN_IF_ERROR(int8 ? quantize_op(*op) : copy_op(*op));
   }
@@ -331,6 +319,7 @@ Result<ModelBuilder> Quantizer::run() {
   if (!feature.ok()) return feature.status();
   b_.set_graph(fp32_[input], feature.value());
   b_.add_metadata("quantization", "int8 post-training (edgeclr convert)");
+  b_.add_metadata("xnnpack", format("%u", options_.xnnpack_api));  // the generation quantized for
   return std::move(b_);
 }
 

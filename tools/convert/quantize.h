@@ -1,8 +1,10 @@
-// Post-training int8 quantization of a converted fp32 model: activations per tensor
-// (asymmetric, from calibration ranges), conv weights per output channel (symmetric),
-// fully-connected weights per tensor (this XNNPACK has no per-channel FC), int32 biases.
-// The head stays fp32. Ops this XNNPACK cannot run in int8, and layers named in
-// keep_fp32, stay fp32 with quantize/dequantize around them.
+// Post-training int8 quantization of a converted fp32 model for one XNNPACK generation
+// (QuantizeOptions::xnnpack_api): activations per tensor (asymmetric, from calibration
+// ranges), conv weights per output channel (symmetric), fully-connected weights per output
+// channel for XNNPACK 2024 and per tensor for 2022 (it has no per-channel FC), int32
+// biases. The head stays fp32. Ops that generation cannot run in int8
+// (int8_since_xnnpack, backbone/backbone.h), and layers named in keep_fp32, stay fp32
+// with quantize/dequantize around them.
 #pragma once
 
 #include <map>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "adapt/random.h"
+#include "backbone/backbone.h"
 #include "builder/model_builder.h"
 #include "core/status.h"
 #include "model/model.h"
@@ -61,11 +64,11 @@ struct QuantizeOptions {
   // absorbs the mean output shift its rounded weights cause, (W_int8 - W) . E[input],
   // with E[input] per channel from calibration (zero padding at borders is ignored).
   bool bias_correction = true;
+  // The XNNPACK generation the model will run on (2022 or 2024): what runs in int8, and
+  // how fully connected weights are quantized. The default is the one this build links.
+  uint32_t xnnpack_api = xnnpack_info().api;
 };
 
 Result<ModelBuilder> quantize_model(const Model& fp32, const Calibration& calibration, const QuantizeOptions& options);
-
-// Operator types that run in int8 on this XNNPACK.
-bool int8_capable(const schema::Operator& op, const std::vector<TensorInfo>& tensors);
 
 }  // namespace edgeclr::convert

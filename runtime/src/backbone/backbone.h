@@ -24,6 +24,13 @@ struct XnnpackInfo {
 };
 XnnpackInfo xnnpack_info();
 
+// The first XNNPACK generation (2022 or 2024) that runs `op` with int8 input and output,
+// or 0 when none does (it stays fp32 between quantize and dequantize). Pure: the same
+// answer in every build, so a converter on one system can quantize for another
+// (`edgeclr convert --xnnpack`). tests/unit/test_backbone_ops.cpp checks each answer
+// against the linked XNNPACK.
+uint32_t int8_since_xnnpack(const schema::Operator& op, const std::vector<TensorInfo>& tensors);
+
 struct BackboneOptions {
   uint32_t threads = 1;  // 1 runs on the calling thread; N > 1 uses a pool of N threads
   uint32_t batch = 1;    // images per run(), fixed for the life of the Backbone

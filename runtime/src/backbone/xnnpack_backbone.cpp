@@ -213,6 +213,13 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
   const auto& tensors = model_.tensors();
   const uint32_t in_t = op.inputs()->Get(0);
   const uint32_t out_t = op.outputs()->Get(0);
+  // A model quantized for a newer XNNPACK: one line naming the op and both generations.
+  const uint32_t int8_since = int8_since_xnnpack(op, tensors);
+  if (tensors[in_t].dtype == schema::DType_INT8 && int8_since > EDGECLR_XNNPACK_API) {
+    return unsupported(op, index, format("int8 needs XNNPACK %u or later, this edgeclr links XNNPACK %s; "
+                                         "convert the model with --xnnpack %u", int8_since, EDGECLR_XNNPACK_LABEL,
+                                         EDGECLR_XNNPACK_API));
+  }
   uint32_t in = 0, out = 0;
   EDGECLR_RETURN_IF_ERROR(define_value(in_t, &in));
   EDGECLR_RETURN_IF_ERROR(define_value(out_t, &out));
@@ -244,12 +251,6 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
       break;
     }
     case schema::OpOptions_FullyConnectedOptions: {
-      if (EDGECLR_XNNPACK_API < 2024 && tensors[op.inputs()->Get(1)].per_channel) {
-        return unsupported(op, index, format("per-channel int8 weights in fully connected need XNNPACK 2024 or later, "
-                                             "this edgeclr links XNNPACK %s; convert the model for it "
-                                             "(edgeclr convert --xnnpack 2022)",
-                                             EDGECLR_XNNPACK_LABEL));
-      }
       EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second, /*packed=*/true));
       const Range r = activation_range(op.options_as_FullyConnectedOptions()->activation());
       what = "xnn_define_fully_connected";

@@ -179,16 +179,27 @@ Status check_header(const uint8_t* data, size_t size, const std::string& name, F
   const bool pnm = kind == FileKind::kPgm || kind == FileKind::kPpm;
   const PnmHeader pnm_header = pnm ? parse_pnm_header(data, size) : PnmHeader{};
   if (!pnm_header.numbers_fit) return invalid(format("corrupt %s header (a number over 9 digits)", kind_name(kind)));
+  const auto check_size = [&](uint64_t width, uint64_t height) {
+    if (width == 0 || height == 0) {
+      return invalid(format("%llux%llu pixels, expected at least 1x1", static_cast<unsigned long long>(width),
+                            static_cast<unsigned long long>(height)));
+    }
+    if (width * height > kMaxImagePixels) {
+      return invalid(format("%llux%llu pixels, the limit is %llu", static_cast<unsigned long long>(width),
+                            static_cast<unsigned long long>(height), static_cast<unsigned long long>(kMaxImagePixels)));
+    }
+    return Status::Ok();
+  };
+  // Our own reading of a PNM header first: stb_image 2.30 (Debian 13) refuses a zero side
+  // itself, with a vaguer reason.
+  if (pnm) EDGECLR_RETURN_IF_ERROR(check_size(pnm_header.width, pnm_header.height));
   int& width = header->width;
   int& height = header->height;
   if (!stb_header_info(kind, data, size, &width, &height, &header->components)) {
     return invalid(format("corrupt or unsupported %s (stb_image: %s)", kind_name(kind), stb_reason().c_str()));
   }
   if (width <= 0 || height <= 0) return invalid(format("%dx%d pixels, expected at least 1x1", width, height));
-  if (uint64_t(width) * uint64_t(height) > kMaxImagePixels) {
-    return invalid(format("%dx%d pixels, the limit is %llu", width, height,
-                          static_cast<unsigned long long>(kMaxImagePixels)));
-  }
+  EDGECLR_RETURN_IF_ERROR(check_size(uint64_t(width), uint64_t(height)));
   if (pnm) {
     const uint64_t needed = uint64_t(width) * height * header->components * (pnm_header.max_value > 255 ? 2 : 1);
     const uint64_t present = pnm_header.data_offset < size ? size - pnm_header.data_offset : 0;

@@ -1,0 +1,31 @@
+// Which operators XNNPACK runs in int8, by generation, as measured by
+// tests/unit/test_backbone_ops.cpp against Debian 12's (2022-02-16) and Debian 13's
+// (2024-11-08) builds.
+#include "backbone/backbone.h"
+
+namespace edgeclr {
+
+uint32_t int8_since_xnnpack(const schema::Operator& op, const std::vector<TensorInfo>& tensors) {
+  switch (op.options_type()) {
+    case schema::OpOptions_Conv2DOptions:
+    case schema::OpOptions_MaxPool2DOptions:
+    case schema::OpOptions_GlobalAveragePoolOptions:
+    case schema::OpOptions_ClampOptions:
+    case schema::OpOptions_PadOptions:
+    case schema::OpOptions_ReshapeOptions:
+    case schema::OpOptions_SigmoidOptions:  // output quantization fixed at 1/256, -128
+      return 2022;
+    case schema::OpOptions_FullyConnectedOptions:  // 2022: per-tensor weights only
+      return tensors[op.inputs()->Get(1)].per_channel ? 2024 : 2022;
+    case schema::OpOptions_AddOptions:
+    case schema::OpOptions_MultiplyOptions:  // both operands computed, not constants
+      return tensors[op.inputs()->Get(0)].is_constant || tensors[op.inputs()->Get(1)].is_constant ? 0 : 2022;
+    case schema::OpOptions_HardSwishOptions:
+    case schema::OpOptions_LeakyReluOptions:
+      return 2024;
+    default:  // average pooling (qu8 only, even in 2024), the rest of the elementwise ops
+      return 0;
+  }
+}
+
+}  // namespace edgeclr
