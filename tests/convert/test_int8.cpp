@@ -141,7 +141,11 @@ TEST_CASE("equalization is an exact fp32 rewrite: features unchanged on torchvis
     CHECK(report.pairs > 0);
     CHECK(report.scaled > 0);  // something was rescaled, or the comparison proves nothing
     const std::vector<float> inputs = test_inputs(*c.model, 3);
-    CHECK(relative_error(features_of(*equalized.value(), inputs, 3), features_of(*c.model, inputs, 3)) < 1e-5);
+    // Exact in real arithmetic; in fp32 the rescaled weights round differently. 2e-5 of
+    // the largest feature (about 340 u): XNNPACK 2024's kernels put MobileNetV2 (53
+    // layers) at 1.0004e-5, 2022's below 1e-5; a wrong scale on one channel moves
+    // features by far more.
+    CHECK(relative_error(features_of(*equalized.value(), inputs, 3), features_of(*c.model, inputs, 3)) < 2e-5);
   }
 }
 

@@ -544,6 +544,18 @@ Status Lowering::lower_pad(const Node& n) {
   const Constant* pads = n.inputs.size() > 1 ? g_.constant(n.inputs[1]) : nullptr;
   std::vector<int64_t> p = pads ? pads->ints : n.ints_attr("pads");
   const size_t rank = g_.values.at(n.inputs[0]).shape.size();
+  if (n.inputs.size() > 3 && !n.inputs[3].empty()) {  // opset 18: pads for these axes only
+    const Constant* axes = g_.constant(n.inputs[3]);
+    if (!axes || p.size() != 2 * axes->ints.size()) return unsupported(n, "axes must be constant, with two pads each");
+    std::vector<int64_t> full(2 * rank, 0);
+    for (size_t i = 0; i < axes->ints.size(); ++i) {
+      const int64_t axis = axes->ints[i] < 0 ? axes->ints[i] + int64_t(rank) : axes->ints[i];
+      if (axis < 0 || axis >= int64_t(rank)) return unsupported(n, "an axis out of range");
+      full[size_t(axis)] = p[i];
+      full[rank + size_t(axis)] = p[axes->ints.size() + i];
+    }
+    p = full;
+  }
   if (p.size() != 2 * rank) return unsupported(n, "pads must be constant, two per dimension");
   for (int64_t v : p) {
     if (v < 0) return unsupported(n, "negative pads (cropping)");

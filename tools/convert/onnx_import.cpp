@@ -1,6 +1,7 @@
 #include "convert/onnx_import.h"
 
 #include <onnx/onnx_pb.h>
+#include <onnx/defs/schema.h>
 #include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
@@ -208,6 +209,13 @@ Result<Constant> read_tensor_file(const std::string& path) {
   return c;
 }
 
+int64_t max_opset() {
+  const auto& ranges = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  const auto it = ranges.find(onnx::ONNX_DOMAIN);
+  const int64_t known = it == ranges.end() ? kMinOpset : it->second.second;
+  return std::min<int64_t>(known, kMaxLoweredOpset);
+}
+
 Result<Graph> import_onnx(const std::string& path, const InputBinding& binding,
                           const std::map<std::string, Constant>* folded) {
   onnx::ModelProto model;
@@ -218,9 +226,9 @@ Result<Graph> import_onnx(const std::string& path, const InputBinding& binding,
   for (const auto& opset : model.opset_import()) {
     if (opset.domain().empty() || opset.domain() == "ai.onnx") graph.opset = opset.version();
   }
-  if (graph.opset < kMinOpset || graph.opset > kMaxOpset) {
+  if (graph.opset < kMinOpset || graph.opset > max_opset()) {
     return fail(path, format("opset %lld, supported: %lld to %lld", static_cast<long long>(graph.opset),
-                             static_cast<long long>(kMinOpset), static_cast<long long>(kMaxOpset)));
+                             static_cast<long long>(kMinOpset), static_cast<long long>(max_opset())));
   }
   try {
     onnx::shape_inference::InferShapes(model);

@@ -10,9 +10,13 @@
 
 namespace edgeclr::convert {
 
-// Default-domain opsets the converter understands.
+// Default-domain opsets the converter understands: from kMinOpset to max_opset(), the
+// newest that both the lowering (kMaxLoweredOpset: opsets 18-22 changed only Pad, whose
+// axes input is handled, and the types of the others) and the linked ONNX's shape
+// inference know: 17 with Debian 12's ONNX 1.12, 22 with Debian 13's 1.17.
 inline constexpr int64_t kMinOpset = 7;
-inline constexpr int64_t kMaxOpset = 17;
+inline constexpr int64_t kMaxLoweredOpset = 22;
+int64_t max_opset();
 
 // What import_onnx binds the input's symbolic (dynamic) dimensions to, before shape
 // inference: batch to 1, channels to `channels`, height and width to `height` and
