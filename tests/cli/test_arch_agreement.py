@@ -6,8 +6,10 @@ usage: test_arch_agreement.py EDGECLR_BINARY EXPORT_IMAGES_BINARY SOURCE_DIR [--
 Exports the first 20 Fashion-MNIST test images as PNG files, embeds them with the shipped
 int8 and fp32 reference models (features and embeddings, 1 and 2 threads) and compares
 with tests/fixtures/fashion/x86_64-outputs.json, which this script wrote on x86-64 with
---write. Run natively on x86-64 it guards those outputs; run in a Raspberry Pi cross build
-(under qemu) it shows the Pi computes what x86-64 computes:
+--write (on Debian 12, XNNPACK 2022-02). Run natively on x86-64 it guards those outputs;
+run in the Debian 13 build (make test-trixie: XNNPACK 2024-11, other kernels) it shows the
+two XNNPACK generations agree; run in a Raspberry Pi cross build (under qemu) it shows the
+Pi computes what x86-64 computes:
   - int8 features: bit-exact (XNNPACK's int8 kernels requantize exactly on both ISAs);
   - everything fp32 (the fp32 backbone's features, every embedding, which the fp32 head
     makes): within a tolerance derived below, since kernels sum in another order and GCC

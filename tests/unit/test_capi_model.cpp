@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "backbone/backbone.h"
 #include "edgeclr/edgeclr.h"
 #include "edgeclr/edgeclr.hpp"
 #include "support/bad_models.h"
@@ -10,6 +11,14 @@
 #include "support/temp_dir.h"
 
 using namespace edgeclr::testing;
+
+TEST_CASE("edgeclr_xnnpack_version names the generation the build detected") {
+  const std::string label = edgeclr_xnnpack_version();
+  const std::string api = std::to_string(edgeclr::xnnpack_info().api);
+  CHECK((api == "2022" || api == "2024"));
+  CHECK_MESSAGE(label.size() > api.size() + 6, label);
+  CHECK_MESSAGE(label.find("(" + api + " API)") != std::string::npos, label);
+}
 
 TEST_CASE("edgeclr_model_open on a valid file gives the model's dimensions") {
   TempDir dir;
