@@ -303,6 +303,21 @@ TEST_CASE("torchvision models (random weights) convert and match PyTorch's outpu
   }
 }
 
+TEST_CASE("PyTorch's Hardswish before opset 14 becomes one hardswish; a HardSigmoid after a conv folds into it") {
+  // torchvision's MobileNetV3-Small, exported at opset 13: 28 HardSigmoid nodes, 19 of them
+  // gating their own input (Hardswish), 9 after the squeeze-excitation blocks' second conv.
+  const char* zoo = std::getenv("EDGECLR_ZOO_DIR");
+  REQUIRE_MESSAGE(zoo != nullptr, "EDGECLR_ZOO_DIR is not set; run through ctest");
+  const Converted c = convert_file(std::string(zoo) + "/mobilenet_v3_small.onnx", convert::LowerOptions{});
+  const ModelSummary s = summarize(*c.model);
+  const auto count = [&](const std::string& type) { return s.op_counts.count(type) ? s.op_counts.at(type) : 0u; };
+  CHECK(count("hardswish") == 19);
+  // The other 9 follow a conv, which absorbs alpha and beta: a clamp to [0, 1] is left.
+  CHECK(count("clamp") == 9);
+  CHECK(count("add") == 6);  // the residual adds only
+  CHECK(count("multiply") == 9);  // the gates
+}
+
 TEST_CASE("dynamic axes: batch binds to 1, H and W to the input size, then the model matches PyTorch") {
   // torch.onnx.export(..., dynamic_axes=...) files: input [N,3,224,224] and [N,3,H,W].
   const char* zoo_dir = std::getenv("EDGECLR_ZOO_DIR");

@@ -58,7 +58,9 @@ Result<std::vector<uint8_t>> convert_onnx_fp32(const std::string& onnx_path, con
   if (!graph.ok()) return graph.status();
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, drop_classifier_activation(graph.value(), notes)));
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, rewrite_constant_division(graph.value())));
+  EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fuse_hard_swish(graph.value())));
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fold_batch_norm(graph.value())));
+  EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fold_hard_sigmoid(graph.value())));
   auto builder = lower_to_eclr(graph.value(), options);
   if (!builder.ok()) return with_path(onnx_path, builder.status());
   std::vector<uint8_t> bytes = builder->finish();
