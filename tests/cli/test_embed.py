@@ -107,10 +107,13 @@ def test_bench():
     check(r.returncode == 0, f"bench: {r.returncode} {r.stderr!r}")
     if r.returncode == 0:
         d = json.loads(r.stdout)
-        keys = ("open_ms", "create_ms", "first_embedding_ms", "p50_ms", "p90_ms", "peak_rss_mb", "threads", "batch")
+        keys = ("open_ms", "create_ms", "first_embedding_ms", "p50_ms", "p90_ms", "peak_rss_mb", "threads", "batch",
+                "backbone_p50_ms", "xnnpack")
         check(all(k in d for k in keys), f"bench keys {sorted(d)}")
         check(d["threads"] == 2 and d["batch"] == 2 and 0 < d["p50_ms"] <= d["p90_ms"] and d["peak_rss_mb"] > 1,
               f"bench values {d}")
+        # The backbone is part of each encode call, which also preprocesses and runs the head.
+        check(0 < d["backbone_p50_ms"] <= 2 * d["p90_ms"] and "API)" in d["xnnpack"], f"bench backbone {d}")
 
 
 def test_bench_image():
