@@ -2,7 +2,7 @@
 """Installs a build into a temporary prefix, checks what lands there, then builds
 examples/consumer against it (find_package and pkg-config) and runs both programs.
 
-usage: test_install.py [--cmake CMAKE] [--toolchain FILE] [--flags=FLAGS]
+usage: test_install.py [--cmake CMAKE] [--toolchain FILE] [--define=NAME=VALUE] [--flags=FLAGS]
                        BUILD_DIR SOURCE_DIR MODEL IMAGE_A IMAGE_B
 
 In a cross build the consumer is configured with the same toolchain file and run through
@@ -24,6 +24,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--cmake", default="cmake")
 parser.add_argument("--toolchain")
 parser.add_argument("--flags", default="")
+parser.add_argument("--define", action="append", default=[], help="NAME=VALUE for the consumer's configure")
 parser.add_argument("build")
 parser.add_argument("source")
 parser.add_argument("model")
@@ -79,6 +80,7 @@ with tempfile.TemporaryDirectory() as tmp:
     if opts.toolchain:
         # Cross: the toolchain searches its roots only; the prefix becomes one more root.
         configure += [f"-DCMAKE_TOOLCHAIN_FILE={toolchain_path()}", f"-DCMAKE_FIND_ROOT_PATH={prefix}"]
+        configure += [f"-D{d}" for d in opts.define]
     else:
         configure.append(f"-DCMAKE_PREFIX_PATH={prefix}")
     # Only the installed edgeclr.pc, none of the machine's.
