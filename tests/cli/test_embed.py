@@ -116,6 +116,22 @@ def test_bench():
         check(0 < d["backbone_p50_ms"] <= 2 * d["p90_ms"] and "API)" in d["xnnpack"], f"bench backbone {d}")
 
 
+def test_bench_profile():
+    """bench --profile: XNNPACK's per-operator times where it has them (2024), else a clear refusal."""
+    r = run("bench", MODEL, "--runs", "3", "--profile", "--json")
+    version = run("--version").stdout
+    if "(2022 API)" in version:
+        check(r.returncode == 1 and "operator profiling needs XNNPACK 2024" in r.stderr, f"profile on 2022: {r.stderr!r}")
+        return
+    check(r.returncode == 0, f"bench --profile: {r.returncode} {r.stderr!r}")
+    if r.returncode == 0:
+        rows = json.loads(r.stdout)["profile"]
+        check(rows and all(row["count"] >= 1 and row["ms"] >= 0 for row in rows), f"profile rows {rows}")
+        check(any("Convolution" in row["operator"] for row in rows), f"the sample's convolution is profiled: {rows}")
+        total = sum(row["ms"] for row in rows)
+        check(0 < total <= 2 * json.loads(r.stdout)["p90_ms"], f"profile total {total} ms")
+
+
 def test_bench_image():
     """bench --image: each call is the file's decode and encode; errors are the file's."""
     r = run("bench", MODEL, "--image", IMAGES[0], "--runs", "3", "--json")
@@ -138,5 +154,6 @@ test_embed()
 test_errors()
 test_similarity()
 test_bench()
+test_bench_profile()
 test_bench_image()
 cli_check.finish()

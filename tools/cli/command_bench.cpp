@@ -1,7 +1,8 @@
-// edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--image FILE] [--json]
+// edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--image FILE] [--profile] [--json]
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -19,7 +20,8 @@ namespace edgeclr::cli {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--image FILE] [--json]\n\n"
+    "usage: edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--image FILE] [--profile]\n"
+    "                     [--json]\n\n"
     "Measures MODEL on this machine: time to open (mmap + verify), to create the encoder\n"
     "(XNNPACK packs the weights), to the first embedding, then the latency of R encode\n"
     "calls of B synthetic images each (preprocessing + backbone + head), the peak\n"
@@ -33,6 +35,9 @@ constexpr const char* kHelp =
     "  --batch B     images per encode call (default 1; 1 with --image)\n"
     "  --runs R      timed calls after the first (default 50)\n"
     "  --image FILE  time FILE to embedding instead of synthetic pixels\n"
+    "  --profile     also XNNPACK's time per operator type (its basic profiling, R runs of\n"
+    "                batch 1; needs XNNPACK 2024, Debian 13): key profile [{operator,\n"
+    "                count, ms}] in --json\n"
     "  --json        one JSON object on stdout with keys open_ms, create_ms,\n"
     "                first_embedding_ms, p50_ms, p90_ms, per_image_p50_ms, backbone_p50_ms,\n"
     "                peak_rss_mb, threads, batch, runs, model, xnnpack (and image with --image)\n";
@@ -75,12 +80,45 @@ double backbone_p50_ms(const Model& model, uint32_t threads, uint32_t batch, uin
   return percentile(latencies, 0.5);
 }
 
+struct ProfileRow {
+  std::string name;
+  uint32_t count = 0;     // XNNPACK operators of this name per run
+  double ms_per_run = 0;  // their time, summed, averaged over the runs
+};
+
+// XNNPACK's per-operator times (XNNPACK 2024), summed by operator name over `runs` runs of a
+// profiling backbone, most expensive first.
+Status profile_backbone(const Model& model, uint32_t threads, uint32_t runs, std::vector<ProfileRow>* rows) {
+  auto backbone = Backbone::create(model, BackboneOptions{threads, 1, {}, /*profile=*/true});
+  if (!backbone.ok()) return backbone.status();
+  Backbone& b = *backbone.value();
+  const TensorInfo& input = model.tensors()[model.backbone().input()];
+  for (size_t i = 0; i < input.elements; ++i) b.input_buffer()[i] = static_cast<float>(i % 255) / 127.0f - 1.0f;
+  std::vector<float> feature(model.feature_dim());
+  std::map<std::string, ProfileRow> by_name;
+  std::vector<OperatorTime> times;
+  for (uint32_t r = 0; r < runs; ++r) {
+    EDGECLR_RETURN_IF_ERROR(b.run(b.input_buffer(), feature.data()));
+    EDGECLR_RETURN_IF_ERROR(b.operator_times(&times));
+    for (const OperatorTime& t : times) {
+      ProfileRow& row = by_name[t.name];
+      row.name = t.name;
+      if (r == 0) ++row.count;
+      row.ms_per_run += t.microseconds / 1000.0 / runs;
+    }
+  }
+  rows->clear();
+  for (const auto& [name, row] : by_name) rows->push_back(row);
+  std::sort(rows->begin(), rows->end(), [](const ProfileRow& a, const ProfileRow& c) { return a.ms_per_run > c.ms_per_run; });
+  return Status::Ok();
+}
+
 }  // namespace
 
 int run_bench(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!parse_args(argc, argv, {"json"}, {"threads", "batch", "runs", "image"}, &args, &error)) {
+  if (!parse_args(argc, argv, {"json", "profile"}, {"threads", "batch", "runs", "image"}, &args, &error)) {
     return usage_error("bench", error);
   }
   if (args.help) {
@@ -137,6 +175,11 @@ int run_bench(int argc, char** argv) {
   const double rss_mb = peak_rss_mb();  // before the second backbone below adds its weights
   const double backbone_ms = backbone_p50_ms(*model.value(), threads, batch, runs, &error);
   if (backbone_ms < 0) return fail(error);
+  std::vector<ProfileRow> profile;
+  if (args.has("profile")) {
+    const Status status = profile_backbone(*model.value(), threads, runs, &profile);
+    if (!status.ok()) return fail(status.message());
+  }
   if (args.has("json")) {
     JsonWriter j;
     j.begin_object().key("model").value(args.positional[0]);
@@ -145,7 +188,16 @@ int run_bench(int argc, char** argv) {
     j.key("p50_ms").value(p50).key("p90_ms").value(p90).key("per_image_p50_ms").value(p50 / batch);
     j.key("backbone_p50_ms").value(backbone_ms);
     j.key("peak_rss_mb").value(rss_mb).key("threads").value(threads).key("batch").value(batch);
-    j.key("runs").value(runs).key("xnnpack").value(edgeclr_xnnpack_version()).end_object();
+    j.key("runs").value(runs).key("xnnpack").value(edgeclr_xnnpack_version());
+    if (args.has("profile")) {
+      j.key("profile").begin_array();
+      for (const ProfileRow& row : profile) {
+        j.begin_object().key("operator").value(row.name).key("count").value(row.count);
+        j.key("ms").value(row.ms_per_run).end_object();
+      }
+      j.end_array();
+    }
+    j.end_object();
     std::printf("%s\n", j.str().c_str());
   } else {
     std::printf("model            %s\n", args.positional[0].c_str());
@@ -159,6 +211,15 @@ int run_bench(int argc, char** argv) {
                 p50 / batch, runs);
     std::printf("backbone p50     %.3f ms per call (XNNPACK alone: no preprocessing, no head)\n", backbone_ms);
     std::printf("peak RSS         %.1f MB\n", rss_mb);
+    if (args.has("profile")) {
+      double total = 0;
+      for (const ProfileRow& row : profile) total += row.ms_per_run;
+      std::printf("\nXNNPACK operators, ms per run (batch 1, %u runs), %.3f ms in all:\n", runs, total);
+      for (const ProfileRow& row : profile) {
+        std::printf("  %8.3f  %5.1f%%  %3u x  %s\n", row.ms_per_run, total > 0 ? 100.0 * row.ms_per_run / total : 0.0,
+                    row.count, row.name.c_str());
+      }
+    }
   }
   return kExitOk;
 }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/status.h"
@@ -37,6 +38,17 @@ struct BackboneOptions {
   // Activation tensors whose values run() also keeps, for calibration and fidelity
   // reports (converter only; an app leaves this empty).
   std::vector<uint32_t> observed;
+  // Per-operator timing of each run (XNNPACK 2024's basic profiling; `bench --profile`).
+  // create() fails with kUnsupported when the linked XNNPACK has none (2022).
+  bool profile = false;
+};
+
+// One XNNPACK operator's time in the last run(), as XNNPACK names it
+// ("Convolution (NHWC, QS8)", ...): several model operators may become one, or one
+// several.
+struct OperatorTime {
+  std::string name;
+  double microseconds;
 };
 
 class Backbone {
@@ -59,6 +71,9 @@ class Backbone {
   // Values of options.observed[i] after the last run(): batch x elements of the
   // tensor's dtype (float for fp32, int8_t for int8). Valid until the next run().
   virtual const void* observed(size_t i) const = 0;
+
+  // Operator times of the last run(); only with BackboneOptions::profile.
+  virtual Status operator_times(std::vector<OperatorTime>* times) const = 0;
 
   virtual uint32_t batch() const = 0;
   virtual uint32_t threads() const = 0;

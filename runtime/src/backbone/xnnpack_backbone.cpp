@@ -71,6 +71,7 @@ class XnnpackBackbone final : public Backbone {
   Status run(const float* input, float* feature) override;
   float* input_buffer() override { return input_.data(); }
   const void* observed(size_t i) const override { return observed_[i].data(); }
+  Status operator_times(std::vector<OperatorTime>* times) const override;
   uint32_t batch() const override { return options_.batch; }
   uint32_t threads() const override { return options_.threads; }
 
@@ -403,7 +404,16 @@ Status XnnpackBackbone::build() {
     threadpool_ = pthreadpool_create(options_.threads);
     if (threadpool_ == nullptr) return error(StatusCode::kOutOfMemory, "failed to create backbone: no thread pool");
   }
-  const xnn_status status = xnn_create_runtime_v2(subgraph_, threadpool_, 0, &runtime_);
+  uint32_t runtime_flags = 0;
+  if (options_.profile) {
+#if EDGECLR_XNNPACK_API >= 2024
+    runtime_flags |= XNN_FLAG_BASIC_PROFILING;
+#else
+    return error(StatusCode::kUnsupported, format("failed to create backbone: operator profiling needs XNNPACK 2024, "
+                                                  "this edgeclr links XNNPACK %s", EDGECLR_XNNPACK_LABEL));
+#endif
+  }
+  const xnn_status status = xnn_create_runtime_v2(subgraph_, threadpool_, runtime_flags, &runtime_);
   if (status != xnn_status_success) {
     return error(StatusCode::kUnsupported,
                  format("failed to create backbone for '%s': xnn_create_runtime: %s", model_.name().c_str(),
@@ -441,6 +451,36 @@ Status XnnpackBackbone::run(const float* input, float* feature) {
     return error(StatusCode::kInternal, format("failed to run backbone: %s", xnn_status_name(status)));
   }
   return Status::Ok();
+}
+
+Status XnnpackBackbone::operator_times(std::vector<OperatorTime>* times) const {
+  times->clear();
+  if (!options_.profile) return error(StatusCode::kInvalidArgument, "backbone was created without profiling");
+#if EDGECLR_XNNPACK_API >= 2024
+  size_t count = 0, size = 0;
+  const auto failed = [](xnn_status s) {
+    return error(StatusCode::kInternal, format("failed to read XNNPACK's profile: %s", xnn_status_name(s)));
+  };
+  xnn_status s = xnn_get_runtime_profiling_info(runtime_, xnn_profile_info_num_operators, sizeof(count), &count, &size);
+  if (s != xnn_status_success) return failed(s);
+  // Names: one buffer of NUL-separated strings, whose size XNNPACK reports first.
+  s = xnn_get_runtime_profiling_info(runtime_, xnn_profile_info_operator_name, 0, nullptr, &size);
+  if (s != xnn_status_success && s != xnn_status_out_of_memory) return failed(s);
+  std::vector<char> names(size);
+  s = xnn_get_runtime_profiling_info(runtime_, xnn_profile_info_operator_name, names.size(), names.data(), &size);
+  if (s != xnn_status_success) return failed(s);
+  std::vector<uint64_t> micros(count);
+  s = xnn_get_runtime_profiling_info(runtime_, xnn_profile_info_operator_timing, micros.size() * sizeof(uint64_t),
+                                     micros.data(), &size);
+  if (s != xnn_status_success) return failed(s);
+  const char* name = names.data();
+  for (size_t i = 0; i < count && name < names.data() + names.size(); ++i, name += std::strlen(name) + 1) {
+    times->push_back(OperatorTime{name, static_cast<double>(micros[i])});
+  }
+  return Status::Ok();
+#else
+  return error(StatusCode::kUnsupported, "operator profiling needs XNNPACK 2024");
+#endif
 }
 
 }  // namespace
