@@ -260,13 +260,13 @@ Status fold_constants(Graph& graph) {
 
 namespace {
 
-// The Conv producing `value`, when it is the only reader's input and has constant float
-// weights; else null.
+// The Conv producing `value`, when that value is read by one node only (not also the
+// graph's output) and the conv has constant float weights; else null.
 Node* sole_conv_producer(Graph& graph, const std::string& value) {
   const auto producer = std::find_if(graph.nodes.begin(), graph.nodes.end(), [&](const Node& n) {
     return n.op == "Conv" && n.outputs[0] == value;
   });
-  if (producer == graph.nodes.end() || graph.consumers(value).size() != 1) return nullptr;
+  if (producer == graph.nodes.end() || graph.consumers(value).size() != 1 || graph.output == value) return nullptr;
   const Constant* w = graph.constant(producer->inputs[1]);
   return w && w->is_float ? &*producer : nullptr;
 }
