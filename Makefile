@@ -119,5 +119,10 @@ test: test-fast test-sanitize test-tsan test-trixie
 demo: build photo-model
 	@scripts/demo $(BUILD)
 
+# The trixie root is a mount point while scripts/trixie-root runs (and after a run killed
+# before its cleanup): never delete through a mount into the host's /dev or this checkout.
 clean:
-	rm -rf $(BUILD)
+	@if grep -q " $(abspath $(BUILD))/" /proc/mounts; then \
+	  echo "make clean: something is mounted under $(BUILD) (grep $(abspath $(BUILD)) /proc/mounts); unmount it first" >&2; \
+	  exit 1; fi
+	rm -rf --one-file-system $(BUILD)
