@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 #include <cstdio>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -11,9 +11,9 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/json_writer.h"
+#include "backbone/backbone.h"
 #include "cli/peak_rss.h"
 #include "edgeclr/edgeclr.h"
-#include "backbone/backbone.h"
 #include "encoder/encoder.h"
 
 namespace edgeclr::cli {
@@ -54,6 +54,14 @@ double percentile(std::vector<double> samples, double p) {
   return samples[index];
 }
 
+// A fixed pattern in [-1, 1] as the backbone's next input (timing does not depend on values).
+float* fill_input(Backbone& b, const Model& model) {
+  const TensorInfo& input = model.tensors()[model.backbone().input()];
+  float* in = b.input_buffer();
+  for (size_t i = 0; i < input.elements * b.batch(); ++i) in[i] = static_cast<float>(i % 255) / 127.0f - 1.0f;
+  return in;
+}
+
 // p50 of the backbone alone (XNNPACK's part: no preprocessing, no head), on a Backbone of
 // its own fed a fixed pattern, `runs` timed runs after a first one. Negative on failure.
 double backbone_p50_ms(const Model& model, uint32_t threads, uint32_t batch, uint32_t runs, std::string* error) {
@@ -63,9 +71,7 @@ double backbone_p50_ms(const Model& model, uint32_t threads, uint32_t batch, uin
     return -1;
   }
   Backbone& b = *backbone.value();
-  const TensorInfo& input = model.tensors()[model.backbone().input()];
-  float* in = b.input_buffer();
-  for (size_t i = 0; i < input.elements * batch; ++i) in[i] = static_cast<float>(i % 255) / 127.0f - 1.0f;
+  float* in = fill_input(b, model);
   std::vector<float> feature(size_t{batch} * model.feature_dim());
   std::vector<double> latencies;
   for (uint32_t r = 0; r <= runs; ++r) {
@@ -87,18 +93,18 @@ struct ProfileRow {
 };
 
 // XNNPACK's per-operator times (XNNPACK 2024), summed by operator name over `runs` runs of a
-// profiling backbone, most expensive first.
+// profiling backbone after a first, untimed one, most expensive first.
 Status profile_backbone(const Model& model, uint32_t threads, uint32_t runs, std::vector<ProfileRow>* rows) {
   auto backbone = Backbone::create(model, BackboneOptions{threads, 1, {}, /*profile=*/true});
   if (!backbone.ok()) return backbone.status();
   Backbone& b = *backbone.value();
-  const TensorInfo& input = model.tensors()[model.backbone().input()];
-  for (size_t i = 0; i < input.elements; ++i) b.input_buffer()[i] = static_cast<float>(i % 255) / 127.0f - 1.0f;
+  float* in = fill_input(b, model);
   std::vector<float> feature(model.feature_dim());
   std::map<std::string, ProfileRow> by_name;
   std::vector<OperatorTime> times;
+  EDGECLR_RETURN_IF_ERROR(b.run(in, feature.data()));  // warm-up: the first run also allocates
   for (uint32_t r = 0; r < runs; ++r) {
-    EDGECLR_RETURN_IF_ERROR(b.run(b.input_buffer(), feature.data()));
+    EDGECLR_RETURN_IF_ERROR(b.run(in, feature.data()));
     EDGECLR_RETURN_IF_ERROR(b.operator_times(&times));
     for (const OperatorTime& t : times) {
       ProfileRow& row = by_name[t.name];
@@ -109,7 +115,8 @@ Status profile_backbone(const Model& model, uint32_t threads, uint32_t runs, std
   }
   rows->clear();
   for (const auto& [name, row] : by_name) rows->push_back(row);
-  std::sort(rows->begin(), rows->end(), [](const ProfileRow& a, const ProfileRow& c) { return a.ms_per_run > c.ms_per_run; });
+  std::sort(rows->begin(), rows->end(),
+            [](const ProfileRow& a, const ProfileRow& c) { return a.ms_per_run > c.ms_per_run; });
   return Status::Ok();
 }
 
