@@ -108,13 +108,15 @@ def test_bench():
     if r.returncode == 0:
         d = json.loads(r.stdout)
         keys = ("open_ms", "create_ms", "first_embedding_ms", "p50_ms", "p90_ms", "peak_rss_mb", "threads", "batch",
-                "backbone_p50_ms", "xnnpack")
+                "model_p50_ms", "model_p90_ms", "preprocess_p50_ms", "backbone_p50_ms", "xnnpack")
         check(all(k in d for k in keys), f"bench keys {sorted(d)}")
         check(d["threads"] == 2 and d["batch"] == 2 and 0 < d["p50_ms"] <= d["p90_ms"] and d["peak_rss_mb"] > 1,
               f"bench values {d}")
         # Present and a real duration. Not compared with p50_ms: two timings taken one after the
         # other on a loaded 2-core machine (CI) can differ a thousandfold with 2 threads.
         check(0 < d["backbone_p50_ms"] < 60_000 and "API)" in d["xnnpack"], f"bench backbone {d}")
+        check(0 < d["model_p50_ms"] <= d["model_p90_ms"] < 60_000 and 0 < d["preprocess_p50_ms"] < 60_000,
+              f"bench model alone, preprocessing {d}")
 
 
 def test_bench_profile():

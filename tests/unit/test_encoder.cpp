@@ -197,6 +197,11 @@ TEST_CASE("C++ wrapper: an Encoder from a Model encodes and reports failure with
   for (float v : embedding) norm += double{v} * v;
   CHECK(std::abs(norm - 1.0) < 1e-5);
   CHECK(encoder.encode_file("/nonexistent.png", embedding.data()) == EDGECLR_IO_ERROR);
+  const std::vector<float> tensor(size_t{model.input_height()} * model.input_width() * model.input_channels(), 0.5f);
+  std::vector<float> from_tensor(kSampleEmbedding);
+  REQUIRE(encoder.encode_tensor(tensor.data(), 1, from_tensor.data()) == EDGECLR_OK);
+  CHECK(from_tensor != embedding);
+  CHECK(encoder.encode_tensor(tensor.data(), 2, from_tensor.data()) == EDGECLR_INVALID_ARGUMENT);
   edgeclr::api::Encoder none;
   CHECK(edgeclr::api::Encoder::create(model, 0, 1, &none) == EDGECLR_INVALID_ARGUMENT);
   CHECK(!none);
@@ -253,4 +258,58 @@ TEST_CASE("set_head refuses a head for another feature width and keeps the old h
   CHECK(encoder->embedding_dim() == kSampleEmbedding);
   REQUIRE(encoder->encode(&view, 1, nullptr, after.data()).ok());
   CHECK(after == before);
+}
+
+TEST_CASE("encode_tensor of preprocessed pixels gives what encode of the pixels gives") {
+  for (auto bytes : {sample_fp32_model(), sample_int8_model()}) {
+    Fixture f(std::move(bytes));
+    auto encoder = make_encoder(*f.model, 1, 2);
+    const auto images = random_images(2, 31, 17, 5);
+    const PixelView views[2] = {view_of(images[0], 31, 17), view_of(images[1], 31, 17)};
+    const PreprocessSpec spec = preprocess_spec_from(f.model->input_spec());
+    const size_t floats = size_t{spec.height} * spec.width * spec.channels;
+    std::vector<float> tensor(2 * floats);
+    for (int i = 0; i < 2; ++i) REQUIRE(preprocess(views[i], spec, tensor.data() + i * floats).ok());
+
+    const uint32_t dim = encoder->embedding_dim(), fdim = encoder->feature_dim();
+    std::vector<float> want(2 * dim), got(2 * dim), want_feature(2 * fdim), got_feature(2 * fdim);
+    // The tensor call first, on a fresh encoder: the other order would leave the same
+    // inputs in the backbone's buffer.
+    REQUIRE(encoder->encode_tensor(tensor.data(), 2, got_feature.data(), got.data()).ok());
+    REQUIRE(encoder->encode(views, 2, want_feature.data(), want.data()).ok());
+    CHECK(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(want_feature.data(), got_feature.data(), want_feature.size() * sizeof(float)) == 0);
+    // A partial batch: the second image alone, as its own first row.
+    REQUIRE(encoder->encode_tensor(tensor.data() + floats, 1, nullptr, got.data()).ok());
+    CHECK(std::memcmp(want.data() + dim, got.data(), dim * sizeof(float)) == 0);
+
+    const Status status = encoder->encode_tensor(tensor.data(), 3, nullptr, got.data());
+    CHECK(status.code() == StatusCode::kInvalidArgument);
+    CHECK(status.message().find("3 inputs for an encoder of batch 2") != std::string::npos);
+    CHECK(encoder->encode_tensor(nullptr, 1, nullptr, got.data()).code() == StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_CASE("C API: edgeclr_encode_tensor and its errors") {
+  TempDir dir;
+  const std::string path = dir.write("m.eclr", sample_int8_model());
+  edgeclr_model* model = nullptr;
+  REQUIRE(edgeclr_model_open(path.c_str(), &model) == EDGECLR_OK);
+  edgeclr_encoder* encoder = nullptr;
+  REQUIRE(edgeclr_encoder_create(model, 1, 1, &encoder) == EDGECLR_OK);
+  const size_t floats = size_t{edgeclr_model_input_height(model)} * edgeclr_model_input_width(model) *
+                        edgeclr_model_input_channels(model);
+  std::vector<float> input(floats);
+  for (size_t i = 0; i < floats; ++i) input[i] = static_cast<float>(i % 7) / 3.0f - 1.0f;
+  std::vector<float> a(kSampleEmbedding), b(kSampleEmbedding);
+  REQUIRE(edgeclr_encode_tensor(encoder, input.data(), 1, a.data(), nullptr) == EDGECLR_OK);
+  CHECK(edgeclr_encode_tensor(encoder, input.data(), 2, b.data(), nullptr) == EDGECLR_INVALID_ARGUMENT);
+  CHECK(std::string(edgeclr_last_error()).find("2 inputs, the encoder's batch is 1") != std::string::npos);
+  CHECK(edgeclr_encode_tensor(encoder, nullptr, 1, b.data(), nullptr) == EDGECLR_INVALID_ARGUMENT);
+  CHECK(edgeclr_encode_tensor(nullptr, input.data(), 1, b.data(), nullptr) == EDGECLR_INVALID_ARGUMENT);
+  double norm = 0;
+  for (float v : a) norm += double{v} * v;
+  CHECK(norm == doctest::Approx(1.0).epsilon(1e-5));  // an embedding, L2-normalised
+  edgeclr_encoder_destroy(encoder);
+  edgeclr_model_close(model);
 }

@@ -24,9 +24,10 @@ constexpr const char* kHelp =
     "                     [--json]\n\n"
     "Measures MODEL on this machine: time to open (mmap + verify), to create the encoder\n"
     "(XNNPACK packs the weights), to the first embedding, then the latency of R encode\n"
-    "calls of B synthetic images each (preprocessing + backbone + head), the peak\n"
-    "resident memory of the process until then, and the latency of the backbone alone\n"
-    "(XNNPACK's part, on a second backbone of its own, R runs).\n\n"
+    "calls of B synthetic images each (preprocessing + backbone + head), of R calls of the\n"
+    "model alone (backbone + head on the same images already preprocessed), of\n"
+    "preprocessing alone, the peak resident memory of the process until then, and the\n"
+    "latency of the backbone alone (XNNPACK's part, on a second backbone of its own).\n\n"
     "With --image, each call is the whole path from an image file to its embedding: read\n"
     "the file, decode it (JPEG at the smallest DCT scale that covers the model's input),\n"
     "resize, normalise, backbone, head; batch is 1.\n\n"
@@ -39,8 +40,9 @@ constexpr const char* kHelp =
     "                batch 1; needs XNNPACK 2024, Debian 13): key profile [{operator,\n"
     "                count, ms}] in --json\n"
     "  --json        one JSON object on stdout with keys open_ms, create_ms,\n"
-    "                first_embedding_ms, p50_ms, p90_ms, per_image_p50_ms, backbone_p50_ms,\n"
-    "                peak_rss_mb, threads, batch, runs, model, xnnpack (and image with --image)\n";
+    "                first_embedding_ms, p50_ms, p90_ms, per_image_p50_ms, model_p50_ms,\n"
+    "                model_p90_ms, preprocess_p50_ms, backbone_p50_ms, peak_rss_mb,\n"
+    "                threads, batch, runs, model, xnnpack (and image with --image)\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -52,6 +54,20 @@ double percentile(std::vector<double> samples, double p) {
   std::sort(samples.begin(), samples.end());
   const size_t index = static_cast<size_t>(p * static_cast<double>(samples.size() - 1) + 0.5);
   return samples[index];
+}
+
+// Latencies of `runs` calls of `call` (which returns a Status), in ms; stops at the first
+// failure, which it returns.
+template <typename Call>
+Status time_calls(uint32_t runs, Call call, std::vector<double>* latencies) {
+  latencies->clear();
+  for (uint32_t r = 0; r < runs; ++r) {
+    const auto start = Clock::now();
+    const Status status = call();
+    latencies->push_back(ms_since(start));
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
 }
 
 // A fixed pattern in [-1, 1] as the backbone's next input (timing does not depend on values).
@@ -172,13 +188,25 @@ int run_bench(int argc, char** argv) {
   const double first_ms = ms_since(first_start);
 
   std::vector<double> latencies;
-  for (uint32_t r = 0; r < runs; ++r) {
-    const auto start = Clock::now();
-    status = encode_once();
-    latencies.push_back(ms_since(start));
-    if (!status.ok()) return fail(status.message());
-  }
+  status = time_calls(runs, encode_once, &latencies);
+  if (!status.ok()) return fail(status.message());
   const double p50 = percentile(latencies, 0.5), p90 = percentile(latencies, 0.9);
+
+  // The model alone and preprocessing alone, on the same synthetic images.
+  const PreprocessSpec spec = preprocess_spec_from(in);
+  const size_t input_floats = size_t{spec.height} * spec.width * spec.channels;
+  std::vector<float> tensor(input_floats * batch);
+  const auto preprocess_all = [&]() {
+    for (uint32_t i = 0; i < batch; ++i) EDGECLR_RETURN_IF_ERROR(preprocess(view, spec, tensor.data() + i * input_floats));
+    return Status::Ok();
+  };
+  status = time_calls(runs, preprocess_all, &latencies);
+  if (!status.ok()) return fail(status.message());
+  const double preprocess_p50 = percentile(latencies, 0.5);
+  status = time_calls(runs, [&]() { return enc.encode_tensor(tensor.data(), batch, nullptr, embeddings.data()); },
+                      &latencies);
+  if (!status.ok()) return fail(status.message());
+  const double model_p50 = percentile(latencies, 0.5), model_p90 = percentile(latencies, 0.9);
   const double rss_mb = peak_rss_mb();  // before the second backbone below adds its weights
   // The encoder's thread pool goes first: two pools on the same cores fight (their
   // workers spin), which made the backbone alone 1000x slower than the encoder under ASan.
@@ -196,7 +224,8 @@ int run_bench(int argc, char** argv) {
     if (!image_path.empty()) j.key("image").value(image_path);
     j.key("open_ms").value(open_ms).key("create_ms").value(create_ms).key("first_embedding_ms").value(first_ms);
     j.key("p50_ms").value(p50).key("p90_ms").value(p90).key("per_image_p50_ms").value(p50 / batch);
-    j.key("backbone_p50_ms").value(backbone_ms);
+    j.key("model_p50_ms").value(model_p50).key("model_p90_ms").value(model_p90);
+    j.key("preprocess_p50_ms").value(preprocess_p50).key("backbone_p50_ms").value(backbone_ms);
     j.key("peak_rss_mb").value(rss_mb).key("threads").value(threads).key("batch").value(batch);
     j.key("runs").value(runs).key("xnnpack").value(edgeclr_xnnpack_version());
     if (args.has("profile")) {
@@ -219,6 +248,9 @@ int run_bench(int argc, char** argv) {
     std::printf("first embedding  %.3f ms\n", first_ms);
     std::printf("latency p50/p90  %.3f / %.3f ms per call of %u (%.3f ms per image), %u runs\n", p50, p90, batch,
                 p50 / batch, runs);
+    std::printf("model p50/p90    %.3f / %.3f ms per call (backbone + head, input already preprocessed)\n",
+                model_p50, model_p90);
+    std::printf("preprocess p50   %.3f ms per call (resize + normalise, %u images)\n", preprocess_p50, batch);
     std::printf("backbone p50     %.3f ms per call (XNNPACK alone: no preprocessing, no head)\n", backbone_ms);
     std::printf("peak RSS         %.1f MB\n", rss_mb);
     if (args.has("profile")) {

@@ -129,6 +129,14 @@ EDGECLR_API edgeclr_status edgeclr_encode_image(edgeclr_encoder* encoder, const 
 EDGECLR_API edgeclr_status edgeclr_encode_batch(edgeclr_encoder* encoder, const edgeclr_image* images,
                                                 uint32_t count, float* embeddings, float* features);
 
+/* Encodes `count` <= batch inputs that the caller has already preprocessed: `input` holds
+ * count x height x width x channels floats (NHWC, the model's input size, normalised
+ * with the model's mean and std; edgeclr_model_input_*). The backbone and head only, for
+ * apps with their own preprocessing. Outputs as for edgeclr_encode_batch. No heap
+ * allocation. */
+EDGECLR_API edgeclr_status edgeclr_encode_tensor(edgeclr_encoder* encoder, const float* input, uint32_t count,
+                                                 float* embeddings, float* features);
+
 /* Replaces the encoder's head with an adapted one from a head checkpoint (.eclh, written
  * by edgeclr_adapter_run or `edgeclr adapt`). Refused, with the encoder unchanged, when
  * the file is corrupt or was trained for another backbone (EDGECLR_INVALID_MODEL) or

@@ -97,6 +97,9 @@ class Encoder {
                               float* features = nullptr) {
     return edgeclr_encode_batch(handle_, images, count, embeddings, features);
   }
+  edgeclr_status encode_tensor(const float* input, uint32_t count, float* embeddings, float* features = nullptr) {
+    return edgeclr_encode_tensor(handle_, input, count, embeddings, features);
+  }
 
  private:
   explicit Encoder(edgeclr_encoder* handle) : handle_(handle) {}

@@ -89,6 +89,20 @@ edgeclr_status edgeclr_encode_batch(edgeclr_encoder* encoder, const edgeclr_imag
   });
 }
 
+edgeclr_status edgeclr_encode_tensor(edgeclr_encoder* encoder, const float* input, uint32_t count,
+                                     float* embeddings, float* features) {
+  return guard([&] {
+    if (encoder == nullptr || input == nullptr) {
+      return set_error(EDGECLR_INVALID_ARGUMENT, "edgeclr_encode_tensor: encoder or input is NULL");
+    }
+    if (count == 0 || count > encoder->impl->batch()) {
+      return set_error(EDGECLR_INVALID_ARGUMENT, edgeclr::format("edgeclr_encode_tensor: %u inputs, the encoder's batch is %u",
+                                                                 count, encoder->impl->batch()));
+    }
+    return check(encoder->impl->encode_tensor(input, count, features, embeddings));
+  });
+}
+
 edgeclr_status edgeclr_encoder_load_head(edgeclr_encoder* encoder, const char* path) {
   return guard([&] {
     if (encoder == nullptr || path == nullptr) {

@@ -45,13 +45,26 @@ Status Encoder::encode(const PixelView* images, uint32_t count, float* features,
                  format("failed to encode: %u images for an encoder of batch %u", count, batch()));
   }
   float* input = backbone_->input_buffer();
-  const size_t image_floats = size_t{spec_.height} * spec_.width * spec_.channels;
   for (uint32_t i = 0; i < count; ++i) {
-    EDGECLR_RETURN_IF_ERROR(preprocess(images[i], spec_, input + i * image_floats));
+    EDGECLR_RETURN_IF_ERROR(preprocess(images[i], spec_, input + i * input_floats()));
   }
+  return run_model(count, features, embeddings);
+}
+
+Status Encoder::encode_tensor(const float* input, uint32_t count, float* features, float* embeddings) {
+  if (input == nullptr || count == 0 || count > batch()) {
+    return error(StatusCode::kInvalidArgument,
+                 format("failed to encode: %u inputs for an encoder of batch %u", count, batch()));
+  }
+  std::memcpy(backbone_->input_buffer(), input, sizeof(float) * count * input_floats());
+  return run_model(count, features, embeddings);
+}
+
+Status Encoder::run_model(uint32_t count, float* features, float* embeddings) {
+  float* input = backbone_->input_buffer();
   // Unused slots of a partial batch still run; zero them so results never depend on
   // what was there before.
-  std::memset(input + count * image_floats, 0, (batch() - count) * image_floats * sizeof(float));
+  std::memset(input + count * input_floats(), 0, (batch() - count) * input_floats() * sizeof(float));
   EDGECLR_RETURN_IF_ERROR(backbone_->run(input, features_.data()));
   if (features != nullptr) std::memcpy(features, features_.data(), sizeof(float) * count * feature_dim());
   if (embeddings != nullptr) {

@@ -33,6 +33,12 @@ class Encoder {
   // `embeddings` (count x embedding_dim) may each be null when not wanted.
   Status encode(const PixelView* images, uint32_t count, float* features, float* embeddings);
 
+  // Encodes `count` <= batch() inputs that are already preprocessed: `input` holds count x
+  // height x width x channels floats (NHWC, resized and normalised as input_spec() says).
+  // The backbone and head only; what an app with its own preprocessing calls, and what
+  // benchmarks time as "the model alone". No heap allocation.
+  Status encode_tensor(const float* input, uint32_t count, float* features, float* embeddings);
+
   // Decodes an image file (JPEG, PNG, BMP, PGM, PPM; EXIF orientation applied) and
   // encodes it.
   Status encode_file(const std::string& path, float* feature, float* embedding);
@@ -57,6 +63,9 @@ class Encoder {
         head_(ProjectionHead::from_schema(model.head(), model.feature_dim())),
         spec_(preprocess_spec_from(model.input_spec())) {}
   void size_head_buffers();  // embeddings_ and head_scratch_ for batch() rows
+  // Runs the backbone on its input buffer (count inputs, the rest zeroed) and the head.
+  Status run_model(uint32_t count, float* features, float* embeddings);
+  size_t input_floats() const { return size_t{spec_.height} * spec_.width * spec_.channels; }
 
   const Model& model_;
   std::unique_ptr<Backbone> backbone_;
