@@ -10,7 +10,9 @@
  * the parent started this process, so that the time from process start to the first
  * result includes exec and dynamic loading. Prints one JSON object:
  *   {"spawn_to_first_ms", "load_first_ms" (open + create + first encode, in-process),
- *    "open_ms", "create_ms", "first_ms", "p50_ms", "p90_ms", "runs"}
+ *    "open_ms", "create_ms", "first_ms", "p50_ms", "p90_ms", "runs", "peak_rss_mb"}
+ * peak_rss_mb is VmHWM of /proc/self/status: this program's own peak (ru_maxrss from
+ * wait4 would carry the parent's, which posix_spawn's vfork shares until exec).
  * Exit status 1 with a message on stderr on any failure. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -31,6 +33,19 @@ static double now_ms(void) {
 static int fail(const char* what, const char* detail) {
   fprintf(stderr, "edgeclr-bench-runner: %s: %s\n", what, detail);
   return 1;
+}
+
+/* VmHWM of /proc/self/status in MB; -1 when unknown. */
+static double peak_rss_mb(void) {
+  FILE* f = fopen("/proc/self/status", "r");
+  char line[256];
+  double kib = -1;
+  if (f == NULL) return -1;
+  while (fgets(line, sizeof line, f) != NULL) {
+    if (strncmp(line, "VmHWM:", 6) == 0) kib = strtod(line + 6, NULL);
+  }
+  fclose(f);
+  return kib < 0 ? -1 : kib / 1024.0;
 }
 
 static int compare_doubles(const void* a, const void* b) {
@@ -90,9 +105,9 @@ int main(int argc, char** argv) {
   }
   qsort(latencies, (size_t)runs, sizeof(double), compare_doubles);
   printf("{\"spawn_to_first_ms\": %.4f, \"load_first_ms\": %.4f, \"open_ms\": %.4f, \"create_ms\": %.4f, "
-         "\"first_ms\": %.4f, \"p50_ms\": %.4f, \"p90_ms\": %.4f, \"runs\": %d}\n",
+         "\"first_ms\": %.4f, \"p50_ms\": %.4f, \"p90_ms\": %.4f, \"runs\": %d, \"peak_rss_mb\": %.2f}\n",
          first_end - spawn_ms, first_end - open_start, create_start - open_start, first_start - create_start,
-         first_end - first_start, latencies[runs / 2], latencies[(int)(0.9 * (runs - 1) + 0.5)], runs);
+         first_end - first_start, latencies[runs / 2], latencies[(int)(0.9 * (runs - 1) + 0.5)], runs, peak_rss_mb());
   free(input);
   free(output);
   edgeclr_encoder_destroy(encoder);

@@ -79,9 +79,10 @@ def make_inputs(seed, count):
     return ((pixels.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
 
 
-def randomise_weights(model, seed):
+def randomise_weights(model, seed, images=None):
     """Gives BatchNorm affine parameters and zero-initialised conv biases random values,
-    then sets the BatchNorm running statistics from random images (see the docstring)."""
+    then sets the BatchNorm running statistics from `images` ((N,224,224,3) float32 NHWC,
+    normalised; random images when None; see the docstring)."""
     generator = torch.Generator().manual_seed(seed)
     batch_norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     with torch.no_grad():
@@ -94,8 +95,9 @@ def randomise_weights(model, seed):
             if isinstance(conv, nn.Conv2d) and conv.bias is not None:
                 conv.bias.copy_((torch.rand(conv.bias.shape, generator=generator) - 0.5) * 0.2)
         model.train()
-        images = make_inputs(seed + 1, CALIBRATION_IMAGES)
-        for i in range(0, CALIBRATION_IMAGES, 8):
+        if images is None:
+            images = make_inputs(seed + 1, CALIBRATION_IMAGES)
+        for i in range(0, len(images), 8):
             model(torch.from_numpy(images[i:i + 8]).permute(0, 3, 1, 2).contiguous())
     model.eval()
 

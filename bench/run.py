@@ -1,0 +1,423 @@
+"""edgeclr against the runtimes an app developer would pick instead, in one run on one machine.
+
+Started by bench/run (which picks the Python: build/bench-venv's after bench/setup).
+
+Every runtime gets the same models (bench/models.py: one ONNX file each; the runtimes that
+convert from PyTorch get the same function as a module), the same calibration images for
+int8, and the same input tensor. Per model, precision, thread count and runtime, one
+process (bench/spawn.py) loads the model, runs the input once (its output goes to the
+cosine against PyTorch), then times runs of the model alone for about --seconds
+(edgeclr: edgeclr_encode_tensor, the backbone and head without preprocessing; the
+peers: their own run call). Rounds are interleaved: every configuration once per round,
+medians over rounds, so the machine's drift hits every runtime alike.
+
+The figures, per configuration: p50 and p90 latency; process start to first result (exec,
+interpreter and imports included: a Python peer pays its interpreter there); load + first
+result inside the process (open, create, first run: the fair comparison of load paths);
+peak RSS of the process; cosine of the output against PyTorch's; achieved MAC/s as a
+fraction of the machine's peak (the best of XNNPACK's fp32 and int8 GEMMs, measured in
+the same run on bench/models.py's peak model).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import models  # noqa: E402
+import spawn  # noqa: E402
+
+PEERS = ("onnxruntime", "litert", "executorch", "ncnn", "mnn")
+PEER_NAMES = {"onnxruntime": "ONNX Runtime", "litert": "LiteRT", "executorch": "ExecuTorch", "ncnn": "ncnn",
+              "mnn": "MNN"}
+BUILDS = {  # runtime key -> (label, build folder, runs inside the trixie root)
+    "edgeclr-d12": ("edgeclr (Debian 12)", "build", False),
+    "edgeclr-d13": ("edgeclr (Debian 13)", "build/trixie/build", True),
+}
+BEGIN, END = "<!-- bench/run: begin -->", "<!-- bench/run: end -->"
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+class Build:
+    """One edgeclr build: its CLI for conversions, its runner for timings."""
+
+    def __init__(self, key):
+        self.key = key
+        self.label, folder, self.in_root = BUILDS[key]
+        self.cli = os.path.join(REPO, folder, "tools/edgeclr")
+        self.runner = os.path.join(REPO, folder, "bench/edgeclr-bench-runner")
+        self.agent = None
+
+    def missing(self):
+        for path in (self.cli, self.runner):
+            if not os.path.exists(path):
+                hint = "make build-trixie" if self.in_root else "make build"
+                return f"{os.path.relpath(path, REPO)} is missing (run {hint})"
+        return None
+
+    def run(self, argv, timeout=3600):
+        """run_measured(argv), inside the trixie root for the Debian 13 build."""
+        if not self.in_root:
+            return spawn.run_measured(argv, timeout)
+        if self.agent is None:
+            self.agent = subprocess.Popen([os.path.join(REPO, "scripts/trixie-root"), "/usr/bin/python3",
+                                           os.path.join(HERE, "spawn.py"), "--agent"],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.agent.stdin.write(json.dumps({"argv": argv, "timeout": timeout}) + "\n")
+        self.agent.stdin.flush()
+        line = self.agent.stdout.readline()
+        return json.loads(line) if line else {"error": "the trixie-root agent ended"}
+
+    def close(self):
+        if self.agent is not None:
+            self.agent.stdin.close()
+            self.agent.wait()
+
+    def version(self):
+        r = subprocess.run([os.path.join(REPO, "scripts/trixie-root"), self.cli, "--version"] if self.in_root
+                           else [self.cli, "--version"], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    def convert(self, name, precision, models_dir, out_dir):
+        """The .eclr for (name, precision), converted by this build; cached until the build
+        or the ONNX file is newer. Returns {"artifact"} or {"unavailable"}."""
+        os.makedirs(out_dir, exist_ok=True)
+        onnx = os.path.join(models_dir, f"{name}.onnx")
+        path = os.path.join(out_dir, f"{name}-{precision}.eclr")
+        newest_input = max(os.path.getmtime(self.cli), os.path.getmtime(onnx))
+        if not os.path.exists(path) or os.path.getmtime(path) < newest_input:
+            argv = [self.cli, "convert", onnx, "-o", path]
+            if precision == "int8":
+                spec = json.load(open(os.path.join(models_dir, f"{name}.json")))
+                images = os.path.join(models_dir, spec["images"])
+                holdout = len(os.listdir(images)) - models.CALIBRATION
+                argv += ["--int8", "--calibration", images, "--calibration-count", str(models.CALIBRATION),
+                         "--holdout", str(holdout)]
+                if name == "peak":
+                    argv += ["--target-cosine", "0"]  # every layer int8: the kernels' speed
+            log(f"  {self.label}: converting {name} {precision}")
+            result = self.run(argv + (["--json"] if precision == "int8" else []))
+            if "error" in result:
+                return {"unavailable": f"convert failed: {result['error']}"}
+            with open(path + ".convert.json", "w") as f:
+                json.dump(result, f)
+        return {"artifact": path}
+
+    def measure(self, artifact, inputs, output, threads, seconds):
+        return self.run([self.runner, artifact, inputs["f32"], output, str(threads), str(seconds), "{spawn_ns}"])
+
+
+class Peer:
+    """A runtime of bench/peers, converted and measured through bench/convert_peer.py and
+    bench/measure.py in the benchmark's Python."""
+
+    def __init__(self, key):
+        self.key, self.label = key, PEER_NAMES[key]
+
+    def convert(self, name, precision, models_dir, out_dir, reconvert):
+        record = os.path.join(out_dir, "result.json")
+        onnx = os.path.join(models_dir, f"{name}.onnx")
+        if (not reconvert and os.path.exists(record) and os.path.getmtime(record) >= os.path.getmtime(onnx)):
+            result = json.load(open(record))
+            if "unavailable" in result or os.path.exists(result["artifact"]):
+                return result
+        log(f"  {self.label}: converting {name} {precision}")
+        os.makedirs(out_dir, exist_ok=True)
+        r = subprocess.run([sys.executable, os.path.join(HERE, "convert_peer.py"), self.key, name, precision,
+                            models_dir, out_dir], capture_output=True, text=True, cwd=HERE, timeout=3600)
+        lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
+        if r.returncode != 0 or not lines:
+            tail = " | ".join(r.stderr.strip().splitlines()[-2:])
+            result = {"unavailable": f"converter crashed (exit {r.returncode}): {tail[-300:]}"}
+        else:
+            result = json.loads(lines[-1])
+        with open(record, "w") as f:
+            json.dump(result, f)
+        return result
+
+    def measure(self, artifact, inputs, output, threads, seconds):
+        return spawn.run_measured([sys.executable, os.path.join(HERE, "measure.py"), self.key, artifact,
+                                   inputs["npy"], output + ".npy", str(threads), str(seconds), "{spawn_ns}"])
+
+
+def cpu():
+    model, flags = "unknown", set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    shown = [f for f in ("sse4_2", "fma", "avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")
+             if f in flags]
+    return model, shown
+
+
+def write_inputs(name, spec, models_dir, folder):
+    """The timed input as float32 NCHW .npy (peers) and raw NHWC .f32 (edgeclr)."""
+    os.makedirs(folder, exist_ok=True)
+    x = models.timed_input(models_dir, spec)
+    paths = {"npy": os.path.join(folder, f"{name}.input.npy"), "f32": os.path.join(folder, f"{name}.input.f32")}
+    np.save(paths["npy"], x)
+    x.transpose(0, 2, 3, 1).astype("<f4").tofile(paths["f32"])
+    return paths
+
+
+def read_output(path):
+    return np.load(path) if path.endswith(".npy") else np.fromfile(path, "<f4")
+
+
+def cosine(a, b):
+    a, b = np.asarray(a, np.float64).reshape(-1), np.asarray(b, np.float64).reshape(-1)
+    if a.shape != b.shape:
+        return float("nan")
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30))
+
+
+def median_of(samples, key):
+    values = [s[key] for s in samples if key in s]
+    return statistics.median(values) if values else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(models.ALL), help="comma-separated: " + ", ".join(models.ALL))
+    parser.add_argument("--runtimes", default=",".join(list(BUILDS) + list(PEERS)),
+                        help="comma-separated: " + ", ".join(list(BUILDS) + list(PEERS)))
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=1.5, help="timing per measurement (10 to 300 runs)")
+    parser.add_argument("--work", default=os.path.join(REPO, "build/bench"), help="models, conversions, outputs")
+    parser.add_argument("--doc", default=os.path.join(REPO, "docs/benchmarks.md"),
+                        help="file whose bench/run section is replaced ('-': print only)")
+    parser.add_argument("--reconvert", action="store_true", help="convert the peers' models again")
+    args = parser.parse_args()
+    names = [n for n in args.models.split(",") if n]
+    runtime_keys = [r for r in args.runtimes.split(",") if r]
+    threads_list = [int(t) for t in args.threads.split(",")]
+    for bad in [n for n in names if n not in models.ALL] + [r for r in runtime_keys if r not in BUILDS and r not in PEERS]:
+        parser.error(f"unknown model or runtime {bad}")
+    started = datetime.datetime.now(datetime.timezone.utc)
+    models_dir = os.path.join(args.work, "models")
+    specs = models.make(models_dir, names, log)
+    models.make_peak(models_dir)
+
+    runtimes, skipped = {}, {}
+    for key in runtime_keys:
+        if key in BUILDS:
+            build = Build(key)
+            why = build.missing()
+            (skipped.__setitem__(key, why) if why else runtimes.__setitem__(key, build))
+        else:
+            runtimes[key] = Peer(key)
+    builds = [r for r in runtimes.values() if isinstance(r, Build)]
+    if not builds:
+        sys.exit(f"bench/run: no edgeclr build to measure: {skipped}")
+
+    log("converting (cached in " + args.work + ")")
+    artifacts, versions = {}, {}
+    for key, runtime in runtimes.items():
+        for name in names + (["peak"] if isinstance(runtime, Build) else []):
+            for precision in ("fp32", "int8"):
+                if isinstance(runtime, Build):
+                    result = runtime.convert(name, precision, models_dir, os.path.join(args.work, key))
+                else:
+                    result = runtime.convert(name, precision, models_dir,
+                                             os.path.join(args.work, "peers", key, f"{name}-{precision}"),
+                                             args.reconvert)
+                    if "version" in result:
+                        versions[key] = result["version"]
+                artifacts[(key, name, precision)] = result
+    for build in builds:
+        versions[build.key] = build.version()
+
+    inputs = {name: write_inputs(name, specs[name] if name in specs else json.load(
+        open(os.path.join(models_dir, "peak.json"))), models_dir, os.path.join(args.work, "inputs"))
+        for name in names + ["peak"]}
+    outputs_dir = os.path.join(args.work, "outputs")
+    os.makedirs(outputs_dir, exist_ok=True)
+    configs = [(name, precision, threads) for name in names + ["peak"] for precision in ("fp32", "int8")
+               for threads in threads_list]
+    samples = {}  # (runtime, name, precision, threads) -> [result per round]
+    for r in range(args.rounds):
+        log(f"round {r + 1} of {args.rounds}")
+        for name, precision, threads in configs:
+            for key, runtime in runtimes.items():
+                artifact = artifacts.get((key, name, precision), {})
+                if "artifact" not in artifact:
+                    continue
+                output = os.path.join(outputs_dir, f"{key}-{name}-{precision}-{threads}")
+                result = runtime.measure(artifact["artifact"], inputs[name], output, threads, args.seconds)
+                if "error" not in result and "p50_ms" not in result:
+                    result = {"error": f"no timings: {str(result)[-300:]}"}
+                if "error" not in result and r == 0:
+                    reference = (np.load(os.path.join(models_dir, f"{name}.reference.npy"))
+                                 if name != "peak" else None)
+                    out = read_output(output + (".npy" if isinstance(runtime, Peer) else ""))
+                    result["cosine"] = cosine(out, reference) if reference is not None else None
+                samples.setdefault((key, name, precision, threads), []).append(result)
+    for build in builds:
+        build.close()
+
+    report = Report(names, threads_list, runtimes, skipped, artifacts, samples, versions, models_dir, args)
+    text = report.markdown(started)
+    print(text)
+    if args.doc != "-":
+        replace_section(args.doc, text)
+        log(f"wrote {args.doc}")
+    failures = [(k, s["error"]) for k, v in samples.items() for s in v if "error" in s]
+    for k, e in failures[:20]:
+        log(f"measurement failed: {k}: {e}")
+    return 0
+
+
+class Report:
+    """The Markdown tables of one run."""
+
+    def __init__(self, names, threads_list, runtimes, skipped, artifacts, samples, versions, models_dir, args):
+        self.names, self.threads_list, self.runtimes = names, threads_list, runtimes
+        self.skipped, self.artifacts, self.samples, self.versions = skipped, artifacts, samples, versions
+        self.models_dir, self.args = models_dir, args
+        self.macs = {n: models.macs(os.path.join(models_dir, f"{n}.onnx")) for n in names + ["peak"]}
+        self.peak = {}  # (threads, precision) -> best GMAC/s of the peak model over the builds
+        for t in threads_list:
+            for prec in ("fp32", "int8"):
+                rates = [self.macs["peak"] / (p * 1e6) for key in runtimes if key in BUILDS
+                         if (p := self.p50(key, "peak", prec, t))]
+                self.peak[(t, prec)] = max(rates) if rates else None
+
+    def p50(self, key, name, precision, threads):
+        return median_of(self.samples.get((key, name, precision, threads), []), "p50_ms")
+
+    def cell(self, key, name, precision, threads, field):
+        return median_of(self.samples.get((key, name, precision, threads), []), field)
+
+    def row(self, key, name, precision):
+        label = self.runtimes[key].label
+        artifact = self.artifacts.get((key, name, precision), {})
+        if "artifact" not in artifact:
+            return f"| {label} | {precision} | unavailable: {artifact.get('unavailable', '?')} |" + " |" * 8
+        t0 = self.threads_list[0]
+        rounds = self.samples.get((key, name, precision, t0), [])
+        errors = [s["error"] for s in rounds if "error" in s]
+        if errors and len(errors) == len(rounds):
+            return f"| {label} | {precision} | failed: {errors[0][:200]} |" + " |" * 8
+        cells = []
+        for t in self.threads_list:
+            p50, p90 = self.cell(key, name, precision, t, "p50_ms"), self.cell(key, name, precision, t, "p90_ms")
+            cells.append(f"{p50:.3f} / {p90:.3f}" if p50 is not None else "-")
+        first = rounds[0] if rounds and "cosine" in rounds[0] else {}
+        cos = first.get("cosine")
+        p50 = self.p50(key, name, precision, t0)
+        peak = self.peak.get((t0, precision))
+        fraction = self.macs[name] / (p50 * 1e6) / peak if p50 and peak else None
+        extra = [f"{self.cell(key, name, precision, t0, 'load_first_ms'):.1f}",
+                 f"{self.cell(key, name, precision, t0, 'spawn_to_first_ms'):.1f}",
+                 f"{self.cell(key, name, precision, t0, 'peak_rss_mb'):.1f}",
+                 f"{cos:.5f}" if cos is not None else "-",
+                 f"{100 * fraction:.0f}%" if fraction is not None else "-"]
+        return f"| {label} | {precision} | " + " | ".join(cells + extra) + " |"
+
+    def table(self, name):
+        t0 = self.threads_list[0]
+        head = " | ".join(f"p50 / p90 ms, {t} thread{'s' if t > 1 else ''}" for t in self.threads_list)
+        lines = [f"### {name} ({self.macs[name] / 1e6:.0f} MMAC)", "",
+                 f"| runtime | precision | {head} | load + first ms | process start to first ms | peak RSS MB | "
+                 f"cosine to PyTorch | MAC/s of peak ({t0} thread) |",
+                 "|---|---|" + "---|" * (len(self.threads_list) + 5)]
+        for precision in ("fp32", "int8"):
+            for key in self.runtimes:
+                lines.append(self.row(key, name, precision))
+        return "\n".join(lines)
+
+    def best(self, keys, name, precision, field, threads):
+        values = [(v, k) for k in keys if (v := self.cell(k, name, precision, threads, field)) is not None]
+        return min(values) if values else (None, None)
+
+    def targets(self):
+        """Per model: edgeclr's best against the fastest peer, as ratios (> 1: edgeclr slower)."""
+        t0 = self.threads_list[0]
+        ours = [k for k in self.runtimes if k in BUILDS]
+        peers = [k for k in self.runtimes if k not in BUILDS]
+        lines = [f"| model | int8: edgeclr / fastest peer (target <= 1) | fp32: edgeclr / fastest peer (target "
+                 f"<= 1.3) | load + first: edgeclr / best peer (target < 1) | peak RSS: edgeclr / lowest peer "
+                 f"(target < 1) |", "|---|---|---|---|---|"]
+        for name in self.names:
+            cells = []
+            for precision, field in (("int8", "p50_ms"), ("fp32", "p50_ms"), ("int8", "load_first_ms"),
+                                     ("int8", "peak_rss_mb")):
+                mine, mk = self.best(ours, name, precision, field, t0)
+                theirs, tk = self.best(peers, name, precision, field, t0)
+                if field != "p50_ms":  # load and memory: any precision counts, the best of each side
+                    other = "fp32" if precision == "int8" else "int8"
+                    mine, mk = min([x for x in (self.best(ours, name, precision, field, t0),
+                                                self.best(ours, name, other, field, t0)) if x[0] is not None],
+                                   default=(None, None))
+                    theirs, tk = min([x for x in (self.best(peers, name, precision, field, t0),
+                                                  self.best(peers, name, other, field, t0)) if x[0] is not None],
+                                     default=(None, None))
+                if mine is None or theirs is None:
+                    cells.append("-")
+                else:
+                    cells.append(f"**{mine / theirs:.2f}** ({self.runtimes[mk].label} {mine:.3g} vs "
+                                 f"{self.runtimes[tk].label} {theirs:.3g})")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def markdown(self, started):
+        model, flags = cpu()
+        t0 = self.threads_list[0]
+        peak = ", ".join(f"{prec} {t} thread{'s' if t > 1 else ''}: {self.peak[(t, prec)]:.1f} GMAC/s"
+                         for t in self.threads_list for prec in ("fp32", "int8") if self.peak.get((t, prec)))
+        argv = " ".join(["bench/run"] + sys.argv[1:])
+        out = [BEGIN, "", f"## Side by side: edgeclr and the runtimes users pick instead", "",
+               f"Made by `{argv}` on {started:%Y-%m-%d %H:%M} UTC (after `make` and `make build-trixie`, "
+               "`bench/setup`).", "",
+               f"- CPU: {model}, {os.cpu_count()} cores; flags: {' '.join(flags)}; {platform.platform()}.",
+               "- Versions: " + "; ".join(f"{(BUILDS[k][0] if k in BUILDS else PEER_NAMES[k])} {v}"
+                                          for k, v in self.versions.items()) + ".",
+               f"- Batch 1, {self.args.rounds} interleaved rounds, medians; each measurement times about "
+               f"{self.args.seconds} s (10 to 300 runs) after one warm-up run.",
+               f"- Machine peak (XNNPACK's GEMMs: bench/models.py's peak model, the best edgeclr build; each row's "
+               f"MAC/s is a fraction of its precision's peak): {peak}.",
+               "- p50/p90: the model alone (edgeclr: `edgeclr_encode_tensor`, backbone and head, no "
+               "preprocessing). Load + first: open, create and the first result inside the process. Process "
+               "start to first: from exec (a Python peer's interpreter and imports included). Peak RSS: the "
+               f"process's ru_maxrss. Cosine: the output against PyTorch's on the same input. Columns after "
+               f"the latencies are for {t0} thread.",
+               "- int8: static, calibrated on the same 200 real images for every runtime (bench/models.py).", ""]
+        for key, why in self.skipped.items():
+            out.append(f"- {BUILDS[key][0]}: not measured: {why}.")
+        out += ["", "### Targets (1 thread)", "", self.targets(), ""]
+        for name in self.names:
+            out += [self.table(name), ""]
+        out += [END]
+        return "\n".join(out)
+
+
+def replace_section(path, text):
+    """Replaces the text between BEGIN and END in `path` (appends it when absent)."""
+    old = open(path).read() if os.path.exists(path) else ""
+    if BEGIN in old and END in old:
+        new = old[:old.index(BEGIN)] + text + old[old.index(END) + len(END):]
+    else:
+        new = old.rstrip() + "\n\n" + text + "\n"
+    with open(path + ".tmp", "w") as f:
+        f.write(new)
+    os.replace(path + ".tmp", path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
