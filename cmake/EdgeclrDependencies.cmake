@@ -81,6 +81,11 @@ endif()
 find_path(HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h)
 edgeclr_require(HNSWLIB_INCLUDE_DIR "hnswlib/hnswlib.h" libhnswlib-dev)
 
+# xxHash: XXH3, the checksum of model files; compiled in from the header (XXH_INLINE_ALL
+# in runtime/src/core/content_hash.cpp), so nothing to link.
+find_path(XXHASH_INCLUDE_DIR xxhash.h)
+edgeclr_require(XXHASH_INCLUDE_DIR "xxhash.h" libxxhash-dev)
+
 # stb: compiled into edgeclr from the header (no link dependency on libstb).
 find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb)
 edgeclr_require(STB_INCLUDE_DIR "stb_image.h" libstb-dev)

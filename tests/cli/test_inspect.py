@@ -36,7 +36,7 @@ def test_good_models():
             continue
         d = json.loads(r.stdout)
         check(r.stderr == "", f"{name}: --json wrote to stderr: {r.stderr!r}")
-        check(d["format_version"] == 1, f"{name}: format_version {d['format_version']}")
+        check(d["format_version"] == 2, f"{name}: format_version {d['format_version']}")
         check((d["input"]["height"], d["input"]["width"],
               d["input"]["channels"]) == (16, 16, 3), f"{name}: input {d['input']}")
         check(d["precision"] == precision, f"{name}: precision {d['precision']}")

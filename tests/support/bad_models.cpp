@@ -108,7 +108,8 @@ std::vector<BadModel> semantic_bad_models() {
     bytes[table + type_field] = static_cast<uint8_t>(type);
     bytes[vtable + schema::Operator::VT_OPTIONS] = 0;
     bytes[vtable + schema::Operator::VT_OPTIONS + 1] = 0;
-    root->mutate_checksum(compute_file_checksum(bytes.data(), bytes.size(), checksum_field(*root)));
+    root->mutate_checksum(compute_file_checksum(bytes.data(), bytes.size(), checksum_field(*root),
+                                               hash_kind_for_format(root->format_version())));
     out.push_back(BadModel{"options_absent_" + std::to_string(type), bytes, "or no options"});
   }
   out.push_back(staged("conv_groups_mismatch", false,
@@ -184,7 +185,8 @@ std::vector<BadModel> semantic_bad_models() {
     schema::Model* root = schema::GetMutableModel(bytes.data());
     auto* data = root->mutable_buffers()->GetMutableObject(0)->mutable_data();
     data->Mutate(0, static_cast<uint8_t>(data->Get(0) ^ 0x40));
-    root->mutate_checksum(compute_file_checksum(bytes.data(), bytes.size(), checksum_field(*root)));
+    root->mutate_checksum(compute_file_checksum(bytes.data(), bytes.size(), checksum_field(*root),
+                                               hash_kind_for_format(root->format_version())));
     out.push_back(BadModel{"stale_backbone_hash", bytes, "the backbone's content gives"});
   }
   {

@@ -6,7 +6,11 @@
 #include <fstream>
 #include <unistd.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "model/model.h"
+#include "model/model_checksum.h"
 #include "model/model_limits.h"
 #include "model/model_summary.h"
 #include "support/sample_models.h"
@@ -143,4 +147,37 @@ TEST_CASE("open_file refuses an empty file and a directory") {
   auto directory = Model::open_file(dir.path());
   REQUIRE_FALSE(directory.ok());
   CHECK(directory.status().message().find("not a regular file") != std::string::npos);
+}
+
+// Format 2 hashes with XXH3, format 1 with FNV-1a (core/content_hash.h); both are read.
+TEST_CASE("format 2 files carry an XXH3 checksum; format 1 files (FNV-1a) still open") {
+  const std::vector<uint8_t> bytes = sample_fp32_model(1);
+  const schema::Model* root = schema::GetModel(bytes.data());
+  CHECK(root->format_version() == kFormatVersion);
+  CHECK(kFormatVersion == 2);
+  // The checksum, computed here apart from the runtime: XXH3 of the file with its own
+  // field read as zeros.
+  std::vector<uint8_t> zeroed = bytes;
+  const auto offset = static_cast<size_t>(checksum_field(*root) - bytes.data());
+  std::memset(zeroed.data() + offset, 0, 8);
+  CHECK(root->checksum() == XXH3_64bits(zeroed.data(), zeroed.size()));
+
+  // The same model written as format 1 hashes with FNV-1a: its checksum and backbone
+  // hash differ from format 2's and it opens; relabelled as format 2 it is refused.
+  ModelBuilder v1 = sample_fp32_builder(1);
+  v1.staged().format_version = 1;
+  std::vector<uint8_t> old_bytes = v1.finish();
+  auto old_model = Model::open_buffer(old_bytes.data(), old_bytes.size(), "v1");
+  REQUIRE_MESSAGE(old_model.ok(), old_model.status().message());
+  CHECK(old_model.value()->backbone_hash() != open_bytes(bytes)->backbone_hash());
+  CHECK(schema::GetModel(old_bytes.data())->checksum() != root->checksum());
+  schema::GetMutableModel(old_bytes.data())->mutate_format_version(2);
+  const auto relabelled = Model::open_buffer(old_bytes.data(), old_bytes.size(), "relabelled");
+  CHECK(relabelled.status().code() == StatusCode::kInvalidModel);
+  CHECK(relabelled.status().message().find("checksum mismatch") != std::string::npos);
+
+  // A format 1 file written by an earlier edgeclr: the shipped Fashion-MNIST model.
+  auto shipped = Model::open_file(EDGECLR_SOURCE_DIR "/models/fashion/fashion-int8.eclr");
+  REQUIRE_MESSAGE(shipped.ok(), shipped.status().message());
+  CHECK(shipped.value()->root().format_version() == 1);
 }

@@ -164,7 +164,8 @@ std::vector<uint8_t> ModelBuilder::finish() const {
     mutable_root->mutable_provenance()->mutate_backbone_hash(compute_backbone_hash(root, tensors));
   }
   const uint8_t* field = checksum_field(*mutable_root);
-  mutable_root->mutate_checksum(compute_file_checksum(file.data(), file.size(), field));
+  mutable_root->mutate_checksum(
+      compute_file_checksum(file.data(), file.size(), field, hash_kind_for_format(mutable_root->format_version())));
   return file;
 }
 

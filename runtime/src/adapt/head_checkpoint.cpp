@@ -59,7 +59,7 @@ std::vector<uint8_t> serialize(const ProjectionHead& head, const HeadCheckpointI
   std::vector<uint8_t> bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
   schema::HeadCheckpoint* mutable_root = schema::GetMutableHeadCheckpoint(bytes.data());
   mutable_root->mutate_checksum(
-      compute_file_checksum(bytes.data(), bytes.size(), checkpoint_checksum_field(*mutable_root)));
+      compute_file_checksum(bytes.data(), bytes.size(), checkpoint_checksum_field(*mutable_root), HashKind::kFnv1a64));
   return bytes;
 }
 
@@ -108,7 +108,7 @@ Result<ProjectionHead> load_head_checkpoint(const std::string& path, const Model
                       StatusCode::kUnsupported);
   }
   const uint8_t* field = checkpoint_checksum_field(root);
-  if (field == nullptr || compute_file_checksum(bytes.data(), bytes.size(), field) != root.checksum()) {
+  if (field == nullptr || compute_file_checksum(bytes.data(), bytes.size(), field, HashKind::kFnv1a64) != root.checksum()) {
     return load_error(path, "checksum mismatch (corrupt or edited)");
   }
   if (root.backbone_hash() != model.backbone_hash()) {

@@ -2,21 +2,21 @@
 
 #include <cstring>
 
-#include "core/fnv1a.h"
+#include "core/content_hash.h"
 
 namespace edgeclr {
 namespace {
 
-void put(Fnv1a64& h, uint64_t v) { h.update_u64(v); }
+void put(ContentHash& h, uint64_t v) { h.update_u64(v); }
 
-void put_float(Fnv1a64& h, float f) {
+void put_float(ContentHash& h, float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, sizeof(bits));
   h.update_u64(bits);
 }
 
 template <typename T>
-void put_vector(Fnv1a64& h, const flatbuffers::Vector<T>* v) {
+void put_vector(ContentHash& h, const flatbuffers::Vector<T>* v) {
   put(h, v ? v->size() : 0);
   if (v == nullptr) return;
   for (T x : *v) {
@@ -28,7 +28,7 @@ void put_vector(Fnv1a64& h, const flatbuffers::Vector<T>* v) {
   }
 }
 
-void put_input_spec(Fnv1a64& h, const schema::InputSpec& in) {
+void put_input_spec(ContentHash& h, const schema::InputSpec& in) {
   for (uint64_t v : {uint64_t{in.height()}, uint64_t{in.width()}, uint64_t{in.channels()},
                      uint64_t(in.color()), uint64_t(in.layout()), uint64_t(in.resize()),
                      uint64_t{in.resize_shorter_side()}}) {
@@ -38,7 +38,7 @@ void put_input_spec(Fnv1a64& h, const schema::InputSpec& in) {
   put_vector(h, in.std());
 }
 
-void put_tensor(Fnv1a64& h, const schema::Tensor& t, const TensorInfo& info) {
+void put_tensor(ContentHash& h, const schema::Tensor& t, const TensorInfo& info) {
   put(h, static_cast<uint64_t>(info.dtype));
   put_vector(h, t.shape());
   const auto* q = t.quantization();
@@ -52,7 +52,7 @@ void put_tensor(Fnv1a64& h, const schema::Tensor& t, const TensorInfo& info) {
   if (info.is_constant) h.update(info.data, info.elements * dtype_size(info.dtype));
 }
 
-void put_options(Fnv1a64& h, const schema::Operator& op) {
+void put_options(ContentHash& h, const schema::Operator& op) {
   if (op.options() == nullptr) return;
   switch (op.options_type()) {
     case schema::OpOptions_Conv2DOptions: {
@@ -103,7 +103,7 @@ void put_options(Fnv1a64& h, const schema::Operator& op) {
 }  // namespace
 
 uint64_t compute_backbone_hash(const schema::Model& model, const std::vector<TensorInfo>& tensors) {
-  Fnv1a64 h;
+  ContentHash h(hash_kind_for_format(model.format_version()));
   put_input_spec(h, *model.input());
   const schema::Backbone& backbone = *model.backbone();
   put(h, tensors.size());

@@ -1,4 +1,4 @@
-// The backbone hash: FNV-1a 64 over the canonical content of everything that decides
+// The backbone hash: a 64-bit hash (core/content_hash.h: by format version) over the canonical content of everything that decides
 // what feature an image gets (input spec, tensors with their data, operators with their
 // options), and nothing else (names, metadata, the head). A head trained on the device
 // records it and is refused by any other backbone.

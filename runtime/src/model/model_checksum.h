@@ -1,10 +1,13 @@
-// The whole-file checksum of a .eclr file: FNV-1a 64 over every byte, with the 8 bytes
-// of Model.checksum itself counted as zero. Any flipped byte, padding included, shows.
+// The whole-file checksum of a .eclr file (and of a .eclh head checkpoint): a 64-bit hash
+// of every byte, with the 8 bytes of the checksum field itself counted as zero. Any
+// flipped byte, padding included, shows. `kind`: hash_kind_for_format of the file's
+// format version for models; FNV-1a for head checkpoints.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "core/content_hash.h"
 #include "schema/edgeclr_generated.h"
 
 namespace edgeclr {
@@ -16,6 +19,6 @@ inline const uint8_t* checksum_field(const schema::Model& root) {
 }
 
 // Requires: [field, field + 8) lies within [data, data + size).
-uint64_t compute_file_checksum(const uint8_t* data, size_t size, const uint8_t* field);
+uint64_t compute_file_checksum(const uint8_t* data, size_t size, const uint8_t* field, HashKind kind);
 
 }  // namespace edgeclr

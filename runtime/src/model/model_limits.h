@@ -7,7 +7,9 @@
 
 namespace edgeclr {
 
-inline constexpr uint32_t kFormatVersion = 1;  // written by this build; newer is refused
+// Written by this build; newer is refused. 2: the checksum and the backbone hash are
+// XXH3 (version 1 files, FNV-1a, still read; core/content_hash.h).
+inline constexpr uint32_t kFormatVersion = 2;
 
 inline constexpr uint32_t kMaxRank = 4;
 inline constexpr uint32_t kMaxDim = 1u << 20;                // any one dimension

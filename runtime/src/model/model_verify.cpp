@@ -28,7 +28,7 @@ Status check_structure(const uint8_t* data, size_t size, const schema::Model** r
   }
   const uint8_t* field = checksum_field(*model);
   if (field == nullptr) return invalid("no checksum");
-  const uint64_t actual = compute_file_checksum(data, size, field);
+  const uint64_t actual = compute_file_checksum(data, size, field, hash_kind_for_format(model->format_version()));
   if (actual != model->checksum()) {
     return invalid(format("checksum mismatch: file says %016llx, content gives %016llx (corrupt or edited)",
                           static_cast<unsigned long long>(model->checksum()),
