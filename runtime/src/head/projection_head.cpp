@@ -6,6 +6,12 @@
 
 #include "backbone/dense_gemm.h"
 
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+#define EDGECLR_HEAD_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define EDGECLR_HEAD_KERNEL
+#endif
+
 namespace edgeclr {
 
 ProjectionHead ProjectionHead::from_schema(const schema::Head& head, uint32_t feature_dim) {
@@ -35,17 +41,30 @@ float apply_activation(schema::Activation activation, float x) {
   return x;
 }
 
-void dense_linear(const DenseLayer& layer, const float* in, uint32_t rows, float* out) {
-  const uint32_t n_in = layer.in_dim;
+// The head's inner product runs once per output per image at encode time (ResNet-50:
+// 2048 x 1000), so it is written to vectorize: 8 partial sums per output (lane l adds the
+// products i = l mod 8), combined in a fixed order. With AVX2 (a clone chosen at load
+// time, no FMA) and without, the additions happen in the same order: the same bits on
+// every x86-64. One running sum, as before, was a chain of dependent adds the compiler
+// may not reorder: MobileNetV3-Small's 1024 x 1000 head took 0.55 ms, now 0.27 ms
+// (edgeclr bench: model_p50_ms - backbone_p50_ms), bound by reading its 4 MB of weights.
+EDGECLR_HEAD_KERNEL void dense_linear(const DenseLayer& layer, const float* in, uint32_t rows, float* out) {
+  constexpr size_t kLanes = 8;
+  const size_t n_in = layer.in_dim;
   const uint32_t n_out = layer.out_dim;
   for (uint32_t r = 0; r < rows; ++r) {
     const float* x = in + size_t{r} * n_in;
     float* y = out + size_t{r} * n_out;
     for (uint32_t o = 0; o < n_out; ++o) {
       const float* w = layer.weight.data() + size_t{o} * n_in;
-      float acc = layer.bias.empty() ? 0.0f : layer.bias[o];
-      for (uint32_t i = 0; i < n_in; ++i) acc += w[i] * x[i];
-      y[o] = acc;
+      float lanes[kLanes] = {};
+      size_t i = 0;
+      for (; i + kLanes <= n_in; i += kLanes) {
+        for (size_t l = 0; l < kLanes; ++l) lanes[l] += w[i + l] * x[i + l];
+      }
+      float acc = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+      for (; i < n_in; ++i) acc += w[i] * x[i];
+      y[o] = layer.bias.empty() ? acc : acc + layer.bias[o];
     }
   }
 }
