@@ -190,3 +190,30 @@ TEST_CASE("the cosine schedule runs from the base rate to 0") {
   CHECK(cosine_learning_rate(0.1f, 5, 11) == doctest::Approx(0.05));
   CHECK(cosine_learning_rate(0.1f, 10, 11) == doctest::Approx(0.0));
 }
+
+// dense_linear sums in 8 lanes plus a tail (projection_head.cpp); widths around the lane
+// count check every path against a double-precision sum.
+TEST_CASE("dense_linear matches a double-precision reference for every width around 8 lanes") {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (uint32_t in_dim : {1u, 7u, 8u, 9u, 15u, 16u, 17u, 1283u}) {
+    DenseLayer layer;
+    layer.in_dim = in_dim;
+    layer.out_dim = 5;
+    layer.weight.resize(size_t{in_dim} * 5);
+    layer.bias.resize(5);
+    for (float& w : layer.weight) w = u(rng);
+    for (float& b : layer.bias) b = u(rng);
+    std::vector<float> x(size_t{in_dim} * 2), y(10);
+    for (float& v : x) v = u(rng);
+    dense_linear(layer, x.data(), 2, y.data());
+    for (uint32_t r = 0; r < 2; ++r) {
+      for (uint32_t o = 0; o < 5; ++o) {
+        double want = layer.bias[o];
+        for (uint32_t i = 0; i < in_dim; ++i) want += double{layer.weight[size_t{o} * in_dim + i]} * x[r * in_dim + i];
+        CHECK_MESSAGE(std::abs(y[r * 5 + o] - want) <= 1e-6 * (1 + std::sqrt(double{in_dim})),
+                      "in_dim " << in_dim << " row " << r << " out " << o);
+      }
+    }
+  }
+}
