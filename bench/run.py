@@ -151,6 +151,16 @@ class Peer:
                                    inputs["npy"], output + ".npy", str(threads), str(seconds), "{spawn_ns}"])
 
 
+def outside_packages():
+    """The Python packages installed outside the venv (Debian's and pyenv's): MNN's tools
+    would pip-install into the first pip on PATH (bench/peers/mnn.py), so the run checks
+    that these did not change."""
+    import glob
+    folders = ["/usr/lib/python3/dist-packages", *glob.glob("/root/.pyenv/versions/*/lib/python3*/site-packages"),
+               *glob.glob(os.path.expanduser("~/.local/lib/python3*/site-packages"))]
+    return {f: sorted(os.listdir(f)) for f in folders if os.path.isdir(f)}
+
+
 def cpu():
     model, flags = "unknown", set()
     with open("/proc/cpuinfo") as f:
@@ -210,6 +220,7 @@ def main():
     for bad in [n for n in names if n not in models.ALL] + [r for r in runtime_keys if r not in BUILDS and r not in PEERS]:
         parser.error(f"unknown model or runtime {bad}")
     started = datetime.datetime.now(datetime.timezone.utc)
+    packages_before = outside_packages()
     models_dir = os.path.join(args.work, "models")
     specs = models.make(models_dir, names, log)
     models.make_peak(models_dir)
@@ -271,7 +282,9 @@ def main():
     for build in builds:
         build.close()
 
+    changed = [f for f, names_after in outside_packages().items() if packages_before.get(f) != names_after]
     report = Report(names, threads_list, runtimes, skipped, artifacts, samples, versions, models_dir, args)
+    report.outside_changed = changed
     text = report.markdown(started)
     print(text)
     if args.doc != "-":
@@ -290,6 +303,7 @@ class Report:
         self.names, self.threads_list, self.runtimes = names, threads_list, runtimes
         self.skipped, self.artifacts, self.samples, self.versions = skipped, artifacts, samples, versions
         self.models_dir, self.args = models_dir, args
+        self.outside_changed = []
         self.macs = {n: models.macs(os.path.join(models_dir, f"{n}.onnx")) for n in names + ["peak"]}
         self.peak = {}  # (threads, precision) -> best GMAC/s of the peak model over the builds
         for t in threads_list:
@@ -400,6 +414,9 @@ class Report:
                "- int8: static, calibrated on the same 200 real images for every runtime (bench/models.py).", ""]
         for key, why in self.skipped.items():
             out.append(f"- {BUILDS[key][0]}: not measured: {why}.")
+        out.append("- Python packages outside build/bench-venv: " +
+                   (f"CHANGED during the run: {', '.join(self.outside_changed)}" if self.outside_changed
+                    else "unchanged by the run (checked before and after)."))
         out += ["", "### Targets (1 thread)", "", self.targets(), ""]
         for name in self.names:
             out += [self.table(name), ""]

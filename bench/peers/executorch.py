@@ -1,0 +1,125 @@
+"""ExecuTorch (PyPI `executorch` 1.5.1): .pte programs lowered to the XNNPACK backend.
+
+Recipe (convert):
+  fp32  torch.export(module, example) -> to_edge_transform_and_lower(XnnpackPartitioner)
+        -> to_executorch() -> model.pte
+  int8  PT2E static post-training quantization before lowering: export -> prepare_pt2e
+        with XNNPACKQuantizer(get_symmetric_quantization_config(is_per_channel=True)),
+        i.e. int8 per-channel symmetric weights, int8 per-tensor affine activations
+        (HistogramObserver) -> feed job.calibration one image at a time -> convert_pt2e
+        -> export again -> lower as fp32. The .pte keeps float input and output: the
+        quantize/dequantize at the edges are ops inside the delegate.
+
+Run (load): executorch.runtime's Program/Method; XNNPACK takes its threads from
+ExecuTorch's one process-wide threadpool, which has no public setter: load() sets it with
+the pybindings' _unsafe_reset_threadpool(threads) (experimental API), BEFORE the program
+is loaded, because an XNNPACK runtime keeps the pool it was created with ("unsafe": a
+reset after loading leaves loaded methods with a freed pool).
+
+Traps:
+  - The exported graph has a fixed batch of 1, so calibration runs image by image.
+  - The prepared graph is an exported module: .eval() is refused there; torchao's
+    move_exported_model_to_eval() is the way (it matters for dropout/batch norm).
+  - torch.from_numpy keeps numpy's stride 0 on an axis added by x[None], and the export
+    then fails with "RuntimeError: 0 in strides is not supported for ExecuTorch": the
+    example and calibration tensors are fresh copies (_tensor).
+  - Not a failure, but it costs time: onnx2torch modules from opset-13 ONNX spell
+    hardswish/hardsigmoid as add/clamp/mul/div, which XNNPACKQuantizer leaves in float,
+    so the int8 mobilenet_v3 .pte has dequantize -> fp32 -> quantize islands inside the
+    one XNNPACK delegate (torchvision's nn.Hardswish module does not have them).
+  - This file is peers/executorch.py: `import executorch` still finds the real package
+    (absolute imports), unless bench/peers itself is put on sys.path.
+"""
+import importlib.metadata
+import os
+
+import numpy as np
+
+from . import Unavailable
+
+NAME = "ExecuTorch"
+
+
+def version():
+    return importlib.metadata.version("executorch")
+
+
+def _why(e):
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {first[:300]}"
+
+
+def _tensor(image):
+    """(C,H,W) -> a (1,C,H,W) float32 tensor of its own. A fresh copy: numpy's x[None] has
+    stride 0 on the batch axis, which torch keeps and ExecuTorch refuses ("0 in strides")."""
+    import torch
+    return torch.from_numpy(np.asarray(image, np.float32)[None].copy())
+
+
+def convert(job):
+    if job.precision not in ("fp32", "int8"):
+        raise Unavailable(f"no {job.precision} recipe")
+    import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    module = job.torch_module().eval()
+    example = (_tensor(job.calibration[0]),)
+    try:
+        with torch.no_grad():
+            program = torch.export.export(module, example)
+            if job.precision == "int8":
+                program = torch.export.export(_quantize(program, job.calibration), example)
+        lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+        pte = lowered.to_executorch()
+    except Exception as e:  # export, quantization or lowering refused the model
+        raise Unavailable(_why(e)) from e
+    path = os.path.join(job.out_dir, f"{job.name}-{job.precision}.pte")
+    with open(path, "wb") as f:
+        pte.write_to_file(f)
+    return path
+
+
+def _quantize(program, calibration):
+    import torch
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer, get_symmetric_quantization_config)
+    from torchao.quantization.pt2e import move_exported_model_to_eval
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    quantizer = XNNPACKQuantizer().set_global(
+        get_symmetric_quantization_config(is_per_channel=True))
+    prepared = prepare_pt2e(program.module(), quantizer)
+    move_exported_model_to_eval(prepared)
+    for image in calibration:
+        prepared(_tensor(image))
+    quantized = convert_pt2e(prepared)
+    move_exported_model_to_eval(quantized)
+    return quantized
+
+
+class Runner:
+    def __init__(self, method):
+        import torch
+        self._method = method
+        self._tensor = torch.from_numpy
+
+    def run(self, x):
+        out = self._method.execute((self._tensor(x),))[0]
+        return out.numpy().astype(np.float32).reshape(-1).copy()
+
+
+def load(path, threads):
+    try:
+        from executorch.extension.pybindings import portable_lib
+        from executorch.runtime import Runtime
+        portable_lib._unsafe_reset_threadpool(int(threads))
+        if portable_lib._threadpool_get_thread_count() != int(threads):
+            raise Unavailable(f"threadpool has {portable_lib._threadpool_get_thread_count()} "
+                              f"threads after a reset to {threads}")
+        method = Runtime.get().load_program(path).load_method("forward")
+    except Unavailable:
+        raise
+    except Exception as e:
+        raise Unavailable(_why(e)) from e
+    return Runner(method)
