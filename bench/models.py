@@ -12,6 +12,8 @@ Models, each an ONNX file with input "image" float32 [1, C, H, W] and one output
       the projection head edgeclr runs in fp32.
   photo     the repo's pretrained photo encoder (build/photo/photo.onnx, real weights).
   fashion   the Fashion-MNIST reference model (models/fashion/fashion.onnx).
+  tiny      (smoke test only) two conv layers and a Linear on 28x28 grey, random weights,
+            BatchNorm statistics from the Fashion-MNIST images below.
 
 Images (real, the same for every runtime):
   calib-224/NNN.png   RGB 224x224 views of the photo corpus (build/photos/corpus): per
@@ -31,6 +33,7 @@ NAME.reference.npy: PyTorch's output for the timed input (torchvision's module, 
 onnx2torch's translation of the ONNX file for photo and fashion).
 """
 import gzip
+import inspect
 import json
 import os
 import sys
@@ -49,6 +52,11 @@ VIEWS_PER_PHOTO = 4
 FASHION_IMAGES = 300
 ZOO = ("resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small")
 ALL = ZOO + ("photo", "fashion")
+SMOKE = "tiny"  # a 28x28 grey CNN for bench/run's smoke test (tests/bench), not in ALL
+# torch 2.9+ exports through torch.export by default (opset 18+); Debian 12's converter
+# reads opsets up to 17, so the torchscript exporter. Debian's torch 1.13 (the smoke test)
+# has only that one and no `dynamo` argument.
+EXPORT_ARGS = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 def onnx_preprocessing(path):
@@ -138,7 +146,43 @@ def make_fashion_images(datasets, out):
 
 
 def image_set(name):
-    return ("calib-28", "input-28.pgm") if name == "fashion" else ("calib-224", "input-224.png")
+    return ("calib-28", "input-28.pgm") if name in ("fashion", SMOKE) else ("calib-224", "input-224.png")
+
+
+def make_images(name, out):
+    """The image set `name` is calibrated and timed on, made once."""
+    if image_set(name)[0] == "calib-28":
+        make_fashion_images("/usr/share/datasets/fashion-mnist", out)
+    else:
+        make_photo_views(os.path.join(REPO, "build/photos/corpus"), out)
+
+
+def tiny_module(seed=28):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 16, 3, stride=2, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(16, 10))
+
+
+FASHION_SPEC = {"mean": [0.286], "std": [0.353], "size": [28, 28], "channels": 1}
+
+
+def export_tiny(out):
+    model = tiny_module()
+    views = normalise(read_folder(os.path.join(out, "calib-28")), FASHION_SPEC).transpose(0, 2, 3, 1)
+    zoo.randomise_weights(model, 28, np.ascontiguousarray(views))
+    path = os.path.join(out, f"{SMOKE}.onnx")
+    with torch.no_grad():
+        torch.onnx.export(model, torch.zeros(1, 1, 28, 28), path, input_names=["image"], output_names=["output"],
+                          opset_version=13, **EXPORT_ARGS)
+    proto = onnx.load(path)
+    for key, value in {"edgeclr.input_size": "28x28", "edgeclr.channels": "1", "edgeclr.mean": "0.286",
+                       "edgeclr.std": "0.353", "edgeclr.resize": "stretch"}.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, path)
+    torch.save(model.state_dict(), os.path.join(out, f"{SMOKE}.pt"))
 
 
 def export_zoo(name, out):
@@ -152,7 +196,7 @@ def export_zoo(name, out):
     path = os.path.join(out, f"{name}.onnx")
     with torch.no_grad():
         torch.onnx.export(model, torch.zeros(1, 3, 224, 224), path + ".tmp", input_names=["image"],
-                          output_names=["output"], opset_version=13, do_constant_folding=True, dynamo=False)
+                          output_names=["output"], opset_version=13, do_constant_folding=True, **EXPORT_ARGS)
     proto = onnx.load(path + ".tmp")
     zoo.add_metadata(proto)
     onnx.checker.check_model(proto)
@@ -165,9 +209,9 @@ def export_zoo(name, out):
 def torch_module(name, out):
     """The model as a PyTorch module (fp32, eval): torchvision's with its saved weights, or
     onnx2torch's translation of the ONNX file."""
-    if name in ZOO:
-        model = zoo.MODELS[name][0](weights=None)
-        model.load_state_dict(torch.load(os.path.join(out, f"{name}.pt"), weights_only=True))
+    if name in ZOO or name == SMOKE:
+        model = zoo.MODELS[name][0](weights=None) if name in ZOO else tiny_module()
+        model.load_state_dict(torch.load(os.path.join(out, f"{name}.pt")))
         return model.eval()
     import onnx2torch
     return onnx2torch.convert(os.path.join(out, f"{name}.onnx")).eval()
@@ -176,16 +220,17 @@ def torch_module(name, out):
 def make(out, names, log=print):
     """Makes what is missing for `names` in `out`; returns {name: spec dict}."""
     os.makedirs(out, exist_ok=True)
-    make_photo_views(os.path.join(REPO, "build/photos/corpus"), out)
-    make_fashion_images("/usr/share/datasets/fashion-mnist", out)
     specs = {}
     for name in names:
         path = os.path.join(out, f"{name}.onnx")
         spec_path = os.path.join(out, f"{name}.json")
         if not os.path.exists(spec_path):
             log(f"  making {name}")
+            make_images(name, out)
             if name in ZOO:
                 export_zoo(name, out)
+            elif name == SMOKE:
+                export_tiny(out)
             else:
                 source = os.path.join(REPO, "build/photo/photo.onnx" if name == "photo" else "models/fashion/fashion.onnx")
                 onnx.save(onnx.load(source), path)
@@ -239,6 +284,7 @@ def make_peak(out):
     path = os.path.join(out, "peak.onnx")
     if os.path.exists(os.path.join(out, "peak.json")):
         return
+    make_images("peak", out)
     torch.manual_seed(5)
     layers = [torch.nn.Conv2d(3, 256, 4, stride=4), torch.nn.ReLU()]
     for _ in range(4):
@@ -246,7 +292,7 @@ def make_peak(out):
     model = torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(256, 16))
     with torch.no_grad():
         torch.onnx.export(model.eval(), torch.zeros(1, 3, 224, 224), path, input_names=["image"],
-                          output_names=["output"], opset_version=13, dynamo=False)
+                          output_names=["output"], opset_version=13, **EXPORT_ARGS)
     proto = onnx.load(path)
     zoo.add_metadata(proto)
     onnx.save(proto, path)

@@ -52,10 +52,13 @@ def log(message):
 class Build:
     """One edgeclr build: its CLI for conversions, its runner for timings."""
 
-    def __init__(self, key):
+    def __init__(self, key, folder=None):
         self.key = key
-        self.label, folder, self.in_root = BUILDS[key]
-        self.cli = os.path.join(REPO, folder, "tools/edgeclr")
+        self.label, default_folder, self.in_root = BUILDS[key]
+        if folder:  # another build than the default one (the smoke test's): named by its folder
+            self.label = f"edgeclr ({os.path.relpath(os.path.abspath(folder), REPO)})"
+        folder = folder or default_folder
+        self.cli = os.path.join(REPO, folder, "tools/edgeclr")  # folder may be absolute
         self.runner = os.path.join(REPO, folder, "bench/edgeclr-bench-runner")
         self.agent = None
 
@@ -203,7 +206,8 @@ def median_of(samples, key):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=",".join(models.ALL), help="comma-separated: " + ", ".join(models.ALL))
+    parser.add_argument("--models", default=",".join(models.ALL),
+                        help="comma-separated: " + ", ".join(models.ALL) + f" (and {models.SMOKE}, for the smoke test)")
     parser.add_argument("--runtimes", default=",".join(list(BUILDS) + list(PEERS)),
                         help="comma-separated: " + ", ".join(list(BUILDS) + list(PEERS)))
     parser.add_argument("--threads", default="1,2")
@@ -213,22 +217,26 @@ def main():
     parser.add_argument("--doc", default=os.path.join(REPO, "docs/benchmarks.md"),
                         help="file whose bench/run section is replaced ('-': print only)")
     parser.add_argument("--reconvert", action="store_true", help="convert the peers' models again")
+    parser.add_argument("--no-peak", action="store_true", help="skip the machine peak (no MAC/s column)")
+    parser.add_argument("--edgeclr-build", help="the Debian 12 build's folder (default: build)")
     args = parser.parse_args()
     names = [n for n in args.models.split(",") if n]
     runtime_keys = [r for r in args.runtimes.split(",") if r]
     threads_list = [int(t) for t in args.threads.split(",")]
-    for bad in [n for n in names if n not in models.ALL] + [r for r in runtime_keys if r not in BUILDS and r not in PEERS]:
+    for bad in [n for n in names if n not in models.ALL + (models.SMOKE,)] + [r for r in runtime_keys if r not in BUILDS and r not in PEERS]:
         parser.error(f"unknown model or runtime {bad}")
     started = datetime.datetime.now(datetime.timezone.utc)
     packages_before = outside_packages()
     models_dir = os.path.join(args.work, "models")
     specs = models.make(models_dir, names, log)
-    models.make_peak(models_dir)
+    extra = [] if args.no_peak else ["peak"]
+    if extra:
+        models.make_peak(models_dir)
 
     runtimes, skipped = {}, {}
     for key in runtime_keys:
         if key in BUILDS:
-            build = Build(key)
+            build = Build(key, args.edgeclr_build if key == "edgeclr-d12" else None)
             why = build.missing()
             (skipped.__setitem__(key, why) if why else runtimes.__setitem__(key, build))
         else:
@@ -240,7 +248,7 @@ def main():
     log("converting (cached in " + args.work + ")")
     artifacts, versions = {}, {}
     for key, runtime in runtimes.items():
-        for name in names + (["peak"] if isinstance(runtime, Build) else []):
+        for name in names + (extra if isinstance(runtime, Build) else []):
             for precision in ("fp32", "int8"):
                 if isinstance(runtime, Build):
                     result = runtime.convert(name, precision, models_dir, os.path.join(args.work, key))
@@ -256,10 +264,10 @@ def main():
 
     inputs = {name: write_inputs(name, specs[name] if name in specs else json.load(
         open(os.path.join(models_dir, "peak.json"))), models_dir, os.path.join(args.work, "inputs"))
-        for name in names + ["peak"]}
+        for name in names + extra}
     outputs_dir = os.path.join(args.work, "outputs")
     os.makedirs(outputs_dir, exist_ok=True)
-    configs = [(name, precision, threads) for name in names + ["peak"] for precision in ("fp32", "int8")
+    configs = [(name, precision, threads) for name in names + extra for precision in ("fp32", "int8")
                for threads in threads_list]
     samples = {}  # (runtime, name, precision, threads) -> [result per round]
     for r in range(args.rounds):
@@ -304,9 +312,11 @@ class Report:
         self.skipped, self.artifacts, self.samples, self.versions = skipped, artifacts, samples, versions
         self.models_dir, self.args = models_dir, args
         self.outside_changed = []
-        self.macs = {n: models.macs(os.path.join(models_dir, f"{n}.onnx")) for n in names + ["peak"]}
+        self.blanks = len(threads_list) + 4  # cells after a row's one-cell reason
+        self.macs = {n: models.macs(os.path.join(models_dir, f"{n}.onnx"))
+                     for n in names + ([] if args.no_peak else ["peak"])}
         self.peak = {}  # (threads, precision) -> best GMAC/s of the peak model over the builds
-        for t in threads_list:
+        for t in ([] if args.no_peak else threads_list):
             for prec in ("fp32", "int8"):
                 rates = [self.macs["peak"] / (p * 1e6) for key in runtimes if key in BUILDS
                          if (p := self.p50(key, "peak", prec, t))]
@@ -322,12 +332,12 @@ class Report:
         label = self.runtimes[key].label
         artifact = self.artifacts.get((key, name, precision), {})
         if "artifact" not in artifact:
-            return f"| {label} | {precision} | unavailable: {artifact.get('unavailable', '?')} |" + " |" * 8
+            return f"| {label} | {precision} | unavailable: {artifact.get('unavailable', '?')} |" + " |" * self.blanks
         t0 = self.threads_list[0]
         rounds = self.samples.get((key, name, precision, t0), [])
         errors = [s["error"] for s in rounds if "error" in s]
         if errors and len(errors) == len(rounds):
-            return f"| {label} | {precision} | failed: {errors[0][:200]} |" + " |" * 8
+            return f"| {label} | {precision} | failed: {errors[0][:200]} |" + " |" * self.blanks
         cells = []
         for t in self.threads_list:
             p50, p90 = self.cell(key, name, precision, t, "p50_ms"), self.cell(key, name, precision, t, "p90_ms")
@@ -347,7 +357,7 @@ class Report:
     def table(self, name):
         t0 = self.threads_list[0]
         head = " | ".join(f"p50 / p90 ms, {t} thread{'s' if t > 1 else ''}" for t in self.threads_list)
-        lines = [f"### {name} ({self.macs[name] / 1e6:.0f} MMAC)", "",
+        lines = [f"### {name} ({self.macs[name] / 1e6:.3g} MMAC)", "",
                  f"| runtime | precision | {head} | load + first ms | process start to first ms | peak RSS MB | "
                  f"cosine to PyTorch | MAC/s of peak ({t0} thread) |",
                  "|---|---|" + "---|" * (len(self.threads_list) + 5)]
@@ -400,7 +410,7 @@ class Report:
                f"Made by `{argv}` on {started:%Y-%m-%d %H:%M} UTC (after `make` and `make build-trixie`, "
                "`bench/setup`).", "",
                f"- CPU: {model}, {os.cpu_count()} cores; flags: {' '.join(flags)}; {platform.platform()}.",
-               "- Versions: " + "; ".join(f"{(BUILDS[k][0] if k in BUILDS else PEER_NAMES[k])} {v}"
+               "- Versions: " + "; ".join(f"{self.runtimes[k].label} {v}"
                                           for k, v in self.versions.items()) + ".",
                f"- Batch 1, {self.args.rounds} interleaved rounds, medians; each measurement times about "
                f"{self.args.seconds} s (10 to 300 runs) after one warm-up run.",
