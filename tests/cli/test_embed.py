@@ -119,6 +119,15 @@ def test_bench():
               f"bench model alone, preprocessing {d}")
 
 
+def test_bench_source():
+    r = run("bench", MODEL, "--runs", "3", "--source", "640x480")
+    check(r.returncode == 0 and "source           640x480 synthetic pixels" in r.stdout and
+          "resize 640x480 + normalise" in r.stdout, f"bench --source: {r.returncode} {r.stdout!r} {r.stderr!r}")
+    for bad in ("640", "0x10", "640x99999", "axb"):
+        r = run("bench", MODEL, "--source", bad)
+        check(r.returncode == 2 and "source" in r.stderr, f"bench --source {bad}: {r.returncode} {r.stderr!r}")
+
+
 def test_bench_profile():
     """bench --profile: XNNPACK's per-operator times where it has them (2024), else a clear refusal."""
     r = run("bench", MODEL, "--runs", "3", "--profile", "--json")
@@ -157,6 +166,7 @@ test_embed()
 test_errors()
 test_similarity()
 test_bench()
+test_bench_source()
 test_bench_profile()
 test_bench_image()
 cli_check.finish()

@@ -1,4 +1,4 @@
-// edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--image FILE] [--profile] [--json]
+// edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--image FILE] [--source WxH] [--profile] [--json]
 
 #include <algorithm>
 #include <chrono>
@@ -20,8 +20,8 @@ namespace edgeclr::cli {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--image FILE] [--profile]\n"
-    "                     [--json]\n\n"
+    "usage: edgeclr bench MODEL [--threads N] [--batch B] [--runs R] [--image FILE]\n"
+    "                     [--source WxH] [--profile] [--json]\n\n"
     "Measures MODEL on this machine: time to open (mmap + verify), to create the encoder\n"
     "(XNNPACK packs the weights), to the first embedding, then the latency of R encode\n"
     "calls of B synthetic images each (preprocessing + backbone + head), of R calls of the\n"
@@ -36,6 +36,9 @@ constexpr const char* kHelp =
     "  --batch B     images per encode call (default 1; 1 with --image)\n"
     "  --runs R      timed calls after the first (default 50)\n"
     "  --image FILE  time FILE to embedding instead of synthetic pixels\n"
+    "  --source WxH  synthetic images of W x H pixels (default: the model's input size),\n"
+    "                so that encode calls and preprocess_p50_ms include that resize\n"
+    "                (e.g. 4000x3000: a 12 MP camera frame)\n"
     "  --profile     also XNNPACK's time per operator type (its basic profiling, R runs of\n"
     "                batch 1; needs XNNPACK 2024, Debian 13): key profile [{operator,\n"
     "                count, ms}] in --json\n"
@@ -54,6 +57,17 @@ double percentile(std::vector<double> samples, double p) {
   std::sort(samples.begin(), samples.end());
   const size_t index = static_cast<size_t>(p * static_cast<double>(samples.size() - 1) + 0.5);
   return samples[index];
+}
+
+// "WxH", each side 1..16384.
+bool parse_source(const std::string& text, uint32_t* w, uint32_t* h, std::string* error) {
+  const size_t x = text.find('x');
+  if (x == std::string::npos) {
+    *error = "--source: expected WxH, e.g. 4000x3000, got '" + text + "'";
+    return false;
+  }
+  return parse_uint(text.substr(0, x), "source", 1, 16384, w, error) &&
+         parse_uint(text.substr(x + 1), "source", 1, 16384, h, error);
 }
 
 // Latencies of `runs` calls of `call` (which returns a Status), in ms; stops at the first
@@ -141,7 +155,7 @@ Status profile_backbone(const Model& model, uint32_t threads, uint32_t runs, std
 int run_bench(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!parse_args(argc, argv, {"json", "profile"}, {"threads", "batch", "runs", "image"}, &args, &error)) {
+  if (!parse_args(argc, argv, {"json", "profile"}, {"threads", "batch", "runs", "image", "source"}, &args, &error)) {
     return usage_error("bench", error);
   }
   if (args.help) {
@@ -157,6 +171,10 @@ int run_bench(int argc, char** argv) {
   if (args.positional.size() != 1) return usage_error("bench", "expected one MODEL file");
   const std::string image_path = args.options.count("image") ? args.options.at("image") : std::string();
   if (!image_path.empty() && batch != 1) return usage_error("bench", "--image takes --batch 1");
+  uint32_t source_w = 0, source_h = 0;
+  if (args.options.count("source") && !parse_source(args.options.at("source"), &source_w, &source_h, &error)) {
+    return usage_error("bench", error);
+  }
 
   const auto open_start = Clock::now();
   auto model = Model::open_file(args.positional[0]);
@@ -168,12 +186,14 @@ int run_bench(int argc, char** argv) {
   if (!encoder.ok()) return fail(encoder.status().message());
   const double create_ms = ms_since(create_start);
 
-  // Synthetic RGB images of the model's input size, so no decoding is timed (unless --image).
+  // Synthetic RGB images (the model's input size, or --source), so no decoding is timed
+  // (unless --image).
   const schema::InputSpec& in = model.value()->input_spec();
-  std::vector<uint8_t> pixels(size_t{in.height()} * in.width() * 3);
+  const uint32_t image_w = source_w ? source_w : in.width(), image_h = source_h ? source_h : in.height();
+  std::vector<uint8_t> pixels(size_t{image_h} * image_w * 3);
   std::mt19937 rng(7);
   for (uint8_t& p : pixels) p = static_cast<uint8_t>(rng());
-  const PixelView view{pixels.data(), in.width(), in.height(), size_t{in.width()} * 3, PixelFormat::kRGB};
+  const PixelView view{pixels.data(), image_w, image_h, size_t{image_w} * 3, PixelFormat::kRGB};
   const std::vector<PixelView> views(batch, view);
   std::vector<float> embeddings(size_t{batch} * encoder.value()->embedding_dim());
   Encoder& enc = *encoder.value();
@@ -241,6 +261,7 @@ int run_bench(int argc, char** argv) {
   } else {
     std::printf("model            %s\n", args.positional[0].c_str());
     if (!image_path.empty()) std::printf("image            %s (file to embedding per call)\n", image_path.c_str());
+    if (source_w != 0) std::printf("source           %ux%u synthetic pixels\n", source_w, source_h);
     std::printf("threads, batch   %u, %u\n", threads, batch);
     std::printf("XNNPACK          %s\n", edgeclr_xnnpack_version());
     std::printf("open             %.3f ms\n", open_ms);
@@ -250,7 +271,8 @@ int run_bench(int argc, char** argv) {
                 p50 / batch, runs);
     std::printf("model p50/p90    %.3f / %.3f ms per call (backbone + head, input already preprocessed)\n",
                 model_p50, model_p90);
-    std::printf("preprocess p50   %.3f ms per call (resize + normalise, %u images)\n", preprocess_p50, batch);
+    std::printf("preprocess p50   %.3f ms per call (resize %ux%u + normalise, %u images)\n", preprocess_p50, image_w,
+                image_h, batch);
     std::printf("backbone p50     %.3f ms per call (XNNPACK alone: no preprocessing, no head)\n", backbone_ms);
     std::printf("peak RSS         %.1f MB\n", rss_mb);
     if (args.has("profile")) {
