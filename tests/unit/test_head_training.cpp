@@ -211,7 +211,7 @@ TEST_CASE("dense_linear matches a double-precision reference for every width aro
       for (uint32_t o = 0; o < 5; ++o) {
         double want = layer.bias[o];
         for (uint32_t i = 0; i < in_dim; ++i) want += double{layer.weight[size_t{o} * in_dim + i]} * x[r * in_dim + i];
-        CHECK_MESSAGE(std::abs(y[r * 5 + o] - want) <= 1e-6 * (1 + std::sqrt(double{in_dim})),
+        CHECK_MESSAGE(std::abs(y[r * 5 + o] - want) <= 1e-6 * (1 + std::sqrt(static_cast<double>(in_dim))),
                       "in_dim " << in_dim << " row " << r << " out " << o);
       }
     }
