@@ -43,6 +43,10 @@ BUILDS = {  # runtime key -> (label, build folder, runs inside the trixie root)
     "edgeclr-d13": ("edgeclr (Debian 13)", "build/trixie/build", True),
 }
 BEGIN, END = "<!-- bench/run: begin -->", "<!-- bench/run: end -->"
+# Published: ncnn's benchmark/README.md (github.com/Tencent/ncnn, commit b5997bc8),
+# "Raspberry Pi 4 Model B Broadcom BCM2711B0, Cortex-A72 (ARMv8) (1.8GHz x 4)", benchncnn
+# avg ms, fp32: {model: (1 thread, 4 threads)}. No Raspberry Pi 5 figures are published there.
+NCNN_PI4_FP32 = {"resnet18": (191.10, 123.12), "resnet50": (534.11, 262.83), "mobilenet_v2": (93.48, 61.88)}
 
 
 def log(message):
@@ -357,7 +361,7 @@ class Report:
     def table(self, name):
         t0 = self.threads_list[0]
         head = " | ".join(f"p50 / p90 ms, {t} thread{'s' if t > 1 else ''}" for t in self.threads_list)
-        lines = [f"### {name} ({self.macs[name] / 1e6:.3g} MMAC)", "",
+        lines = [f"#### {name} ({self.macs[name] / 1e6:.3g} MMAC)", "",
                  f"| runtime | precision | {head} | load + first ms | process start to first ms | peak RSS MB | "
                  f"cosine to PyTorch | MAC/s of peak ({t0} thread) |",
                  "|---|---|" + "---|" * (len(self.threads_list) + 5)]
@@ -406,7 +410,7 @@ class Report:
         peak = ", ".join(f"{prec} {t} thread{'s' if t > 1 else ''}: {self.peak[(t, prec)]:.1f} GMAC/s"
                          for t in self.threads_list for prec in ("fp32", "int8") if self.peak.get((t, prec)))
         argv = " ".join(["bench/run"] + sys.argv[1:])
-        out = [BEGIN, "", f"## Side by side: edgeclr and the runtimes users pick instead", "",
+        out = [BEGIN, "", "### The latest run", "",
                f"Made by `{argv}` on {started:%Y-%m-%d %H:%M} UTC (after `make` and `make build-trixie`, "
                "`bench/setup`).", "",
                f"- CPU: {model}, {os.cpu_count()} cores; flags: {' '.join(flags)}; {platform.platform()}.",
@@ -427,11 +431,35 @@ class Report:
         out.append("- Python packages outside build/bench-venv: " +
                    (f"CHANGED during the run: {', '.join(self.outside_changed)}" if self.outside_changed
                     else "unchanged by the run (checked before and after)."))
-        out += ["", "### Targets (1 thread)", "", self.targets(), ""]
+        out += ["", f"#### Targets ({t0} thread)", "", self.targets(), ""]
         for name in self.names:
             out += [self.table(name), ""]
-        out += [END]
+        out += [self.pi_estimate(), "", END]
         return "\n".join(out)
+
+    def pi_estimate(self):
+        """edgeclr on a Raspberry Pi 4, estimated: ncnn's published Pi 4 fp32 figures times
+        edgeclr / ncnn measured here (1 thread, fp32)."""
+        lines = ["#### Raspberry Pi 4: an estimate, not a measurement", "",
+                 "No Pi is here. ncnn publishes Pi 4 figures (its benchmark/README.md, Cortex-A72 at 1.8 GHz, "
+                 "benchncnn averages); scaled by edgeclr / ncnn as measured in this run (fp32, 1 thread, the "
+                 "faster edgeclr build). The assumption, untested: the two runtimes' ratio on x86 carries to ARM "
+                 "(XNNPACK's and ncnn's NEON kernels differ from their AVX ones). No Raspberry Pi 5 figure is "
+                 "published there, so none is estimated.", "",
+                 "| model | ncnn on Pi 4, 1 / 4 threads (published) | edgeclr / ncnn here | edgeclr on Pi 4, "
+                 "1 / 4 threads (estimate) |", "|---|---|---|---|"]
+        ours = [k for k in self.runtimes if k in BUILDS]
+        for name, (one, four) in NCNN_PI4_FP32.items():
+            if name not in self.names or "ncnn" not in self.runtimes:
+                continue
+            mine, _ = self.best(ours, name, "fp32", "p50_ms", self.threads_list[0])
+            theirs = self.cell("ncnn", name, "fp32", self.threads_list[0], "p50_ms")
+            if mine is None or theirs is None:
+                continue
+            ratio = mine / theirs
+            lines.append(f"| {name} | {one:.0f} / {four:.0f} ms | {ratio:.2f} | ~{one * ratio:.0f} / "
+                         f"~{four * ratio:.0f} ms |")
+        return "\n".join(lines)
 
 
 def replace_section(path, text):
