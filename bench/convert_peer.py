@@ -26,7 +26,7 @@ def main():
         spec = json.load(f)
     job = Job(name=name, precision=precision, onnx=os.path.join(models_dir, f"{name}.onnx"),
               torch_module=lambda: models.torch_module(name, models_dir),
-              calibration=models.calibration(models_dir, spec) if precision == "int8" else None, out_dir=out_dir)
+              calibration=models.calibration(models_dir, spec), out_dir=out_dir)
     os.makedirs(out_dir, exist_ok=True)
     start = time.time()
     try:

@@ -28,11 +28,24 @@ class Unavailable(Exception):
     """This runtime cannot run this model at this precision; str() says why."""
 
 
+def why(e):
+    """An exception as one short line for the tables: its class and first line."""
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {first[:300]}"
+
+
+def torch_input(image):
+    """(C,H,W) -> a (1,C,H,W) float32 torch tensor of its own. A fresh copy: numpy's x[None]
+    has stride 0 on the batch axis, which torch keeps and ExecuTorch refuses ("0 in strides")."""
+    import torch
+    return torch.from_numpy(np.asarray(image, np.float32)[None].copy())
+
+
 @dataclasses.dataclass
 class Job:
     name: str                 # model: resnet18, resnet50, mobilenet_v2, mobilenet_v3_small, photo, fashion
     precision: str            # "fp32" or "int8" (static, per-channel where the runtime has it)
     onnx: str                 # the model as ONNX: input "image" float32 [1, C, H, W], one output
     torch_module: Callable    # () -> torch.nn.Module, fp32, eval mode, the same function as onnx
-    calibration: np.ndarray   # float32 (N, C, H, W): real images, preprocessed, for int8
+    calibration: np.ndarray   # float32 (N, C, H, W): real images, preprocessed (int8; [0] is the example)
     out_dir: str              # where this runtime's files for this job go (exists, empty)

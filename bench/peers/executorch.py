@@ -35,25 +35,13 @@ import os
 
 import numpy as np
 
-from . import Unavailable
+from . import Unavailable, torch_input as _tensor, why as _why
 
 NAME = "ExecuTorch"
 
 
 def version():
     return importlib.metadata.version("executorch")
-
-
-def _why(e):
-    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {first[:300]}"
-
-
-def _tensor(image):
-    """(C,H,W) -> a (1,C,H,W) float32 tensor of its own. A fresh copy: numpy's x[None] has
-    stride 0 on the batch axis, which torch keeps and ExecuTorch refuses ("0 in strides")."""
-    import torch
-    return torch.from_numpy(np.asarray(image, np.float32)[None].copy())
 
 
 def convert(job):
