@@ -90,7 +90,7 @@ TEST_CASE("the allocation counter sees allocations (so a zero below means someth
   CHECK(g_allocations.load() == 2);
 }
 
-TEST_CASE("encode allocates nothing once the encoder exists, for fp32 and int8, 1 and 2 threads") {
+TEST_CASE("encode and encode_tensor allocate nothing once the encoder exists, fp32 and int8, 1 and 2 threads") {
   for (auto bytes : {testing::sample_fp32_model(), testing::sample_int8_model()}) {
     auto model = Model::open_buffer(bytes.data(), bytes.size(), "sample");
     REQUIRE(model.ok());
@@ -103,12 +103,14 @@ TEST_CASE("encode allocates nothing once the encoder exists, for fp32 and int8, 
       const PixelView views[2] = {{pixels.data(), 37, 29, 37 * 4, PixelFormat::kRGBA},
                                   {pixels.data(), 29, 37, 29 * 4, PixelFormat::kBGRA}};
       std::vector<float> features(2 * 8), embeddings(2 * 4);
+      const std::vector<float> tensor(2 * 16 * 16 * 3, 0.25f);  // the sample models' input, twice
       REQUIRE(encoder.value()->encode(views, 2, features.data(), embeddings.data()).ok());  // warm-up
       g_allocations = 0;
       g_counting = true;
       for (int i = 0; i < 10; ++i) {
         REQUIRE(encoder.value()->encode(views, 2, features.data(), embeddings.data()).ok());
         REQUIRE(encoder.value()->encode(views, 1, nullptr, embeddings.data()).ok());
+        REQUIRE(encoder.value()->encode_tensor(tensor.data(), 2, features.data(), embeddings.data()).ok());
       }
       g_counting = false;
       CHECK_MESSAGE(g_allocations.load() == 0, "threads ", threads);
