@@ -203,6 +203,11 @@ def cosine(a, b):
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30))
 
 
+def shown(value, spec, suffix=""):
+    """A table cell: the value formatted, or "-" when there is none (not measured)."""
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
 def median_of(samples, key):
     values = [s[key] for s in samples if key in s]
     return statistics.median(values) if values else None
@@ -351,11 +356,9 @@ class Report:
         p50 = self.p50(key, name, precision, t0)
         peak = self.peak.get((t0, precision))
         fraction = self.macs[name] / (p50 * 1e6) / peak if p50 and peak else None
-        extra = [f"{self.cell(key, name, precision, t0, 'load_first_ms'):.1f}",
-                 f"{self.cell(key, name, precision, t0, 'spawn_to_first_ms'):.1f}",
-                 f"{self.cell(key, name, precision, t0, 'peak_rss_mb'):.1f}",
-                 f"{cos:.5f}" if cos is not None else "-",
-                 f"{100 * fraction:.0f}%" if fraction is not None else "-"]
+        extra = [shown(self.cell(key, name, precision, t0, field), ".1f")
+                 for field in ("load_first_ms", "spawn_to_first_ms", "peak_rss_mb")]
+        extra += [shown(cos, ".5f"), shown(None if fraction is None else 100 * fraction, ".0f", "%")]
         return f"| {label} | {precision} | " + " | ".join(cells + extra) + " |"
 
     def table(self, name):
