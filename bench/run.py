@@ -426,7 +426,7 @@ class Report:
                "- p50/p90: the model alone (edgeclr: `edgeclr_encode_tensor`, backbone and head, no "
                "preprocessing). Load + first: open, create and the first result inside the process. Process "
                "start to first: from exec (a Python peer's interpreter and imports included). Peak RSS: the "
-               f"process's ru_maxrss. Cosine: the output against PyTorch's on the same input. Columns after "
+               f"process's own VmHWM (a Python peer's interpreter and imports included). Cosine: the output against PyTorch's on the same input. Columns after "
                f"the latencies are for {t0} thread.",
                "- int8: static, calibrated on the same 200 real images for every runtime (bench/models.py).", ""]
         for key, why in self.skipped.items():
