@@ -1,7 +1,8 @@
 # The two commands of the README, and the steps they are made of.
 #   make demo   build, then show what edgeclr does on the shipped models
 #   make test   build, run the whole suite, then again under ASan + UBSan, the threaded
-#               unit tests under TSan (make test-tsan), the whole suite built on Debian 13
+#               unit tests under TSan (make test-tsan), every fuzz target for 60 s
+#               (make test-fuzz; make fuzz for longer runs), the whole suite built on Debian 13
 #               with XNNPACK 2024-11 (make test-trixie), then the
 #               Raspberry Pi aarch64 cross build's suite under qemu (make test-pi64, less
 #               the two tests named in PI_CI_EXCLUDE)
@@ -17,7 +18,7 @@ JOBS       ?= $(shell nproc)
 WERROR     ?= $(if $(CI),ON,OFF)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-sanitize build-tsan test test-fast test-sanitize test-tsan demo clean photo-model
+.PHONY: all deps build build-sanitize build-tsan test test-fast test-sanitize test-tsan demo clean photo-model fuzz test-fuzz
 .PHONY: build-pi64 build-pi32 test-pi64 test-pi32 build-trixie test-trixie build-pi64-trixie test-pi64-trixie
 
 all: build
@@ -48,10 +49,20 @@ build-tsan: deps
 	      -DEDGECLR_BUILD_CONVERTER=OFF -DEDGECLR_PHOTO_BUILD=$(PHOTO_BUILD) $(CMAKE_ARGS)
 	cmake --build $(TSAN) -j$(JOBS) --target edgeclr_unit_tests
 
-TSAN_TESTS := *one writer and four readers*,*threads 1 and 2 agree*,one thread and two threads agree,C API: a gallery*
+TSAN_TESTS := *one writer and four readers*,*threads 1 and 2 agree*,one thread and two threads agree,C API: a gallery*,threads: *
 test-tsan: build-tsan
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(abspath tests/tsan.supp)" \
 	  $(TSAN)/tests/unit/edgeclr_unit_tests --test-case="$(TSAN_TESTS)"
+
+# Coverage-guided fuzzing (scripts/fuzz, docs/reliability.md): every target for
+# FUZZ_SECONDS, side by side on the cores, in a clang build under $(BUILD)/fuzz; a
+# crash is saved to tests/fuzz/regressions/ and fails the run. make test runs 60 s each.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(BUILD)/fuzz scripts/fuzz
+
+test-fuzz: deps
+	FUZZ_SECONDS=60 FUZZ_BUILD=$(BUILD)/fuzz scripts/fuzz
 
 # Made once, reused while its inputs are unchanged (build.sh keeps a stamp).
 photo-model: build
@@ -112,7 +123,7 @@ build-pi64-trixie: photo-model
 test-pi64-trixie: build-pi64-trixie
 	$(in-trixie) "ctest --test-dir $(TRIXIE_PI64) --output-on-failure -j$(JOBS) $(PI_CTEST_ARGS)"
 
-test: test-fast test-sanitize test-tsan test-trixie
+test: test-fast test-sanitize test-tsan test-fuzz test-trixie
 	@echo "test-pi64 in make test: leaving out under qemu (run natively above): $(PI_CI_EXCLUDE)"
 	$(MAKE) test-pi64 PI_CTEST_ARGS="-E '$(PI_CI_EXCLUDE)'"
 

@@ -64,6 +64,17 @@ with tempfile.TemporaryDirectory() as tmp:
           f"add with a broken file: exit {r.returncode} {r.stdout!r} {r.stderr!r}")
     one_error(run("gallery", "add", g, os.path.join(images, "bag")), 1, "is already in the gallery", "add twice")
 
+    # Single image files, as the help says (they were once read as IDX files).
+    g1 = os.path.join(tmp, "single.db")
+    check(run("gallery", "create", g1, "--model", MODEL).returncode == 0, "create single.db")
+    bag = os.path.join(images, "bag")
+    two = [os.path.join(bag, n) for n in sorted(os.listdir(bag))[:2]]
+    r = run("gallery", "add", g1, *two)
+    check(r.returncode == 0 and "added 2 of 2 images" in r.stdout, f"add two files: {r.stdout!r} {r.stderr!r}")
+    r = run("gallery", "add", g1, broken)
+    check(r.returncode == 1 and f"skipped {broken}:" in r.stderr and "added 0 of 1" in r.stdout,
+          f"add a broken file: {r.stdout!r} {r.stderr!r}")
+
     info = json.loads(run("gallery", "info", g, "--json").stdout)
     check(info["items"] == 120 and info["feature_dim"] == "256" and info["embedding_dim"] == "128"
           and info["head_version"] == "0" and info["feature_storage"] == "fp16" and info["model"] == MODEL,

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <utility>
+#include <vector>
 
 #include "core/atomic_file.h"
 #include "support/temp_dir.h"
@@ -147,4 +148,51 @@ TEST_CASE("an interrupted write is retried") {
   REQUIRE(write_file_atomically(path, "whole", 5).ok());
   CHECK(g_fault.calls == 2);
   CHECK(read_all(path) == "whole");
+}
+
+namespace {
+
+// kWrite answers in order, then 0 (let it run); how many write steps came.
+std::vector<int> g_write_answers;
+size_t g_write_steps = 0;
+
+int scripted_writes(AtomicWriteStep step, const std::string&) {
+  if (step != AtomicWriteStep::kWrite) return 0;
+  return g_write_steps < g_write_answers.size() ? g_write_answers[g_write_steps++] : (++g_write_steps, 0);
+}
+
+struct ScriptedWrites {
+  explicit ScriptedWrites(std::vector<int> answers) {
+    g_write_answers = std::move(answers);
+    g_write_steps = 0;
+    set_atomic_write_fault_hook_for_testing(scripted_writes);
+  }
+  ~ScriptedWrites() { set_atomic_write_fault_hook_for_testing(nullptr); }
+};
+
+}  // namespace
+
+TEST_CASE("short writes are continued until the whole content is written") {
+  TempDir dir;
+  const std::string path = dir.path() + "/out.bin";
+  const std::string content(1000, 'x');
+  ScriptedWrites writes({kShortWrite, kShortWrite, kShortWrite});
+  REQUIRE(write_file_atomically(path, content.data(), content.size()).ok());
+  CHECK(g_write_steps == 4);  // 500, 250, 125 bytes, then the remaining 125 in one write
+  CHECK(read_all(path) == content);
+  CHECK(entries(dir.path()) == 1);
+}
+
+TEST_CASE("a disk that fills up mid-file (a short write, then ENOSPC) keeps the old content and says so") {
+  TempDir dir;
+  const std::string path = dir.path() + "/out.bin";
+  REQUIRE(write_file_atomically(path, "old", 3).ok());
+  const std::string content(4096, 'n');
+  ScriptedWrites writes({kShortWrite, ENOSPC});
+  const Status status = write_file_atomically(path, content.data(), content.size());
+  REQUIRE_FALSE(status.ok());
+  CHECK(g_write_steps == 2);
+  CHECK(status.message() == "failed to write '" + path + "': write: " + std::strerror(ENOSPC));
+  CHECK(read_all(path) == "old");
+  CHECK(entries(dir.path()) == 1);
 }

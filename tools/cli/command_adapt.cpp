@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +20,8 @@
 #include "cli/json_writer.h"
 #include "cli/npy_writer.h"
 #include "cli/peak_rss.h"
+#include "core/atomic_file.h"
+#include "core/output_path.h"
 #include "dataset/image_set.h"
 
 namespace edgeclr::cli {
@@ -233,7 +236,6 @@ void print_text(const Settings& s, const AdaptResult& r, uint64_t version, doubl
 // image, 1 its view, 2 held-out image, 3 its view); head_w<i>/head_b<i> of the start
 // head, PyTorch layout (out, in); options.json.
 Status save_cache(const Settings& s, const AdaptSet& set, const AdaptResult& r, const ProjectionHead& start) {
-  ::mkdir(s.save_cache.c_str(), 0755);
   const std::string dir = s.save_cache + "/";
   std::vector<float> features, labels(set.rows()), split(set.rows());
   for (uint32_t row = 0; row < set.rows(); ++row) features.insert(features.end(), set.row(row), set.row(row) + set.feature_dim());
@@ -263,11 +265,25 @@ Status save_cache(const Settings& s, const AdaptSet& set, const AdaptResult& r, 
   j.key("pull").value(s.train.optimizer.pull).key("batch").value(s.train.batch).key("seed").value(s.train.seed);
   j.key("patience").value(s.train.patience).key("min_improvement").value(s.train.min_improvement);
   j.key("loss").value(adapt_loss_name(r.loss)).end_object();
-  FILE* f = std::fopen((dir + "options.json").c_str(), "w");
-  if (f == nullptr || std::fprintf(f, "%s\n", j.str().c_str()) < 0 || std::fclose(f) != 0) {
-    return error(StatusCode::kIoError, "failed to write '" + dir + "options.json'");
+  const std::string options = j.str() + "\n";
+  return write_file_atomically(dir + "options.json", options.data(), options.size());
+}
+
+// The --save-cache folder, made before the work if it is not there (its parent must be
+// writable); an existing one is reused, each file in it replaced atomically.
+Status make_cache_folder(const std::string& folder) {
+  EDGECLR_RETURN_IF_ERROR(check_output_folder(folder));
+  if (::mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) {
+    return error(StatusCode::kIoError, format("cannot write '%s': mkdir: %s", folder.c_str(), std::strerror(errno)));
   }
   return Status::Ok();
+}
+
+// What save_cache writes, roughly: the features, two floats per row, and the start head.
+uint64_t cache_bytes(const AdaptSet& set, const ProjectionHead& head) {
+  uint64_t floats = uint64_t{set.rows()} * (set.feature_dim() + 2);
+  for (const DenseLayer& l : head.layers()) floats += l.weight.size() + l.out_dim;
+  return floats * sizeof(float) + 64 * 1024;  // headers and options.json
 }
 
 }  // namespace
@@ -295,9 +311,22 @@ int run_adapt(int argc, char** argv) {
   auto encoder = Encoder::create(*model.value(), EncoderOptions{s.threads, 1});
   if (!encoder.ok()) return fail(encoder.status().message());
 
+  // Where the results go is checked before the long work (encoding, training), not after it.
+  const ProjectionHead shipped = ProjectionHead::from_schema(model.value()->head(), model.value()->feature_dim());
+  const Status writable = check_head_checkpoint_path(s.out, shipped);
+  if (!writable.ok()) return fail(writable.message());
+  if (!s.save_cache.empty()) {
+    const Status folder = make_cache_folder(s.save_cache);
+    if (!folder.ok()) return fail(folder.message());
+  }
+
   AdaptInputs inputs(encoder.value().get(), s.kind, s.inputs);
   const Status read = read_data(s, model.value()->input_spec().channels(), &inputs);
   if (!read.ok()) return fail(read.message());
+  if (!s.save_cache.empty()) {
+    const Status room = check_output_folder(s.save_cache, cache_bytes(inputs.set(), shipped));
+    if (!room.ok()) return fail(room.message());
+  }
   const double cache_seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
   auto outcome = run_adaptation(*model.value(), inputs.set(), s.head_in, s.out, s.train,

@@ -1,4 +1,6 @@
 // edgeclr convert MODEL.onnx -o OUT.eclr [options]
+#include <sys/stat.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +20,7 @@
 #include "backbone/backbone.h"
 #include "convert/replace_head.h"
 #include "core/atomic_file.h"
+#include "core/output_path.h"
 #include "image/preprocess.h"
 
 namespace edgeclr::cli {
@@ -342,6 +345,12 @@ int run_convert(int argc, char** argv) {
     if (!int8 && (args.options.count(option) || args.has(option))) return usage_error("convert", std::string("--") + option + " only with --int8");
   }
   if (int8 != (args.options.count("calibration") != 0)) return usage_error("convert", "--int8 needs --calibration, and the reverse");
+  // The output is checked before the conversion (minutes with --int8), not after: room
+  // for a model as large as the ONNX file (fp32 weights; int8 needs less).
+  struct stat onnx_stat;
+  const uint64_t onnx_bytes = ::stat(onnx.c_str(), &onnx_stat) == 0 ? static_cast<uint64_t>(onnx_stat.st_size) : 0;
+  const Status writable = check_output_path(args.options["output"], onnx_bytes);
+  if (!writable.ok()) return fail(writable.message());
   std::vector<std::string> notes;
   auto bytes = convert::convert_onnx_fp32(onnx, options, &notes);
   if (!bytes.ok()) return fail(bytes.status().message());

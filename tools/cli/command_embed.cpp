@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/json_writer.h"
 #include "cli/npy_writer.h"
+#include "core/output_path.h"
 #include "encoder/encoder.h"
 
 namespace edgeclr::cli {
@@ -86,6 +87,11 @@ int run_embed(int argc, char** argv) {
   if (args.positional.size() < 2) return usage_error("embed", "expected MODEL and at least one IMAGE");
   if (args.has("json") && args.options.count("npy")) return usage_error("embed", "--json and --npy exclude each other");
   const std::vector<std::string> files(args.positional.begin() + 1, args.positional.end());
+  if (args.options.count("npy")) {
+    // Checked before encoding; the size needs the model's width, so only the folder here.
+    const Status writable = check_output_path(args.options["npy"]);
+    if (!writable.ok()) return fail(writable.message());
+  }
   Embedded embedded;
   int exit_code = kExitOk;
   if (!embed_files(args.positional[0], head_option(args), files, threads, args.has("feature"), &embedded,

@@ -1,5 +1,7 @@
 // edgeclr gallery create|add|remove|info|reproject|export G.db ...: a persistent gallery
 // (runtime/src/gallery/) from the command line.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <string>
 
@@ -9,6 +11,7 @@
 #include "cli/json_writer.h"
 #include "cli/npy_writer.h"
 #include "core/atomic_file.h"
+#include "core/output_path.h"
 #include "dataset/image_set.h"
 
 namespace edgeclr::cli {
@@ -66,6 +69,11 @@ int create(Args& args) {
 Result<std::vector<std::string>> files_of(const std::vector<std::string>& items, uint32_t channels) {
   std::vector<std::string> files;
   for (const std::string& item : items) {
+    struct stat st;
+    if (::stat(item.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      files.push_back(item);  // an image file; one that does not decode is reported as skipped
+      continue;
+    }
     auto set = dataset::ImageSet::open(item, channels);
     if (!set.ok()) return set.status();
     if (!set->from_files()) return error(StatusCode::kInvalidArgument, format("'%s' is not an image or a folder", item.c_str()));
@@ -84,6 +92,12 @@ int add(Args& args) {
   auto files = files_of({args.positional.begin() + 2, args.positional.end()},
                         opened->encoder.model->input_spec().channels());
   if (!files.ok()) return fail(files.status().message());
+  // Room for the items (checked before encoding them): each is a half-float feature and
+  // a float embedding, written twice (the WAL, then the file), plus SQLite's overhead.
+  const Gallery& gallery = *opened->gallery;
+  const uint64_t item_bytes = 2 * (uint64_t{gallery.feature_dim()} * 2 + uint64_t{gallery.embedding_dim()} * 4 + 512);
+  const Status room = check_output_path(gallery.path(), item_bytes * files->size());
+  if (!room.ok()) return fail(room.message());
   AddReport report;
   const Status added = add_files(*opened, files.value(), &report);
   for (const auto& [file, why] : report.skipped) std::fprintf(stderr, "skipped %s: %s\n", file.c_str(), why.c_str());

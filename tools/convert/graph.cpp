@@ -1,10 +1,16 @@
 #include "convert/graph.h"
 
+#include <cstdint>
+
 namespace edgeclr::convert {
 
 int64_t Constant::count() const {
   int64_t n = 1;
-  for (int64_t d : dims) n *= d;
+  for (int64_t d : dims) {
+    // Dimensions come from files (ONNX initializers): a product past int64 saturates, so
+    // it compares unequal to any real value count instead of wrapping (fuzzing found it).
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return INT64_MAX;
+  }
   return n;
 }
 

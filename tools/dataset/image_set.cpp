@@ -9,7 +9,7 @@
 namespace edgeclr::dataset {
 namespace {
 
-constexpr size_t kMaxIdxBytes = size_t{1} << 30;
+constexpr size_t kMaxIdxHeaderBytes = 4 + 4 * 3;  // magic and three dimensions
 
 Status idx_error(const std::string& path, const std::string& why) {
   return error(StatusCode::kInvalidArgument, format("failed to read IDX file '%s': %s", path.c_str(), why.c_str()));
@@ -22,11 +22,11 @@ Status read_maybe_gzip(const std::string& path, std::vector<uint8_t>* out) {
   uint8_t chunk[1 << 16];
   int n = 0;
   while ((n = gzread(f, chunk, sizeof(chunk))) > 0) {
-    out->insert(out->end(), chunk, chunk + n);
-    if (out->size() > kMaxIdxBytes) {
+    if (out->size() + static_cast<size_t>(n) > kMaxIdxBytes + kMaxIdxHeaderBytes) {  // checked before growing
       gzclose(f);
       return idx_error(path, "more than 1 GiB of data");
     }
+    out->insert(out->end(), chunk, chunk + n);
   }
   const bool failed = n < 0;
   gzclose(f);
@@ -85,8 +85,11 @@ Status read_idx(const std::string& path, std::vector<uint8_t>* data, std::vector
     const uint8_t* p = &bytes[4 + 4 * i];
     const uint32_t d = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
     dims->push_back(d);
-    count *= d;
+    // Both factors are at most 2^30 while the product stays within the data bound, so
+    // the product never wraps (dims of 2^32 x 2^32 would otherwise count 0 bytes).
+    count = d > kMaxIdxBytes || count > kMaxIdxBytes ? kMaxIdxBytes + 1 : count * d;
   }
+  if (count > kMaxIdxBytes) return idx_error(path, "header says more than 1 GiB of data");
   const size_t header = 4 + 4 * rank;
   if (count != bytes.size() - header) {
     return idx_error(path, format("header says %llu bytes of data, the file has %zu", (unsigned long long)count,
@@ -130,6 +133,13 @@ Result<ImageSet> ImageSet::open(const std::string& path, uint32_t channels, cons
   std::vector<uint32_t> dims;
   EDGECLR_RETURN_IF_ERROR(read_idx(path, &set.idx_pixels_, &dims));
   if (dims.size() != 3) return idx_error(path, "images need 3 dimensions (count, rows, cols)");
+  if (dims[0] == 0 || dims[1] == 0 || dims[2] == 0) {
+    return idx_error(path, format("%u images of %ux%u pixels: none to read", dims[0], dims[1], dims[2]));
+  }
+  if (uint64_t{dims[1]} * dims[2] > kMaxImagePixels) {
+    return idx_error(path, format("images of %ux%u pixels, the limit is %llu", dims[1], dims[2],
+                                  static_cast<unsigned long long>(kMaxImagePixels)));
+  }
   set.count_ = dims[0];
   set.rows_ = dims[1];
   set.cols_ = dims[2];

@@ -45,8 +45,11 @@ class ImageSet {
   std::vector<std::string> skipped_;
 };
 
+// Largest IDX data read (after gunzip), checked while reading and against the header.
+inline constexpr size_t kMaxIdxBytes = size_t{1} << 30;
+
 // Reads an IDX file (ubyte data, 1 to 3 dimensions), gzip-compressed or not.
-// `dims` receives the dimensions. Bounded to 1 GiB of data.
+// `dims` receives the dimensions; their product is the data's size, at most kMaxIdxBytes.
 Status read_idx(const std::string& path, std::vector<uint8_t>* data, std::vector<uint32_t>* dims);
 
 }  // namespace edgeclr::dataset

@@ -1,37 +1,13 @@
 #include "adapt/adapt_inputs.h"
 
 #include <algorithm>
-#include <fstream>
 #include <iterator>
-#include <sstream>
 
+#include "adapt/pairs_csv.h"
 #include "image/image_decode.h"
 
 namespace edgeclr {
 namespace {
-
-constexpr size_t kMaxCsvBytes = size_t{16} << 20;
-constexpr size_t kMaxNegativesPerLine = 1000;
-
-std::string trim(const std::string& s) {
-  const size_t begin = s.find_first_not_of(" \t\r");
-  if (begin == std::string::npos) return "";
-  return s.substr(begin, s.find_last_not_of(" \t\r") - begin + 1);
-}
-
-std::vector<std::string> split_fields(const std::string& line) {
-  std::vector<std::string> fields;
-  std::stringstream stream(line);
-  std::string field;
-  while (std::getline(stream, field, ',')) fields.push_back(trim(field));
-  if (!line.empty() && line.back() == ',') fields.push_back("");
-  return fields;
-}
-
-std::string folder_of(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? "" : path.substr(0, slash + 1);
-}
 
 // Copies a caller's pixels into a packed gray or RGB image (what augmentation takes).
 Image to_image(const PixelView& view, uint32_t channels) {
@@ -135,42 +111,23 @@ namespace {
 
 // add_pairs_csv without the undo.
 Status read_pairs_csv(const std::string& csv_path, AdaptInputs* inputs) {
-  const auto fail = [&](size_t line, const std::string& why) {
-    const std::string where = line ? format("line %zu: ", line) : "";
-    return error(StatusCode::kInvalidArgument, "failed to read pairs '" + csv_path + "': " + where + why);
-  };
-  std::ifstream file(csv_path, std::ios::binary);
-  if (!file) return error(StatusCode::kIoError, "failed to read pairs '" + csv_path + "': cannot open it");
-  file.seekg(0, std::ios::end);
-  const std::streamoff size = file.tellg();
-  if (size < 0) return fail(0, "cannot read it (a folder?)");
-  if (static_cast<size_t>(size) > kMaxCsvBytes) return fail(0, format("larger than %zu bytes", kMaxCsvBytes));
-  file.seekg(0);
-  const std::string folder = folder_of(csv_path);
-  std::string text;
-  size_t number = 0, pairs = 0;
-  while (std::getline(file, text)) {
-    ++number;
-    const std::string line = trim(text);
-    if (line.empty() || line[0] == '#') continue;
-    const std::vector<std::string> fields = split_fields(line);
-    if (fields.size() < 2) return fail(number, format("expected anchor,positive[,negative...], found %zu field", fields.size()));
-    if (fields.size() - 2 > kMaxNegativesPerLine) return fail(number, format("more than %zu negatives", kMaxNegativesPerLine));
+  auto lines = read_pairs_csv_file(csv_path);
+  if (!lines.ok()) return lines.status();
+  for (const PairsCsvLine& line : *lines) {
+    const auto fail = [&](const std::string& why) {
+      return error(StatusCode::kInvalidArgument, format("failed to read pairs '%s': line %zu: %s", csv_path.c_str(),
+                                                        line.line, why.c_str()));
+    };
     std::vector<uint32_t> items;
-    for (const std::string& field : fields) {
-      if (field.empty()) return fail(number, "an empty field");
-      if (field[0] == '"') return fail(number, "quoted fields are not supported");
-      auto item = inputs->add_file(field[0] == '/' ? field : folder + field, 0);
-      if (!item.ok()) return fail(number, item.status().message());
+    for (const std::string& path : line.paths) {
+      auto item = inputs->add_file(path, 0);
+      if (!item.ok()) return fail(item.status().message());
       items.push_back(*item);
     }
-    if (items[0] == items[1]) return fail(number, "the anchor is its own positive");
+    if (items[0] == items[1]) return fail("the anchor is its own positive");
     const Status added = inputs->add_pair(items[0], items[1], std::vector<uint32_t>(items.begin() + 2, items.end()));
-    if (!added.ok()) return fail(number, added.message());
-    ++pairs;
+    if (!added.ok()) return fail(added.message());
   }
-  if (file.bad()) return fail(number, "read error");
-  if (pairs == 0) return fail(0, "no pairs");
   return Status::Ok();
 }
 

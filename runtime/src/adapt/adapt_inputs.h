@@ -60,9 +60,7 @@ class AdaptInputs {
   Image view_;
 };
 
-// Reads a pairs CSV: one line per anchor, `anchor,positive[,negative...]`, image paths
-// relative to the CSV's folder (or absolute); blank lines and lines starting with '#'
-// are skipped; fields are trimmed, quoting is not supported. Each image is encoded once.
+// Reads a pairs CSV (its format and bounds: pairs_csv.h). Each image is encoded once.
 // All or nothing: on an error nothing of the CSV stays in `inputs`.
 // Errors name the file and line: "failed to read pairs 'p.csv': line 3: ...".
 Status add_pairs_csv(const std::string& csv_path, AdaptInputs* inputs);

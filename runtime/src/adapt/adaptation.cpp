@@ -16,6 +16,7 @@ Result<AdaptationOutcome> run_adaptation(const Model& model, const AdaptSet& set
     if (!loaded.ok()) return loaded.status();
     start = std::move(loaded).value();
   }
+  EDGECLR_RETURN_IF_ERROR(check_head_checkpoint_path(head_out, start));  // before training, not after
   auto result = adapt_head(set, start, shipped, options, on_epoch);
   if (!result.ok()) return result.status();
   AdaptationOutcome outcome;

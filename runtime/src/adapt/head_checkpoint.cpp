@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "core/atomic_file.h"
+#include "core/output_path.h"
 #include "model/model_checksum.h"
 #include "model/model_verify.h"
 #include "schema/edgeclr_head_generated.h"
@@ -80,6 +81,15 @@ bool read_file(const std::string& path, std::vector<uint8_t>* out, std::string* 
 
 }  // namespace
 
+Status check_head_checkpoint_path(const std::string& path, const ProjectionHead& head) {
+  uint64_t floats = 0;
+  for (const DenseLayer& l : head.layers()) floats += l.weight.size() + l.bias.size();
+  constexpr uint64_t kOverhead = 4096;  // tables, metrics, alignment
+  struct stat st;
+  const uint64_t previous = ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  return check_output_path(path, floats * sizeof(float) + kOverhead + previous);
+}
+
 Status save_head_checkpoint(const std::string& path, const ProjectionHead& head, const HeadCheckpointInfo& info) {
   const std::vector<uint8_t> bytes = serialize(head, info);
   remove_stale_temp_files(path);
@@ -97,18 +107,26 @@ Result<ProjectionHead> load_head_checkpoint(const std::string& path, const Model
   std::vector<uint8_t> bytes;
   std::string why;
   if (!read_file(path, &bytes, &why)) return load_error(path, why, StatusCode::kIoError);
-  if (bytes.size() < 8 || !schema::HeadCheckpointBufferHasIdentifier(bytes.data())) {
+  return load_head_checkpoint_memory(bytes.data(), bytes.size(), path, model, info);
+}
+
+Result<ProjectionHead> load_head_checkpoint_memory(const uint8_t* data, size_t size, const std::string& path,
+                                                   const Model& model, HeadCheckpointInfo* info) {
+  if (size > kMaxHeadCheckpointBytes) {
+    return load_error(path, format("%zu bytes, the limit is %zu", size, kMaxHeadCheckpointBytes));
+  }
+  if (size < 8 || !schema::HeadCheckpointBufferHasIdentifier(data)) {
     return load_error(path, "not an edgeclr head checkpoint (file identifier is not 'ECLH')");
   }
-  flatbuffers::Verifier verifier(bytes.data(), bytes.size());
+  flatbuffers::Verifier verifier(data, size);
   if (!schema::VerifyHeadCheckpointBuffer(verifier)) return load_error(path, "corrupt file: FlatBuffers verification failed");
-  const schema::HeadCheckpoint& root = *schema::GetHeadCheckpoint(bytes.data());
+  const schema::HeadCheckpoint& root = *schema::GetHeadCheckpoint(data);
   if (root.format_version() == 0 || root.format_version() > kHeadFormatVersion) {
     return load_error(path, format("format version %u, this build reads 1 to %u", root.format_version(), kHeadFormatVersion),
                       StatusCode::kUnsupported);
   }
   const uint8_t* field = checkpoint_checksum_field(root);
-  if (field == nullptr || compute_file_checksum(bytes.data(), bytes.size(), field, HashKind::kFnv1a64) != root.checksum()) {
+  if (field == nullptr || compute_file_checksum(data, size, field, HashKind::kFnv1a64) != root.checksum()) {
     return load_error(path, "checksum mismatch (corrupt or edited)");
   }
   if (root.backbone_hash() != model.backbone_hash()) {

@@ -28,9 +28,19 @@ struct HeadCheckpointInfo {
 // at a time may save to a given PATH.
 Status save_head_checkpoint(const std::string& path, const ProjectionHead& head, const HeadCheckpointInfo& info);
 
+// Checks, before the work that produces it, that a checkpoint of `head` can be saved at
+// `path`: the folder exists and is writable, and has room for the checkpoint and the
+// .prev copy of the one it replaces (core/output_path.h; its errors).
+Status check_head_checkpoint_path(const std::string& path, const ProjectionHead& head);
+
 // Reads and verifies a checkpoint for `model`: identifier, structure, checksum, format
 // version, backbone hash equal to the model's, head dimensions chaining from the
 // model's feature. Errors read "failed to load head '<path>': <why>".
 Result<ProjectionHead> load_head_checkpoint(const std::string& path, const Model& model, HeadCheckpointInfo* info);
+
+// As above, for the bytes of a checkpoint in data[0, size) (not kept); `path` stands
+// for the file in errors.
+Result<ProjectionHead> load_head_checkpoint_memory(const uint8_t* data, size_t size, const std::string& path,
+                                                   const Model& model, HeadCheckpointInfo* info);
 
 }  // namespace edgeclr

@@ -1,5 +1,6 @@
 #include "core/atomic_file.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -33,12 +34,14 @@ Status write_all(int fd, const void* data, size_t size, const std::string& path)
   const auto* bytes = static_cast<const uint8_t*>(data);
   while (size > 0) {
     const int injected = injected_fault(AtomicWriteStep::kWrite, path);
-    const ssize_t n = injected != 0 ? -1 : ::write(fd, bytes, size);
+    const size_t asked = injected == kShortWrite ? std::max<size_t>(size / 2, 1) : size;
+    const ssize_t n = injected > 0 ? -1 : ::write(fd, bytes, asked);
     if (n < 0) {
-      const int err = injected != 0 ? injected : errno;
+      const int err = injected > 0 ? injected : errno;
       if (err == EINTR) continue;
       return io_error(path, "write", err);
     }
+    if (n == 0) return io_error(path, "write", EIO);  // no progress: never spin on it
     bytes += n;
     size -= static_cast<size_t>(n);
   }

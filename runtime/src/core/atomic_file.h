@@ -22,7 +22,11 @@ enum class AtomicWriteStep { kCreateTemp, kWrite, kFsync, kClose, kRename, kFsyn
 
 // Called before each step with the target path. Returning an errno value (e.g. ENOSPC
 // for a full disk) makes that step fail as if the system call had returned it; 0 lets
-// the step run. A failed kFsyncDirectory is ignored, as a real one is (best effort).
+// the step run; kShortWrite, at kWrite only, makes that write() store half of what it
+// was asked (at least one byte) and return that count, as a disk that fills up does
+// before it answers ENOSPC. A failed kFsyncDirectory is ignored, as a real one is (best
+// effort).
+inline constexpr int kShortWrite = -1;
 using AtomicWriteFaultHook = int (*)(AtomicWriteStep step, const std::string& path);
 
 // FOR TESTS ONLY (tests/unit/test_atomic_file.cpp, tests/crash/): nothing in the runtime

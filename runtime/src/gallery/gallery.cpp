@@ -6,6 +6,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "core/output_path.h"
 #include "gallery/half.h"
 
 namespace edgeclr {
@@ -61,6 +62,7 @@ Result<std::unique_ptr<Gallery>> Gallery::create(const std::string& path, const 
   meta["feature_dim"] = std::to_string(model.feature_dim());
   meta["feature_storage"] = "fp16";
   meta["model"] = model_path;
+  EDGECLR_RETURN_IF_ERROR(check_output_path(path));  // "folder does not exist" rather than SQLite's "unable to open"
   auto store = GalleryStore::create(path, meta);
   if (!store.ok()) return store.status();
   std::unique_ptr<Gallery> g(new Gallery(std::move(store).value(), std::move(head), model.feature_dim()));
@@ -104,10 +106,22 @@ Result<std::unique_ptr<Gallery>> Gallery::open(const std::string& path, const Mo
   return g;
 }
 
+Status check_gallery_capacity(const std::string& path, uint64_t items, uint64_t adding) {
+  if (adding > kMaxGalleryItems || items > kMaxGalleryItems - adding) {
+    return error(StatusCode::kInvalidArgument, format("gallery '%s': %llu items, the limit is %zu", path.c_str(),
+                                                      static_cast<unsigned long long>(items + adding), kMaxGalleryItems));
+  }
+  return Status::Ok();
+}
+
 // Reads every item into the in-memory index, checking sizes and values.
 Status Gallery::load() {
   const uint32_t dim = head_.head.embedding_dim();
   index_ = GalleryIndex(dim);
+  int64_t stored = 0;
+  EDGECLR_RETURN_IF_ERROR(store_->count_items(&stored));
+  const Status capacity = check_gallery_capacity(path(), 0, static_cast<uint64_t>(stored));  // before reading any
+  if (!capacity.ok()) return error(StatusCode::kInvalidModel, capacity.message());
   return store_->read_items([&](StoredItem&& item) {
     if (item.feature.size() != feature_dim_ || item.embedding.size() != dim) {
       return error(StatusCode::kInvalidModel, format("gallery '%s': item '%s' has %zu feature and %zu embedding values, "
@@ -130,7 +144,7 @@ Status Gallery::load() {
                                                        path().c_str(), item.key.c_str()));
       }
     }
-    if (ids_.size() >= kMaxGalleryItems || rows_.count(item.key)) {
+    if (ids_.size() >= kMaxGalleryItems || rows_.count(item.key)) {  // more rows than counted: changed meanwhile
       return error(StatusCode::kInvalidModel, format("gallery '%s': too many items, or key '%s' twice", path().c_str(),
                                                      item.key.c_str()));
     }
@@ -158,10 +172,7 @@ Status Gallery::check_keys(const std::vector<std::string>& keys) const {
                                                         k.c_str()));
     }
   }
-  if (ids_.size() + keys.size() > kMaxGalleryItems) {
-    return error(StatusCode::kInvalidArgument, format("gallery '%s': more than %zu items", path().c_str(), kMaxGalleryItems));
-  }
-  return Status::Ok();
+  return check_gallery_capacity(path(), ids_.size(), keys.size());
 }
 
 Status Gallery::add_features(const std::vector<std::string>& keys, const float* features) {

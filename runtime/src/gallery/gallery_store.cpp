@@ -183,6 +183,13 @@ Status GalleryStore::write_meta(const std::map<std::string, std::string>& meta) 
   return Status::Ok();
 }
 
+Status GalleryStore::count_items(int64_t* count) const {
+  Statement select(db_, "SELECT count(*) FROM items");
+  if (!select.ok() || sqlite3_step(select.get()) != SQLITE_ROW) return fail("cannot count items");
+  *count = sqlite3_column_int64(select.get(), 0);
+  return Status::Ok();
+}
+
 Status GalleryStore::read_items(const std::function<Status(StoredItem&&)>& each) const {
   return read_rows("SELECT id, key, feature, embedding FROM items ORDER BY id", -1, each);
 }
@@ -214,12 +221,14 @@ Status GalleryStore::read_rows(const char* sql, int64_t id, const std::function<
     const int f_bytes = sqlite3_column_bytes(select.get(), 2);
     const auto* e = static_cast<const uint8_t*>(sqlite3_column_blob(select.get(), 3));
     const int e_bytes = sqlite3_column_bytes(select.get(), 3);
+    if (f_bytes % 2 || e_bytes % 4 || static_cast<size_t>(f_bytes) > kMaxStoredVectorBytes ||
+        static_cast<size_t>(e_bytes) > kMaxStoredVectorBytes) {
+      return error(StatusCode::kInvalidModel, format("gallery '%s': item '%s' has a blob of %d or %d bytes (odd, or "
+                                                     "over %zu)", path_.c_str(), item.key.c_str(), f_bytes, e_bytes,
+                                                     kMaxStoredVectorBytes));
+    }
     item.feature.resize(static_cast<size_t>(f_bytes) / 2);
     item.embedding.resize(static_cast<size_t>(e_bytes) / 4);
-    if (f_bytes % 2 || e_bytes % 4) {
-      return error(StatusCode::kInvalidModel, format("gallery '%s': item '%s' has a blob of odd size", path_.c_str(),
-                                                     item.key.c_str()));
-    }
     if (f) std::memcpy(item.feature.data(), f, static_cast<size_t>(f_bytes));
     if (e) std::memcpy(item.embedding.data(), e, static_cast<size_t>(e_bytes));
     EDGECLR_RETURN_IF_ERROR(each(std::move(item)));

@@ -35,6 +35,8 @@ struct sqlite3;
 namespace edgeclr {
 
 inline constexpr int kGallerySchemaVersion = 1;
+// Largest feature or embedding blob read: 65536 floats (the model format's kMaxHeadDim).
+inline constexpr size_t kMaxStoredVectorBytes = size_t{4} << 16;
 
 struct StoredItem {
   int64_t id = 0;
@@ -55,7 +57,10 @@ class GalleryStore {
   const std::map<std::string, std::string>& meta() const { return meta_; }
   const std::string& path() const { return path_; }
 
-  // Every item, in id order, to `each`; stops at the first error `each` returns.
+  // How many items the file holds.
+  Status count_items(int64_t* count) const;
+  // Every item, in id order, to `each`; stops at the first error `each` returns. A
+  // feature or embedding blob over kMaxStoredVectorBytes is refused before it is copied.
   Status read_items(const std::function<Status(StoredItem&&)>& each) const;
   // The item of `id`.
   Status read_item(int64_t id, StoredItem* item) const;
