@@ -120,7 +120,7 @@ TEST_CASE("limits: head checkpoint bytes, kMaxHeadCheckpointBytes (64 MiB)") {
   CHECK(past.status().message().find("67108865 bytes, the limit is 67108864") != std::string::npos);
 }
 
-TEST_CASE("limits: pairs CSV bytes, pairs, negatives per line and field length") {
+TEST_CASE("limits: pairs CSV bytes, pairs, negatives per line, paths and field length") {
   const auto parse = [](const std::string& text) { return parse_pairs_csv(text.data(), text.size(), "p.csv"); };
   const auto why = [&](const std::string& text) {
     auto r = parse(text);
@@ -146,6 +146,13 @@ TEST_CASE("limits: pairs CSV bytes, pairs, negatives per line and field length")
   REQUIRE(line.ok());
   CHECK(line->front().paths.size() == 2 + kMaxPairsCsvNegatives);
   CHECK(why(negatives + ",more") == "failed to read pairs 'p.csv': line 1: 1001 negatives, the limit is 1000");
+
+  std::string paths;  // 1,000,000 paths on 1,000 lines of 1,000
+  std::string wide = "a";
+  for (size_t i = 1; i < 1000; ++i) wide += ",p";
+  for (size_t i = 0; i < kMaxPairsCsvPaths / 1000; ++i) paths += wide + "\n";
+  REQUIRE(parse(paths).ok());
+  CHECK(why(paths + "a,b\n") == "failed to read pairs 'p.csv': line 1001: more than 1000000 paths in the file");
 
   const std::string field(kMaxPairsCsvFieldBytes, 'f');
   CHECK(parse(field + ",b").ok());

@@ -120,7 +120,7 @@ Status read_pairs_csv(const std::string& csv_path, AdaptInputs* inputs) {
     };
     std::vector<uint32_t> items;
     for (const std::string& path : line.paths) {
-      auto item = inputs->add_file(path, 0);
+      auto item = inputs->add_file(resolve_pairs_csv_path(csv_path, path), 0);
       if (!item.ok()) return fail(item.status().message());
       items.push_back(*item);
     }

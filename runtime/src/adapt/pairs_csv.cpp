@@ -21,13 +21,10 @@ void trim(const char** begin, const char** end) {
   while (*end > *begin && is_blank((*end)[-1])) --*end;
 }
 
-std::string folder_of(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? "" : path.substr(0, slash + 1);
-}
 
-// One non-blank, non-comment line [begin, end) into `out`; the error's text on failure.
-bool parse_line(const char* begin, const char* end, const std::string& folder, PairsCsvLine* out, std::string* why) {
+// One non-blank, non-comment line [begin, end) into `out`, given `paths` read so far in
+// the file; the error's text on failure.
+bool parse_line(const char* begin, const char* end, size_t paths, PairsCsvLine* out, std::string* why) {
   size_t fields = 1;
   for (const char* p = begin; p < end; ++p) fields += *p == ',';
   if (fields < 2) {
@@ -36,6 +33,10 @@ bool parse_line(const char* begin, const char* end, const std::string& folder, P
   }
   if (fields - 2 > kMaxPairsCsvNegatives) {
     *why = format("%zu negatives, the limit is %zu", fields - 2, kMaxPairsCsvNegatives);
+    return false;
+  }
+  if (paths + fields > kMaxPairsCsvPaths) {
+    *why = format("more than %zu paths in the file", kMaxPairsCsvPaths);
     return false;
   }
   out->paths.reserve(fields);
@@ -51,8 +52,7 @@ bool parse_line(const char* begin, const char* end, const std::string& folder, P
     else if (std::memchr(first, '\0', length) != nullptr) *why = "a NUL byte in a field";
     else if (length > kMaxPairsCsvFieldBytes) *why = format("a field of %zu bytes, the limit is %zu", length, kMaxPairsCsvFieldBytes);
     if (!why->empty()) return false;
-    std::string path(first, length);
-    out->paths.push_back(path[0] == '/' ? std::move(path) : folder + path);
+    out->paths.emplace_back(first, length);
     field = stop + 1;
   }
   if (out->paths[0] == out->paths[1]) {
@@ -66,10 +66,9 @@ bool parse_line(const char* begin, const char* end, const std::string& folder, P
 
 Result<std::vector<PairsCsvLine>> parse_pairs_csv(const char* text, size_t size, const std::string& csv_path) {
   if (size > kMaxPairsCsvBytes) return csv_error(csv_path, 0, format("%zu bytes, the limit is %zu", size, kMaxPairsCsvBytes));
-  const std::string folder = folder_of(csv_path);
   std::vector<PairsCsvLine> lines;
   const char* const end = text + size;
-  size_t number = 0;
+  size_t number = 0, paths = 0;
   for (const char* begin = text; begin < end;) {
     const char* newline = static_cast<const char*>(std::memchr(begin, '\n', static_cast<size_t>(end - begin)));
     const char* stop = newline != nullptr ? newline : end;
@@ -85,11 +84,18 @@ Result<std::vector<PairsCsvLine>> parse_pairs_csv(const char* text, size_t size,
     PairsCsvLine line;
     line.line = number;
     std::string why;
-    if (!parse_line(first, last, folder, &line, &why)) return csv_error(csv_path, number, why);
+    if (!parse_line(first, last, paths, &line, &why)) return csv_error(csv_path, number, why);
+    paths += line.paths.size();
     lines.push_back(std::move(line));
   }
   if (lines.empty()) return csv_error(csv_path, 0, "no pairs");
   return lines;
+}
+
+std::string resolve_pairs_csv_path(const std::string& csv_path, const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  const size_t slash = csv_path.find_last_of('/');
+  return slash == std::string::npos ? path : csv_path.substr(0, slash + 1) + path;
 }
 
 Result<std::vector<PairsCsvLine>> read_pairs_csv_file(const std::string& csv_path) {
