@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
       break;
     }
     printf("%s", argv[i]);
-    for (uint32_t d = 0; d < dim; ++d) printf(" %.6f", embedding[d]);
+    for (uint32_t d = 0; d < dim; ++d) printf(" %.9g", embedding[d]);  /* 9 digits: exact for a float */
     printf("\n");
   }
   free(embedding);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -188,7 +189,8 @@ void write_space(JsonWriter& j, const SpaceStats& s) {
   j.key("effective_rank").value(s.effective_rank).end_object();
 }
 
-void print_json(const Settings& s, const AdaptResult& r, uint64_t version, double seconds, double cache_seconds) {
+// The --json report: one object, the same from the CLI and from adapt_report().
+std::string report_json(const Settings& s, const AdaptResult& r, uint64_t version, double seconds, double cache_seconds) {
   JsonWriter j;
   j.begin_object();
   j.key("accepted").value(r.accepted).key("reason").value(r.reason);
@@ -214,7 +216,7 @@ void print_json(const Settings& s, const AdaptResult& r, uint64_t version, doubl
   j.end_array();
   j.key("head").value(r.accepted ? s.out : "").key("version").value(version);
   j.end_object();
-  std::printf("%s\n", j.str().c_str());
+  return j.str();
 }
 
 void print_text(const Settings& s, const AdaptResult& r, uint64_t version, double seconds) {
@@ -286,48 +288,31 @@ uint64_t cache_bytes(const AdaptSet& set, const ProjectionHead& head) {
   return floats * sizeof(float) + 64 * 1024;  // headers and options.json
 }
 
-}  // namespace
+// What one run produced, for the report.
+struct AdaptRun {
+  AdaptResult result;
+  uint64_t version = 0;
+  double seconds = 0, cache_seconds = 0;
+};
 
-int run_adapt(int argc, char** argv) {
-  std::vector<char*> argv2 = expand_short_options(argc, argv);
-  Args args;
-  std::string error;
-  if (!parse_args(argc, argv2.data(), {"json"},
-                  {"pairs", "groups", "unlabeled", "out", "head", "epochs", "loss", "lr", "seed", "views", "limit", "threads",
-                   "save-cache", "temperature", "pull"},
-                  &args, &error)) {
-    return usage_error("adapt", error);
-  }
-  if (args.help) {
-    std::printf("%s", kHelp);
-    return kExitOk;
-  }
-  Settings s;
-  if (auto problem = parse_settings(args, &s)) return usage_error("adapt", *problem);
-
+// Everything `edgeclr adapt` does once its arguments are parsed: open, check where the
+// results go (before the long work, not after it), encode, train, save.
+Result<AdaptRun> run_settings(const Settings& s) {
   const auto start = Clock::now();
   auto model = Model::open_file(s.model);
-  if (!model.ok()) return fail(model.status().message());
+  if (!model.ok()) return model.status();
   auto encoder = Encoder::create(*model.value(), EncoderOptions{s.threads, 1});
-  if (!encoder.ok()) return fail(encoder.status().message());
+  if (!encoder.ok()) return encoder.status();
 
-  // Where the results go is checked before the long work (encoding, training), not after it.
   const ProjectionHead shipped = ProjectionHead::from_schema(model.value()->head(), model.value()->feature_dim());
-  const Status writable = check_head_checkpoint_path(s.out, shipped);
-  if (!writable.ok()) return fail(writable.message());
-  if (!s.save_cache.empty()) {
-    const Status folder = make_cache_folder(s.save_cache);
-    if (!folder.ok()) return fail(folder.message());
-  }
+  EDGECLR_RETURN_IF_ERROR(check_head_checkpoint_path(s.out, shipped));
+  if (!s.save_cache.empty()) EDGECLR_RETURN_IF_ERROR(make_cache_folder(s.save_cache));
 
   AdaptInputs inputs(encoder.value().get(), s.kind, s.inputs);
-  const Status read = read_data(s, model.value()->input_spec().channels(), &inputs);
-  if (!read.ok()) return fail(read.message());
-  if (!s.save_cache.empty()) {
-    const Status room = check_output_folder(s.save_cache, cache_bytes(inputs.set(), shipped));
-    if (!room.ok()) return fail(room.message());
-  }
-  const double cache_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  EDGECLR_RETURN_IF_ERROR(read_data(s, model.value()->input_spec().channels(), &inputs));
+  if (!s.save_cache.empty()) EDGECLR_RETURN_IF_ERROR(check_output_folder(s.save_cache, cache_bytes(inputs.set(), shipped)));
+  AdaptRun run;
+  run.cache_seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
   auto outcome = run_adaptation(*model.value(), inputs.set(), s.head_in, s.out, s.train,
                                 [](const EpochReport& e, uint32_t max_epochs) {
@@ -335,25 +320,66 @@ int run_adapt(int argc, char** argv) {
                                                 format("loss %.3f, validation %.3f (acc %.2f), rank %.1f", e.train_loss,
                                                        e.validation.loss, e.validation.accuracy, e.space.effective_rank));
                                 });
-  if (!outcome.ok()) return fail(outcome.status().message());
+  if (!outcome.ok()) return outcome.status();
   if (isatty(STDERR_FILENO) && outcome->result.epochs_run < s.train.epochs) std::fprintf(stderr, "\n");
-  const AdaptResult& result = outcome->result;
-  const uint64_t version = outcome->version;
+  run.result = std::move(outcome->result);
+  run.version = outcome->version;
   if (!s.save_cache.empty()) {
-    auto start_head = s.head_in ? load_head_checkpoint(*s.head_in, *model.value(), nullptr)
-                                : Result<ProjectionHead>(ProjectionHead::from_schema(model.value()->head(),
-                                                                                     model.value()->feature_dim()));
-    if (!start_head.ok()) return fail(start_head.status().message());
-    const Status saved = save_cache(s, inputs.set(), result, *start_head);
-    if (!saved.ok()) return fail(saved.message());
+    auto start_head = s.head_in ? load_head_checkpoint(*s.head_in, *model.value(), nullptr) : Result<ProjectionHead>(shipped);
+    if (!start_head.ok()) return start_head.status();
+    EDGECLR_RETURN_IF_ERROR(save_cache(s, inputs.set(), run.result, *start_head));
   }
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return run;
+}
+
+const std::set<std::string> kValuedOptions = {"pairs", "groups", "unlabeled", "out",   "head",       "epochs",
+                                              "loss",  "lr",     "seed",      "views", "limit",      "threads",
+                                              "save-cache", "temperature", "pull"};
+
+// Parses `edgeclr adapt`'s arguments (after the command name); the usage problem on failure.
+std::optional<std::string> parse_command(int argc, char** argv, Args* args, Settings* s) {
+  std::vector<char*> argv2 = expand_short_options(argc, argv);
+  std::string error;
+  if (!parse_args(argc, argv2.data(), {"json"}, kValuedOptions, args, &error)) return error;
+  if (args->help) return std::nullopt;
+  return parse_settings(*args, s);
+}
+
+}  // namespace
+
+int run_adapt(int argc, char** argv) {
+  Args args;
+  Settings s;
+  if (auto problem = parse_command(argc, argv, &args, &s)) return usage_error("adapt", *problem);
+  if (args.help) {
+    std::printf("%s", kHelp);
+    return kExitOk;
+  }
+  auto run = run_settings(s);
+  if (!run.ok()) return fail(run.status().message());
   if (s.json) {
-    print_json(s, result, version, seconds, cache_seconds);
+    std::printf("%s\n", report_json(s, run->result, run->version, run->seconds, run->cache_seconds).c_str());
   } else {
-    print_text(s, result, version, seconds);
+    print_text(s, run->result, run->version, run->seconds);
   }
   return kExitOk;
+}
+
+Result<std::string> adapt_report(const std::vector<std::string>& args) {
+  std::vector<std::string> owned = args;  // parse_args takes char*
+  std::vector<char*> argv;
+  for (std::string& a : owned) argv.push_back(&a[0]);
+  argv.push_back(nullptr);
+  Args parsed;
+  Settings s;
+  if (auto problem = parse_command(static_cast<int>(owned.size()), argv.data(), &parsed, &s)) {
+    return error(StatusCode::kInvalidArgument, "adapt: " + *problem);
+  }
+  if (parsed.help) return error(StatusCode::kInvalidArgument, "adapt: --help is for the command line");
+  auto run = run_settings(s);
+  if (!run.ok()) return run.status();
+  return report_json(s, run->result, run->version, run->seconds, run->cache_seconds);
 }
 
 }  // namespace edgeclr::cli
