@@ -18,7 +18,7 @@ JOBS       ?= $(shell nproc)
 WERROR     ?= $(if $(CI),ON,OFF)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-sanitize build-tsan test test-fast test-sanitize test-tsan demo clean photo-model fuzz test-fuzz
+.PHONY: all deps build build-sanitize build-tsan test test-fast test-sanitize test-tsan demo bulk-demo clean photo-model fuzz test-fuzz
 .PHONY: build-pi64 build-pi32 test-pi64 test-pi32 build-trixie test-trixie build-pi64-trixie test-pi64-trixie
 
 all: build
@@ -130,6 +130,11 @@ test: test-fast test-sanitize test-tsan test-fuzz test-trixie
 
 demo: build photo-model
 	@scripts/demo $(BUILD)
+
+# The catalogue path on real photos (docs/python.md): bulk embedding by worker processes,
+# a FAISS index, queries through the C API, agreement with an edgeclr gallery.
+bulk-demo: build photo-model
+	PYTHONPATH=$(BUILD)/python /usr/bin/python3 examples/python/bulk_demo.py --out $(BUILD)/bulk
 
 # The trixie root is a mount point while scripts/trixie-root runs (and after a run killed
 # before its cleanup): never delete through a mount into the host's /dev or this checkout.

@@ -165,6 +165,31 @@ TEST_CASE("a file that is not ONNX, a missing file and an old opset are refused"
         std::string::npos);
 }
 
+TEST_CASE("zero or negative strides, dilations, kernel sizes, groups and block sizes are refused before shape inference") {
+  // ONNX 1.12's shape inference divides by them unchecked (SIGFPE; found by fuzzing).
+  for (const char* attribute : {"strides", "dilations", "kernel_shape", "group"}) {
+    CAPTURE(attribute);
+    TempDir dir;
+    OnnxGraph g;
+    g.weight("w", {4, 3, 3, 3}, 0.1f);
+    auto* conv = g.node("Conv", {"image", "w"}, "c");
+    auto* a = conv->add_attribute();
+    a->set_name(attribute);
+    if (std::string(attribute) == "group") {
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(0);
+    } else {
+      a->set_type(onnx::AttributeProto::INTS);
+      a->add_ints(2);
+      a->add_ints(std::string(attribute) == "dilations" ? -1 : 0);
+    }
+    auto refused = convert::convert_onnx_fp32(g.write(dir, "c"), {});
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().message().find(std::string("node 0 'c_node' (Conv): attribute ") + attribute +
+                                          " must be positive") != std::string::npos);
+  }
+}
+
 TEST_CASE("BatchNormalization after a Conv is folded into it, elsewhere it becomes multiply+add") {
   // image (constant pixel value v per channel) -> 1x1 Conv (w, b) -> BN -> GAP -> Flatten:
   // every output is gamma * (sum_i w[o,i] v_i + b[o] - mean) / sqrt(var + eps) + beta,

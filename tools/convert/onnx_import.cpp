@@ -193,6 +193,29 @@ void replace_folded(onnx::ModelProto* model, const std::map<std::string, Constan
   g->mutable_node()->Swap(&kept);
 }
 
+// ONNX 1.12's shape inference divides by some attributes without checking them (a Conv
+// with strides [2, 0] stops the process with SIGFPE inside libonnx; found by fuzzing). So
+// the attributes it divides by are checked first, in every node of the graph and of its
+// subgraphs: positive, as the operator specifications require.
+Status check_divisors(const onnx::GraphProto& graph, const std::string& path) {
+  static const std::set<std::string> kPositive = {"strides", "dilations", "kernel_shape", "group", "blocksize"};
+  for (int n = 0; n < graph.node_size(); ++n) {
+    const onnx::NodeProto& node = graph.node(n);
+    for (const onnx::AttributeProto& a : node.attribute()) {
+      const bool listed = kPositive.count(a.name()) != 0;
+      const bool bad = listed && ((a.type() == onnx::AttributeProto::INT && a.i() <= 0) ||
+                                  std::any_of(a.ints().begin(), a.ints().end(), [](int64_t v) { return v <= 0; }));
+      if (bad) {
+        return fail(path, format("node %d '%s' (%s): attribute %s must be positive", n, node.name().c_str(),
+                                 node.op_type().c_str(), a.name().c_str()));
+      }
+      if (a.has_g()) EDGECLR_RETURN_IF_ERROR(check_divisors(a.g(), path));
+      for (const onnx::GraphProto& sub : a.graphs()) EDGECLR_RETURN_IF_ERROR(check_divisors(sub, path));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Constant> read_tensor_file(const std::string& path) {
@@ -230,6 +253,7 @@ Result<Graph> import_onnx(const std::string& path, const InputBinding& binding,
     return fail(path, format("opset %lld, supported: %lld to %lld", static_cast<long long>(graph.opset),
                              static_cast<long long>(kMinOpset), static_cast<long long>(max_opset())));
   }
+  EDGECLR_RETURN_IF_ERROR(check_divisors(model.graph(), path));
   try {
     onnx::shape_inference::InferShapes(model);
   } catch (const std::exception& e) {

@@ -315,8 +315,11 @@ Result<Image> decode_with_stb(const uint8_t* data, size_t size, const std::strin
   EDGECLR_RETURN_IF_ERROR(check_header(data, size, name, kind, &header));
 
   // Gray files decode straight to 1 channel; colour ones to RGB, then to gray with our
-  // luma weights when asked (stb_image's own weights differ).
-  const int stb_channels = (channels == 3 || header.components >= 3) ? 3 : 1;
+  // luma weights when asked (stb_image's own weights differ). PGM/PPM files decode in
+  // their own channels: stb_image 2.27 converts the channels of a 16-bit one as if it
+  // were 8-bit, reading past its buffer (found by fuzzing), so gray is widened here.
+  const bool pnm = kind == FileKind::kPgm || kind == FileKind::kPpm;
+  const int stb_channels = pnm ? header.components : (channels == 3 || header.components >= 3) ? 3 : 1;
   int width = 0, height = 0;
   StbPixels decoded(stb_decode(kind, data, size, stb_channels, &width, &height));
   if (!decoded) {
@@ -332,7 +335,13 @@ Result<Image> decode_with_stb(const uint8_t* data, size_t size, const std::strin
   }
   const size_t pixel_count = size_t(width) * size_t(height);
   if (stb_channels == 3 && channels == 1) rgb_to_gray_in_place(decoded.get(), pixel_count);
-  std::vector<uint8_t> pixels(decoded.get(), decoded.get() + pixel_count * channels);
+  std::vector<uint8_t> pixels;
+  if (stb_channels == 1 && channels == 3) {
+    pixels.resize(pixel_count * 3);
+    for (size_t i = 0; i < pixel_count; ++i) pixels[3 * i] = pixels[3 * i + 1] = pixels[3 * i + 2] = decoded.get()[i];
+  } else {
+    pixels.assign(decoded.get(), decoded.get() + pixel_count * channels);
+  }
   decoded.reset();
   return upright_image(std::move(pixels), static_cast<uint32_t>(width), static_cast<uint32_t>(height), channels,
                        kOrientationUpright);
