@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> values;
   std::vector<uint32_t> dims;
   if (edgeclr::dataset::read_idx(file.path(), &values, &dims).ok()) {
-    uint64_t count = 1;
+    unsigned __int128 count = 1;  // three 32-bit dimensions cannot overflow 128 bits
     for (uint32_t d : dims) count *= d;
     if (count != values.size()) __builtin_trap();  // the contract the image set relies on
   }
