@@ -134,7 +134,8 @@ demo: build photo-model
 # The catalogue path on real photos (docs/python.md): bulk embedding by worker processes,
 # a FAISS index, queries through the C API, agreement with an edgeclr gallery.
 bulk-demo: build photo-model
-	PYTHONPATH=$(BUILD)/python /usr/bin/python3 examples/python/bulk_demo.py --out $(BUILD)/bulk
+	PYTHONPATH=$(BUILD)/python /usr/bin/python3 examples/python/bulk_demo.py --out $(BUILD)/bulk \
+	  --model $(BUILD)/photo/photo-int8.eclr --images $(BUILD)/photos/corpus --device-embed $(BUILD)/examples/c/embed
 
 # The trixie root is a mount point while scripts/trixie-root runs (and after a run killed
 # before its cleanup): never delete through a mount into the host's /dev or this checkout.

@@ -15,6 +15,7 @@
 #include <cctype>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,17 @@ T take(Result<T> result) {
   return std::move(result).value();
 }
 
+// A path argument: str, bytes or os.PathLike, as the file system's bytes (os.fsencode),
+// so that pathlib.Path works and non-UTF-8 names reach the file.
+std::string path_arg(const py::handle& path) {
+  return py::bytes(py::module_::import("os").attr("fsencode")(path)).cast<std::string>();
+}
+
+std::optional<std::string> optional_path(const py::object& path) {
+  if (path.is_none()) return std::nullopt;
+  return path_arg(path);
+}
+
 std::string hex64(uint64_t v) {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(v));
@@ -79,7 +91,8 @@ struct PyModel {
   std::unique_ptr<Model> model;
 };
 
-std::shared_ptr<PyModel> open_model(const std::string& path) {
+std::shared_ptr<PyModel> open_model(const py::object& path_object) {
+  const std::string path = path_arg(path_object);
   auto model = take(Model::open_file(path));
   return std::make_shared<PyModel>(PyModel{path, std::move(model)});
 }
@@ -138,7 +151,7 @@ Images read_images(const py::object& images) {
     return in;
   }
   if (py::isinstance<py::str>(images)) throw py::type_error("edgeclr: give a list of paths, not one string");
-  for (const py::handle item : images) in.files.push_back(py::str(py::module_::import("os").attr("fspath")(item)));
+  for (const py::handle item : images) in.files.push_back(path_arg(item));
   in.count = static_cast<uint32_t>(in.files.size());
   return in;
 }
@@ -167,22 +180,30 @@ Status encode_into(Encoder& encoder, const Images& in, bool features, float* out
   return Status::Ok();
 }
 
+// An encoder is used by one thread at a time (encoder.h); Python threads run it with the
+// GIL released, so each Python object serialises its own calls with `busy`.
 struct PyEncoder {
   std::shared_ptr<PyModel> model;    // declared first: destroyed after the encoder that refers to it
   std::unique_ptr<Encoder> encoder;
+  std::mutex busy;
 };
 
 // As open_encoder (cli_encoder.h) does, on the shared model: the head checked first.
 std::shared_ptr<PyEncoder> make_encoder(std::shared_ptr<PyModel> model, uint32_t threads, uint32_t batch,
-                                        const std::optional<std::string>& head) {
+                                        const py::object& head_path) {
+  if (!model) throw py::type_error("edgeclr.Encoder: model is None");
+  const std::optional<std::string> head = optional_path(head_path);
   std::optional<ProjectionHead> adapted;
   if (head) adapted = take(load_head_checkpoint(*head, *model->model, nullptr));
   auto encoder = take(Encoder::create(*model->model, EncoderOptions{threads, batch}));
   if (adapted) check(encoder->set_head(std::move(*adapted)));
-  return std::make_shared<PyEncoder>(PyEncoder{std::move(model), std::move(encoder)});
+  auto py_encoder = std::make_shared<PyEncoder>();
+  py_encoder->model = std::move(model);
+  py_encoder->encoder = std::move(encoder);
+  return py_encoder;
 }
 
-py::array_t<float> encode_with(Encoder& encoder, const py::object& images, bool features) {
+py::array_t<float> encode_with(Encoder& encoder, std::mutex& busy, const py::object& images, bool features) {
   const Images in = read_images(images);
   const size_t dim = features ? encoder.feature_dim() : encoder.embedding_dim();
   py::array_t<float> out({static_cast<py::ssize_t>(in.count), static_cast<py::ssize_t>(dim)});
@@ -190,32 +211,39 @@ py::array_t<float> encode_with(Encoder& encoder, const py::object& images, bool 
   Status status;
   {
     py::gil_scoped_release unlocked;
+    std::lock_guard<std::mutex> one_at_a_time(busy);
     status = encode_into(encoder, in, features, data);
   }
   check(status);
   return out;
 }
 
+// A gallery with the encoder of its model and head (cli_gallery.h); `busy` as PyEncoder's.
 struct PyGallery {
   cli::OpenedGallery opened;
+  std::mutex busy;
 };
 
-std::shared_ptr<PyGallery> gallery_open(const std::string& path, const std::string& model_override, uint32_t threads) {
-  return std::make_shared<PyGallery>(PyGallery{take(cli::open_gallery(path, model_override, threads))});
+std::shared_ptr<PyGallery> gallery_open(const py::object& path, const py::object& model_override, uint32_t threads) {
+  const std::string model = model_override.is_none() ? std::string() : path_arg(model_override);
+  auto gallery = std::make_shared<PyGallery>();
+  gallery->opened = take(cli::open_gallery(path_arg(path), model, threads));
+  return gallery;
 }
 
-std::shared_ptr<PyGallery> gallery_create(const std::string& path, const std::string& model_path,
-                                          const std::optional<std::string>& head, uint32_t threads) {
+std::shared_ptr<PyGallery> gallery_create(const py::object& path, const py::object& model_path,
+                                          const py::object& head, uint32_t threads) {
+  const std::string model_file = path_arg(model_path);
   {
-    auto model = take(Model::open_file(model_path));
-    auto gallery_head = take(cli::gallery_head(*model, head));
-    take(Gallery::create(path, *model, std::move(gallery_head), cli::absolute_path(model_path)));
+    auto model = take(Model::open_file(model_file));
+    auto gallery_head = take(cli::gallery_head(*model, optional_path(head)));
+    take(Gallery::create(path_arg(path), *model, std::move(gallery_head), cli::absolute_path(model_file)));
   }
-  return gallery_open(path, "", threads);
+  return gallery_open(path, py::none(), threads);
 }
 
 // Queries (dim,) or (Q, dim) float32 -> a list of (key, score) per query.
-std::vector<std::vector<std::pair<std::string, float>>> search(const PyGallery& self, const py::array& queries_in,
+std::vector<std::vector<std::pair<std::string, float>>> search(PyGallery& self, const py::array& queries_in,
                                                                 size_t k, const std::string& prefix) {
   const auto queries = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(queries_in);
   const Gallery& gallery = *self.opened.gallery;
@@ -228,6 +256,7 @@ std::vector<std::vector<std::pair<std::string, float>>> search(const PyGallery& 
   Status status;
   {
     py::gil_scoped_release unlocked;
+    std::lock_guard<std::mutex> one_at_a_time(self.busy);
     std::vector<GalleryMatch> matches;
     for (size_t q = 0; q < count && status.ok(); ++q) {
       status = gallery.search(queries.data() + q * dim, k, prefix, &matches);
@@ -238,11 +267,14 @@ std::vector<std::vector<std::pair<std::string, float>>> search(const PyGallery& 
   return results;
 }
 
-py::dict add_files(PyGallery& self, const std::vector<std::string>& files) {
+py::dict add_files(PyGallery& self, const py::iterable& file_objects) {
+  std::vector<std::string> files;
+  for (const py::handle f : file_objects) files.push_back(path_arg(f));
   cli::AddReport report;
   Status status;
   {
     py::gil_scoped_release unlocked;
+    std::lock_guard<std::mutex> one_at_a_time(self.busy);
     status = cli::add_files(self.opened, files, &report);
   }
   check(status);
@@ -262,13 +294,15 @@ void add_features(PyGallery& self, const std::vector<std::string>& keys, const p
   Status status;
   {
     py::gil_scoped_release unlocked;
+    std::lock_guard<std::mutex> one_at_a_time(self.busy);
     status = self.opened.gallery->add_features(keys, features.data());
   }
   check(status);
 }
 
 // (embeddings (N, dim) as stored, keys), in row order: what `edgeclr gallery export` writes.
-std::pair<py::array_t<float>, std::vector<std::string>> gallery_export(const PyGallery& self) {
+std::pair<py::array_t<float>, std::vector<std::string>> gallery_export(PyGallery& self) {
+  std::lock_guard<std::mutex> one_at_a_time(self.busy);  // short: the GIL stays held
   const Gallery& gallery = *self.opened.gallery;
   const std::vector<std::string> keys = gallery.keys();
   const size_t dim = gallery.embedding_dim();
@@ -282,16 +316,18 @@ std::pair<py::array_t<float>, std::vector<std::string>> gallery_export(const PyG
   return {out, keys};
 }
 
-void reproject(PyGallery& self, const std::string& head_path) {
-  auto head = take(cli::gallery_head(*self.opened.encoder.model, head_path));
+void reproject(PyGallery& self, const py::object& head_path) {
+  auto head = take(cli::gallery_head(*self.opened.encoder.model, path_arg(head_path)));
+  ProjectionHead encoder_head = head.head;  // the gallery's encoder follows it too
   Status status;
   {
     py::gil_scoped_release unlocked;
+    std::lock_guard<std::mutex> one_at_a_time(self.busy);
     status = self.opened.gallery->reproject(std::move(head));
+    // Same model, same feature width: set_head cannot fail once reproject has accepted the head.
+    if (status.ok()) status = self.opened.encoder.encoder->set_head(std::move(encoder_head));
   }
   check(status);
-  // The gallery's encoder follows the new head too (as `edgeclr search` would on reopening).
-  self.opened = take(cli::open_gallery(self.opened.gallery->path(), "", self.opened.encoder.encoder->threads()));
 }
 
 py::object adapt(const std::vector<std::string>& args) {
@@ -330,10 +366,10 @@ PYBIND11_MODULE(_edgeclr, m) {
       });
 
   py::class_<PyEncoder, std::shared_ptr<PyEncoder>>(m, "Encoder")
-      .def(py::init(&make_encoder), py::arg("model"), py::arg("threads") = 1, py::arg("batch") = 1,
-           py::arg("head") = std::nullopt)
+      .def(py::init(&make_encoder), py::arg("model").none(false), py::arg("threads") = 1, py::arg("batch") = 1,
+           py::arg("head") = py::none())
       .def("encode", [](PyEncoder& s, const py::object& images, bool features) {
-             return encode_with(*s.encoder, images, features);
+             return encode_with(*s.encoder, s.busy, images, features);
            }, py::arg("images"), py::arg("features") = false)
       .def_property_readonly("model", [](const PyEncoder& s) { return s.model; })
       .def_property_readonly("feature_dim", [](const PyEncoder& s) { return s.encoder->feature_dim(); })
@@ -342,14 +378,15 @@ PYBIND11_MODULE(_edgeclr, m) {
       .def_property_readonly("batch", [](const PyEncoder& s) { return s.encoder->batch(); });
 
   py::class_<PyGallery, std::shared_ptr<PyGallery>>(m, "Gallery")
-      .def_static("create", &gallery_create, py::arg("path"), py::arg("model"), py::arg("head") = std::nullopt,
+      .def_static("create", &gallery_create, py::arg("path"), py::arg("model"), py::arg("head") = py::none(),
                   py::arg("threads") = 1)
-      .def_static("open", &gallery_open, py::arg("path"), py::arg("model") = "", py::arg("threads") = 1)
+      .def_static("open", &gallery_open, py::arg("path"), py::arg("model") = py::none(), py::arg("threads") = 1)
       .def("add", &add_files, py::arg("files"))
       .def("add_features", &add_features, py::arg("keys"), py::arg("features"))
       .def("search", &search, py::arg("queries"), py::arg("k") = 10, py::arg("prefix") = "")
-      .def("embed", [](PyGallery& s, const py::object& images) { return encode_with(*s.opened.encoder.encoder, images, false); },
-           py::arg("images"))
+      .def("embed", [](PyGallery& s, const py::object& images) {
+             return encode_with(*s.opened.encoder.encoder, s.busy, images, false);
+           }, py::arg("images"))
       .def("reproject", &reproject, py::arg("head"))
       .def("export", &gallery_export)
       .def("keys", [](const PyGallery& s) { return s.opened.gallery->keys(); })

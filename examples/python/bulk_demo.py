@@ -4,8 +4,10 @@
   1. server: a folder of photos embedded by worker processes (bulk_embed.py), sharded;
   2. server: a FAISS index built from the shards (exact inner product: the embeddings are
      unit length, so the scores are cosines);
-  3. device: query photos embedded through the C API (examples/c/embed), compared with
-     the server's embeddings of the same files, bit for bit;
+  3. device: query photos (edited copies of some of the photos: cropped, brightened,
+     re-encoded, made here with Pillow unless --queries names a folder) embedded through
+     the C API (examples/c/embed), compared with the server's embeddings of the same
+     files, bit for bit;
   4. FAISS's top-k for each query compared with an edgeclr gallery of the same photos.
 
 usage: bulk_demo.py [--model M] [--images DIR] [--queries DIR] [--device-embed BIN]
@@ -26,14 +28,29 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import bulk_embed  # noqa: E402
 
 
-def device_embeddings(binary, model, files):
-    """Embeddings printed by the C example (key, then %.9g floats: exact for float32)."""
+def device_embeddings(binary, model, files, dim):
+    """Embeddings printed by the C example (path, then `dim` %.9g floats: exact for float32)."""
     out = subprocess.run([binary, model, *files], capture_output=True, text=True, check=True).stdout
     rows = {}
     for line in out.splitlines():
-        path, *values = line.split(" ")
-        rows[path] = np.array([float(v) for v in values], np.float32)
+        fields = line.rsplit(" ", dim)  # the path may hold spaces; the last `dim` fields are numbers
+        rows[fields[0]] = np.array([float(v) for v in fields[1:]], np.float32)
     return np.stack([rows[f] for f in files])
+
+
+def make_queries(photos, out, count):
+    """Edited copies of the first `count` photos: the middle 80%, 20% brighter, JPEG q85."""
+    from PIL import Image, ImageEnhance
+    os.makedirs(out, exist_ok=True)
+    queries = []
+    for path in photos[:count]:
+        image = Image.open(path).convert("RGB")
+        w, h = image.size
+        image = image.crop((w // 10, h // 10, w - w // 10, h - h // 10))
+        query = os.path.join(out, pathlib.Path(path).stem + ".edit.jpg")
+        ImageEnhance.Brightness(image).enhance(1.2).save(query, "JPEG", quality=85)
+        queries.append(query)
+    return queries
 
 
 def compare(faiss_hits, gallery_hits, tie):
@@ -51,7 +68,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(build / "photo" / "photo-int8.eclr"))
     parser.add_argument("--images", default=str(build / "photos" / "corpus"))
-    parser.add_argument("--queries", default=str(build / "photo" / "neardup" / "edits"))
+    parser.add_argument("--queries", help="a folder of query images (default: edited copies of the photos)")
     parser.add_argument("--device-embed", default=str(build / "examples" / "c" / "embed"))
     parser.add_argument("--out", default=str(build / "bulk"))
     parser.add_argument("--workers", type=int, default=2)
@@ -76,9 +93,14 @@ def main():
     index.add(embeddings)
     print(f"server: FAISS {faiss.__version__} IndexFlatIP of {index.ntotal} x {index.d} from the shards")
 
-    queries = bulk_embed.list_images(args.queries, None)[:args.limit]
-    device = device_embeddings(args.device_embed, args.model, queries)
+    if args.queries:
+        queries = bulk_embed.list_images(args.queries, None)[:args.limit]
+    else:
+        queries = make_queries(files, os.path.join(args.out, "queries"), args.limit)
+    if not queries:
+        sys.exit(f"bulk_demo: no query images in {args.queries}")
     server = edgeclr.Encoder(edgeclr.Model(args.model)).encode(queries)
+    device = device_embeddings(args.device_embed, args.model, queries, server.shape[1])
     equal = sum(np.array_equal(d.view(np.uint32), s.view(np.uint32)) for d, s in zip(device, server))
     print(f"device: {len(queries)} query photos embedded through the C API; equal to the server's embeddings "
           f"bit for bit: {equal}/{len(queries)}")

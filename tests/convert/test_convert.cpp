@@ -188,6 +188,17 @@ TEST_CASE("zero or negative strides, dilations, kernel sizes, groups and block s
     CHECK(refused.status().message().find(std::string("node 0 'c_node' (Conv): attribute ") + attribute +
                                           " must be positive") != std::string::npos);
   }
+  TempDir dir;
+  OnnxGraph g;
+  auto* d2s = g.node("DepthToSpace", {"image"}, "d");
+  auto* blocksize = d2s->add_attribute();
+  blocksize->set_name("blocksize");
+  blocksize->set_type(onnx::AttributeProto::INT);
+  blocksize->set_i(0);
+  auto refused = convert::convert_onnx_fp32(g.write(dir, "d"), {});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message().find("node 0 'd_node' (DepthToSpace): attribute blocksize must be positive") !=
+        std::string::npos);
 }
 
 TEST_CASE("BatchNormalization after a Conv is folded into it, elsewhere it becomes multiply+add") {

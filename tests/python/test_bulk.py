@@ -20,19 +20,21 @@ SOURCE, DEVICE = sys.argv[1], sys.argv[2]
 PHOTO = sys.argv[3] if len(sys.argv) > 3 else ""
 
 with tempfile.TemporaryDirectory() as tmp:
-    if PHOTO:
+    queries = []
+    if PHOTO:  # queries: edited copies the demo makes with Pillow
         model = os.path.join(PHOTO, "photo", "photo-int8.eclr")
-        images, queries = os.path.join(PHOTO, "photos", "corpus"), os.path.join(PHOTO, "photo", "neardup", "edits")
+        images = os.path.join(PHOTO, "photos", "corpus")
     else:
         model = os.path.join(SOURCE, "models", "fashion", "fashion-int8.eclr")
-        images = queries = os.path.join(tmp, "images")
+        images = os.path.join(tmp, "images")
+        queries = ["--queries", images]
         os.makedirs(images)
         raw = gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read()
         for i in range(60):
             with open(os.path.join(images, f"{i:03d}.pgm"), "wb") as f:
                 f.write(b"P5\n28 28\n255\n" + raw[16 + i * 784:16 + (i + 1) * 784])
     demo = os.path.join(SOURCE, "examples", "python", "bulk_demo.py")
-    r = subprocess.run([sys.executable, demo, "--model", model, "--images", images, "--queries", queries,
+    r = subprocess.run([sys.executable, demo, "--model", model, "--images", images, *queries,
                         "--device-embed", DEVICE, "--out", os.path.join(tmp, "bulk"), "--workers", "2",
                         "--shard-size", "25", "--limit", "20", "--k", "5"], capture_output=True, text=True, timeout=900)
     print(r.stdout)

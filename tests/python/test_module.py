@@ -88,6 +88,11 @@ def test_bits(tmp, files, pixels):
     adapted = edgeclr.Encoder(edgeclr.Model(INT8), head=head)
     check(same_bits(adapted.encode(files), cli_npy(tmp, "embed", INT8, *files, "--head", head)), "--head differs")
     check(not same_bits(adapted.encode(files), edgeclr.Encoder(edgeclr.Model(INT8)).encode(files)), "the head changed nothing")
+    # Paths as pathlib.Path and bytes, as os.fsencode takes them.
+    import pathlib
+    by_path = edgeclr.Encoder(edgeclr.Model(pathlib.Path(INT8)), head=pathlib.Path(head))
+    check(same_bits(by_path.encode([pathlib.Path(files[0]), os.fsencode(files[1])]), adapted.encode(files[:2])),
+          "pathlib.Path / bytes paths")
 
 
 def test_photo(tmp):
@@ -125,6 +130,10 @@ def test_errors(tmp, files):
     raises(lambda: edgeclr.Encoder(edgeclr.Model(INT8), threads=0), edgeclr.Error, None, "invalid_argument")
     raises(lambda: edgeclr.Encoder(edgeclr.Model(FP32), head=os.path.join(tmp, "perturbed.eclh")), edgeclr.Error,
            "trained on backbone", "invalid_model")
+    raises(lambda: edgeclr.Encoder(None), TypeError)
+    g = edgeclr.Gallery.create(os.path.join(tmp, "shape.db"), INT8)
+    raises(lambda: g.search(np.zeros(5, np.float32)), ValueError, "queries must be (128,)")
+    raises(lambda: g.add_features(["a"], np.zeros((2, 256), np.float32)), ValueError, "features must be (len(keys), 256)")
     raises(lambda: edgeclr.adapt(INT8, os.path.join(tmp, "h.eclh"), groups=tmp, epoch=3), TypeError, "unknown option")
     raises(lambda: edgeclr.adapt(INT8, os.path.join(tmp, "no", "dir", "h.eclh"), groups=tmp), edgeclr.Error,
            "does not exist", "io_error")
@@ -199,6 +208,10 @@ def test_gallery(tmp, files):
     head = os.path.join(tmp, "perturbed.eclh")
     g.reproject(head)
     check(g.head_version == 2 and edgeclr.Gallery.open(path).head_version == 2, "reproject")
+    adapted = edgeclr.Encoder(edgeclr.Model(INT8), head=head).encode(files[:3])
+    check(same_bits(g.embed(files[:3]), adapted), "after reproject, the gallery's encoder does not follow the new head")
+    reopened = edgeclr.Gallery.open(path, model=INT8)
+    check(same_bits(reopened.embed(files[:3]), adapted) and len(reopened) == 9, "Gallery.open(model=...) after reproject")
     info = json.loads(cli("gallery", "info", path, "--json").stdout)
     check(info["items"] == 9 and info["head_version"] == "2", f"CLI info after the module's writes: {info}")
 

@@ -285,6 +285,23 @@ TEST_CASE("a file over the size limit is refused before it is read") {
         "failed to read image '" + path + "': file has 268435457 bytes, the limit is 268435456");
 }
 
+TEST_CASE("an uncompressed BMP whose pixels are not all there is refused before decoding") {
+  // 2752512x17 RGB claimed in 58 bytes (found by fuzzing: stb_image fills the rest with
+  // zeros, a 140 MB decode). Header: BITMAPINFOHEADER, 24 bits, BI_RGB, data at 54.
+  Bytes bmp(58, 0);
+  const auto put = [&](size_t at, uint32_t v, int n) {
+    for (int i = 0; i < n; ++i) bmp[at + i] = static_cast<uint8_t>(v >> (8 * i));
+  };
+  bmp[0] = 'B', bmp[1] = 'M';
+  put(2, 58, 4), put(10, 54, 4), put(14, 40, 4), put(18, 2752512, 4), put(22, 17, 4), put(26, 1, 2), put(28, 24, 2);
+  CHECK(decode_error(bmp, "short.bmp") == "failed to decode image 'short.bmp': truncated BMP (4 bytes of pixels, expected 140378112)");
+  // The same header for 1x1: one row of 3 bytes padded to 4, present.
+  put(18, 1, 4), put(22, 1, 4);
+  const Image one = decode_ok(bmp, "ok.bmp", 3);
+  CHECK(one.width == 1);
+  CHECK(one.height == 1);
+}
+
 TEST_CASE("too many pixels or a zero side in the header is refused before decoding") {
   // Header only, no pixel data: the refusal must come from the header check.
   const std::string big_pgm = "P5\n20000 20000\n255\n";

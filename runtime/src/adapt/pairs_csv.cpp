@@ -40,9 +40,10 @@ bool parse_line(const char* begin, const char* end, size_t paths, PairsCsvLine* 
     return false;
   }
   out->paths.reserve(fields);
-  for (const char* field = begin; field <= end;) {
+  for (const char* field = begin;;) {
     const char* stop = static_cast<const char*>(std::memchr(field, ',', static_cast<size_t>(end - field)));
-    if (stop == nullptr) stop = end;
+    const bool last_field = stop == nullptr;
+    if (last_field) stop = end;
     const char* first = field;
     const char* last = stop;
     trim(&first, &last);
@@ -53,7 +54,8 @@ bool parse_line(const char* begin, const char* end, size_t paths, PairsCsvLine* 
     else if (length > kMaxPairsCsvFieldBytes) *why = format("a field of %zu bytes, the limit is %zu", length, kMaxPairsCsvFieldBytes);
     if (!why->empty()) return false;
     out->paths.emplace_back(first, length);
-    field = stop + 1;
+    if (last_field) break;
+    field = stop + 1;  // after a comma: at most `end`
   }
   if (out->paths[0] == out->paths[1]) {
     *why = "the anchor is its own positive";
@@ -76,7 +78,7 @@ Result<std::vector<PairsCsvLine>> parse_pairs_csv(const char* text, size_t size,
     const char* first = begin;
     const char* last = stop;
     trim(&first, &last);
-    begin = stop + 1;
+    begin = newline != nullptr ? newline + 1 : end;  // never past `end`
     if (first == last || *first == '#') continue;
     if (lines.size() == kMaxPairsCsvPairs) {
       return csv_error(csv_path, number, format("more than %zu pairs", kMaxPairsCsvPairs));

@@ -108,8 +108,9 @@ Result<std::unique_ptr<Gallery>> Gallery::open(const std::string& path, const Mo
 
 Status check_gallery_capacity(const std::string& path, uint64_t items, uint64_t adding) {
   if (adding > kMaxGalleryItems || items > kMaxGalleryItems - adding) {
-    return error(StatusCode::kInvalidArgument, format("gallery '%s': %llu items, the limit is %zu", path.c_str(),
-                                                      static_cast<unsigned long long>(items + adding), kMaxGalleryItems));
+    return error(StatusCode::kInvalidArgument, format("gallery '%s': %llu items and %llu more, the limit is %zu",
+                                                      path.c_str(), static_cast<unsigned long long>(items),
+                                                      static_cast<unsigned long long>(adding), kMaxGalleryItems));
   }
   return Status::Ok();
 }

@@ -38,8 +38,8 @@ inline constexpr size_t kMaxGalleryKeyBytes = 4096;
 
 // Whether a gallery holding `items` may take `adding` more: at most kMaxGalleryItems in
 // all, checked before anything is read or allocated for them (adding, and opening a file
-// whose item count is over it). Errors: kInvalidArgument, "gallery '<path>': N items, the
-// limit is M".
+// whose item count is over it). Errors: kInvalidArgument, "gallery '<path>': N items and
+// K more, the limit is M".
 Status check_gallery_capacity(const std::string& path, uint64_t items, uint64_t adding);
 
 // The head a gallery follows: its weights and the version that identifies it (a head

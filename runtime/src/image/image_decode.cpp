@@ -164,6 +164,32 @@ Status decode_failure(const std::string& name, StatusCode code, const std::strin
   return error(code, format("failed to decode image '%s': %s", name.c_str(), why.c_str()));
 }
 
+uint32_t read_le(const uint8_t* p, int bytes) {
+  uint32_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// The pixel bytes an uncompressed BMP needs after its data offset (rows padded to 4
+// bytes) and the bytes the file has there; both 0 for compressed (RLE) or unusual ones,
+// which stb_image reads as they come. stb_image 2.27 fills a BMP that ends early with
+// zeros, so a 58-byte file could claim 47 megapixels and cost a full decode (a slow unit
+// of fuzzing); like PGM/PPM, the data must be there.
+void bmp_pixel_bytes(const uint8_t* data, size_t size, uint64_t width, uint64_t height, uint64_t* needed,
+                     uint64_t* present) {
+  *needed = *present = 0;
+  if (size < 30) return;
+  const uint32_t offset = read_le(data + 10, 4), info_size = read_le(data + 14, 4);
+  const bool core = info_size == 12;  // OS/2 BITMAPCOREHEADER: 16-bit fields, no compression
+  if (!core && size < 34) return;
+  const uint32_t bits = read_le(data + (core ? 24 : 28), 2);
+  const uint32_t compression = core ? 0 : read_le(data + 30, 4);
+  if ((compression != 0 && compression != 3) || bits == 0 || bits > 32) return;  // 3: BI_BITFIELDS
+  const uint64_t row_bytes = (width * bits + 31) / 32 * 4;
+  *needed = row_bytes * height;
+  *present = offset < size ? size - offset : 0;
+}
+
 struct HeaderInfo {
   int width = 0, height = 0;
   int components = 0;  // channels the file stores, 1..4, alpha included
@@ -200,13 +226,16 @@ Status check_header(const uint8_t* data, size_t size, const std::string& name, F
   }
   if (width <= 0 || height <= 0) return invalid(format("%dx%d pixels, expected at least 1x1", width, height));
   EDGECLR_RETURN_IF_ERROR(check_size(uint64_t(width), uint64_t(height)));
+  uint64_t needed = 0, present = 0;
   if (pnm) {
-    const uint64_t needed = uint64_t(width) * height * header->components * (pnm_header.max_value > 255 ? 2 : 1);
-    const uint64_t present = pnm_header.data_offset < size ? size - pnm_header.data_offset : 0;
-    if (present < needed) {
-      return invalid(format("truncated %s (%llu bytes of pixels, expected %llu)", kind_name(kind),
-                            static_cast<unsigned long long>(present), static_cast<unsigned long long>(needed)));
-    }
+    needed = uint64_t(width) * height * header->components * (pnm_header.max_value > 255 ? 2 : 1);
+    present = pnm_header.data_offset < size ? size - pnm_header.data_offset : 0;
+  } else if (kind == FileKind::kBmp) {
+    bmp_pixel_bytes(data, size, uint64_t(width), uint64_t(height), &needed, &present);
+  }
+  if (present < needed) {
+    return invalid(format("truncated %s (%llu bytes of pixels, expected %llu)", kind_name(kind),
+                          static_cast<unsigned long long>(present), static_cast<unsigned long long>(needed)));
   }
   return Status::Ok();
 }

@@ -25,8 +25,9 @@ struct Sample {
 
   static std::string make_dir() {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base ? base : "/tmp") + "/edgeclr-fuzz-gallery-XXXXXX";
+    static std::string pattern = std::string(base ? base : "/tmp") + "/edgeclr-fuzz-gallery-XXXXXX";
     if (::mkdtemp(&pattern[0]) == nullptr) std::abort();
+    std::atexit([] { ::rmdir(pattern.c_str()); });  // emptied by clear() after each input
     return pattern;
   }
   void clear() const {
