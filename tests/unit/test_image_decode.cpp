@@ -295,6 +295,10 @@ TEST_CASE("an uncompressed BMP whose pixels are not all there is refused before 
   bmp[0] = 'B', bmp[1] = 'M';
   put(2, 58, 4), put(10, 54, 4), put(14, 40, 4), put(18, 2752512, 4), put(22, 17, 4), put(26, 1, 2), put(28, 24, 2);
   CHECK(decode_error(bmp, "short.bmp") == "failed to decode image 'short.bmp': truncated BMP (4 bytes of pixels, expected 140378112)");
+  // stb_image reads any compression but RLE as rows: a made-up one is no way around it.
+  put(30, 0x87000000u, 4);
+  CHECK(decode_error(bmp, "odd.bmp").find("truncated BMP") != std::string::npos);
+  put(30, 0, 4);
   // The same header for 1x1: one row of 3 bytes padded to 4, present.
   put(18, 1, 4), put(22, 1, 4);
   const Image one = decode_ok(bmp, "ok.bmp", 3);

@@ -170,9 +170,9 @@ uint32_t read_le(const uint8_t* p, int bytes) {
   return v;
 }
 
-// The pixel bytes an uncompressed BMP needs after its data offset (rows padded to 4
-// bytes) and the bytes the file has there; both 0 for compressed (RLE) or unusual ones,
-// which stb_image reads as they come. stb_image 2.27 fills a BMP that ends early with
+// The pixel bytes a BMP that stb_image reads as rows needs after its data offset (rows
+// padded to 4 bytes), and the bytes the file has there; both 0 for RLE files (which
+// stb_image refuses) and unusual bit depths. stb_image 2.27 fills a BMP that ends early with
 // zeros, so a 58-byte file could claim 47 megapixels and cost a full decode (a slow unit
 // of fuzzing); like PGM/PPM, the data must be there.
 void bmp_pixel_bytes(const uint8_t* data, size_t size, uint64_t width, uint64_t height, uint64_t* needed,
@@ -184,7 +184,9 @@ void bmp_pixel_bytes(const uint8_t* data, size_t size, uint64_t width, uint64_t 
   if (!core && size < 34) return;
   const uint32_t bits = read_le(data + (core ? 24 : 28), 2);
   const uint32_t compression = core ? 0 : read_le(data + 30, 4);
-  if ((compression != 0 && compression != 3) || bits == 0 || bits > 32) return;  // 3: BI_BITFIELDS
+  // stb_image 2.27 refuses RLE (1, 2) and reads every other compression value as
+  // uncompressed rows, so those must hold their pixels too.
+  if (compression == 1 || compression == 2 || bits == 0 || bits > 32) return;
   const uint64_t row_bytes = (width * bits + 31) / 32 * 4;
   *needed = row_bytes * height;
   *present = offset < size ? size - offset : 0;
