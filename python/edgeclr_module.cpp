@@ -13,6 +13,7 @@
 #include <pybind11/stl.h>
 
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <mutex>

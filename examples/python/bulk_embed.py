@@ -8,8 +8,9 @@ embedded by worker processes, written as shards of .npy embeddings and their key
 writes out/shard-00000.npy (float32, n x dim), out/shard-00000.keys (the n file paths,
 one per line, in the same order) and out/shard-00000.skipped (files that did not decode,
 with why), for every shard of --shard-size files. Each shard is written whole or not at
-all (a temp file, then rename), so a killed run is resumed by running it again: shards
-already there are skipped.
+all (a temp file, then rename), so a killed run is resumed by running it again with the
+same arguments: shards already there are skipped (by number: a different file list
+needs a fresh --out).
 
 The unit of work is embed_shard(): one process embeds one list of files. Here a
 multiprocessing pool runs it; on a cluster it is the map step of Spark

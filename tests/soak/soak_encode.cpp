@@ -7,6 +7,7 @@
 // usage: edgeclr_soak_encode MODEL [IMAGES]   (IMAGES default 100000)
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <random>

@@ -1,5 +1,6 @@
 #include "adapt/pairs_csv.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <sys/stat.h>

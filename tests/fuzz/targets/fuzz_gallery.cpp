@@ -6,6 +6,7 @@
 // files beside it are removed so that nothing carries over from one input to the next.
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
