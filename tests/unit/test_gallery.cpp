@@ -350,3 +350,30 @@ TEST_CASE("a write after another connection changed the gallery is refused, not 
   CHECK(reopened.value()->count() == 2);
   CHECK(reopened.value()->add_features({"c"}, real.feature(2)).ok());
 }
+
+TEST_CASE("gallery: a stored feature blob over kMaxStoredVectorBytes is refused on open, at the limit it is read") {
+  const RealFeatures real(1);
+  TempDir dir;
+  const std::string path = dir.path() + "/g.db";
+  {
+    auto g = Gallery::create(path, *real.model, real.own_head(), "");
+    REQUIRE(g.ok());
+    REQUIRE((*g)->add_features({"a"}, real.features.data()).ok());
+  }
+  // Rewritten behind the gallery's back, as a corrupt or hostile file would hold it.
+  const auto set_blob = [&](size_t bytes) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    const std::string sql = "UPDATE items SET feature = zeroblob(" + std::to_string(bytes) + ")";
+    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  };
+  set_blob(kMaxStoredVectorBytes);  // passes the bound, then refused for its size against the model
+  auto at = Gallery::open(path, *real.model, real.own_head());
+  REQUIRE_FALSE(at.ok());
+  CHECK(at.status().message().find("has 131072 feature and") != std::string::npos);
+  set_blob(kMaxStoredVectorBytes + 2);
+  auto past = Gallery::open(path, *real.model, real.own_head());
+  REQUIRE_FALSE(past.ok());
+  CHECK(past.status().message().find("a blob of 262146 or 512 bytes (odd, or over 262144)") != std::string::npos);
+}

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/output_path.h"
+
 namespace edgeclr {
 namespace {
 
@@ -22,12 +24,6 @@ int injected_fault(AtomicWriteStep step, const std::string& path) {
 
 Status io_error(const std::string& path, const char* what, int err) {
   return error(StatusCode::kIoError, format("failed to write '%s': %s: %s", path.c_str(), what, std::strerror(err)));
-}
-
-std::string directory_of(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
 }
 
 Status write_all(int fd, const void* data, size_t size, const std::string& path) {
@@ -99,7 +95,7 @@ Status write_file_atomically(const std::string& path, const void* data, size_t s
     return status;
   }
   if (injected_fault(AtomicWriteStep::kFsyncDirectory, path) == 0) {
-    const int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int dir = ::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir >= 0) {
       ::fsync(dir);  // best effort: some filesystems refuse fsync on a directory
       ::close(dir);

@@ -11,12 +11,6 @@
 namespace edgeclr {
 namespace {
 
-std::string folder_of(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
 std::string megabytes(uint64_t bytes) { return format("%.1f MB", static_cast<double>(bytes) / 1e6); }
 
 // `folder` exists, is a folder we may create files in, and has `bytes_needed` free.
@@ -45,6 +39,12 @@ Status check_folder(const std::string& what, const std::string& folder, uint64_t
 }
 
 }  // namespace
+
+std::string folder_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
 
 Status check_output_path(const std::string& path, uint64_t bytes_needed) {
   struct stat st;

@@ -19,6 +19,9 @@ namespace edgeclr {
 //   cannot write 'h.eclh': needs 2.8 MB, the file system of '.' has 1.1 MB free
 Status check_output_path(const std::string& path, uint64_t bytes_needed = 0);
 
+// The folder `path` is in: "." for a bare name, "/" for a file at the root.
+std::string folder_of(const std::string& path);
+
 // The same for a folder the caller will create if missing (its parent must be writable)
 // and fill with files, `bytes_needed` in all.
 Status check_output_folder(const std::string& folder, uint64_t bytes_needed = 0);
