@@ -25,7 +25,13 @@ void fix_up(std::vector<uint8_t>* bytes, bool bind_to_model, uint64_t backbone_h
   flatbuffers::Verifier verifier(bytes->data(), bytes->size());
   if (!edgeclr::schema::VerifyHeadCheckpointBuffer(verifier)) return;
   edgeclr::schema::HeadCheckpoint* root = edgeclr::schema::GetMutableHeadCheckpoint(bytes->data());
-  if (bind_to_model) root->mutate_backbone_hash(backbone_hash);
+  if (bind_to_model) {
+    root->mutate_backbone_hash(backbone_hash);
+    // A mutated file can lay its vtable over the hash's bytes: writing the hash then moves
+    // the other fields, so the buffer is verified again before the checksum is touched.
+    flatbuffers::Verifier again(bytes->data(), bytes->size());
+    if (!edgeclr::schema::VerifyHeadCheckpointBuffer(again)) return;
+  }
   const uint8_t* field =
       reinterpret_cast<const flatbuffers::Table*>(root)->GetAddressOf(edgeclr::schema::HeadCheckpoint::VT_CHECKSUM);
   if (field == nullptr) return;
