@@ -165,6 +165,23 @@ TEST_CASE("a file that is not ONNX, a missing file and an old opset are refused"
         std::string::npos);
 }
 
+TEST_CASE("a graph that crashes ONNX's shape inference is an error, not a crash of the converter") {
+  // ONNX 1.12's convPoolShapeInference reads past a Conv's weight shape when the weight's
+  // rank is not the input's and kernel_shape is absent (a null dereference; found by
+  // fuzzing). Inference runs in a child process, so that is reported with the signal.
+  TempDir dir;
+  OnnxGraph g;
+  g.weight("w", {4, 3, 3, 3, 1, 1, 1}, 0.1f);
+  g.node("Conv", {"image", "w", "w"}, "c");
+  const std::string path = g.write(dir, "c");
+  auto refused = convert::convert_onnx_fp32(path, {});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == StatusCode::kInvalidModel);
+  CHECK(refused.status().message().find("failed to convert '" + path +
+                                        "': ONNX shape inference crashed (signal 11, Segmentation fault)") !=
+        std::string::npos);
+}
+
 TEST_CASE("zero or negative strides, dilations, kernel sizes, groups and block sizes are refused before shape inference") {
   // ONNX 1.12's shape inference divides by them unchecked (SIGFPE; found by fuzzing).
   for (const char* attribute : {"strides", "dilations", "kernel_shape", "group"}) {

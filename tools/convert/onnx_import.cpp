@@ -2,13 +2,14 @@
 
 #include <onnx/onnx_pb.h>
 #include <onnx/defs/schema.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include "convert/shape_inference.h"
 
 namespace edgeclr::convert {
 namespace {
@@ -194,9 +195,10 @@ void replace_folded(onnx::ModelProto* model, const std::map<std::string, Constan
 }
 
 // ONNX 1.12's shape inference divides by some attributes without checking them (a Conv
-// with strides [2, 0] stops the process with SIGFPE inside libonnx; found by fuzzing). So
-// the attributes it divides by are checked first, in every node of the graph and of its
-// subgraphs: positive, as the operator specifications require.
+// with strides [2, 0] stopped the process with SIGFPE inside libonnx; found by fuzzing).
+// Inference now runs in a child process (shape_inference.h), where that is a crash
+// reported as an error; these attributes are still checked first, in every node of the
+// graph and of its subgraphs, for an error that names the node and the attribute.
 Status check_divisors(const onnx::GraphProto& graph, const std::string& path) {
   static const std::set<std::string> kPositive = {"strides", "dilations", "kernel_shape", "group", "blocksize"};
   for (int n = 0; n < graph.node_size(); ++n) {
@@ -254,11 +256,7 @@ Result<Graph> import_onnx(const std::string& path, const InputBinding& binding,
                              static_cast<long long>(kMinOpset), static_cast<long long>(max_opset())));
   }
   EDGECLR_RETURN_IF_ERROR(check_divisors(model.graph(), path));
-  try {
-    onnx::shape_inference::InferShapes(model);
-  } catch (const std::exception& e) {
-    return fail(path, std::string("ONNX shape inference failed: ") + e.what());
-  }
+  EDGECLR_RETURN_IF_ERROR(infer_shapes_isolated(&model, path));
   const onnx::GraphProto& g = model.graph();
   for (const auto& kv : model.metadata_props()) graph.metadata[kv.key()] = kv.value();
   for (const auto& init : g.initializer()) {
