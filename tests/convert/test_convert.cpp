@@ -182,6 +182,21 @@ TEST_CASE("a graph that crashes ONNX's shape inference is an error, not a crash 
         std::string::npos);
 }
 
+TEST_CASE("an error of ONNX's shape inference comes back from its child process with libonnx's message") {
+  TempDir dir;
+  OnnxGraph g;
+  g.values("image", {2}, {1.0f, 2.0f});  // an initializer of rank 1 named as the rank-4 input
+  g.node("Relu", {"image"}, "r");
+  const std::string path = g.write(dir, "r");
+  auto refused = convert::convert_onnx_fp32(path, {});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == StatusCode::kInvalidModel);
+  CHECK(refused.status().message().find("failed to convert '" + path + "': ONNX shape inference failed: ") !=
+        std::string::npos);
+  CHECK(refused.status().message().find("Inferred shape and existing shape differ in rank: (1) vs (4)") !=
+        std::string::npos);
+}
+
 TEST_CASE("zero or negative strides, dilations, kernel sizes, groups and block sizes are refused before shape inference") {
   // ONNX 1.12's shape inference divides by them unchecked (SIGFPE; found by fuzzing).
   for (const char* attribute : {"strides", "dilations", "kernel_shape", "group"}) {
