@@ -6,9 +6,11 @@
  *
  *   EDGECLR_FAULT_PATH   substring of the file's path (a descriptor's /proc/self/fd link,
  *                        rename's target); unset: the library does nothing
- *   EDGECLR_FAULT_CALL   write (write, pwrite, pwrite64), fsync (fsync, fdatasync) or rename
+ *   EDGECLR_FAULT_CALL   write (write, pwrite, pwrite64), fsync (fsync, fdatasync), rename, or
+ *                        fork (any path matches: the process cannot start a child, as
+ *                        when a phone or container is at its process limit)
  *   EDGECLR_FAULT_NTH    fail the Nth matching call (1-based); 0: only count them
- *   EDGECLR_FAULT_ERRNO  ENOSPC, EIO or SHORT (that write stores half of what it was
+ *   EDGECLR_FAULT_ERRNO  ENOSPC, EIO, EAGAIN or SHORT (that write stores half of what it was
  *                        asked, at least 1 byte, and the next matching write fails with ENOSPC)
  *   EDGECLR_FAULT_COUNT  a file that receives, at exit, how many matching calls came
  */
@@ -22,7 +24,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-enum kind { kNone, kWrite, kFsync, kRename };
+enum kind { kNone, kWrite, kFsync, kRename, kFork };
 
 static const char* g_path;
 static enum kind g_call = kNone;
@@ -37,9 +39,10 @@ __attribute__((constructor)) static void configure(void) {
   const char* err = getenv("EDGECLR_FAULT_ERRNO");
   if (g_path == NULL || call == NULL) return;
   g_call = strcmp(call, "write") == 0 ? kWrite : strcmp(call, "fsync") == 0 ? kFsync
-         : strcmp(call, "rename") == 0 ? kRename : kNone;
+         : strcmp(call, "rename") == 0 ? kRename : strcmp(call, "fork") == 0 ? kFork : kNone;
   g_nth = nth ? atol(nth) : 0;
-  g_errno = err == NULL || strcmp(err, "ENOSPC") == 0 ? ENOSPC : strcmp(err, "EIO") == 0 ? EIO : 0;
+  g_errno = err == NULL || strcmp(err, "ENOSPC") == 0 ? ENOSPC : strcmp(err, "EIO") == 0 ? EIO
+          : strcmp(err, "EAGAIN") == 0 ? EAGAIN : 0;
 }
 
 __attribute__((destructor)) static void report(void) {
@@ -87,6 +90,7 @@ typedef ssize_t (*pwrite_fn)(int, const void*, size_t, off_t);
 typedef ssize_t (*pwrite64_fn)(int, const void*, size_t, off64_t);
 typedef int (*sync_fn)(int);
 typedef int (*rename_fn)(const char*, const char*);
+typedef pid_t (*fork_fn)(void);
 
 /* The next definition of `name` (libc's, or a sanitizer's interceptor), looked up once. */
 #define REAL(name, type) \
@@ -129,4 +133,9 @@ int fdatasync(int fd) {
 int rename(const char* from, const char* to) {
   REAL(rename, rename_fn);
   return decide(kRename, path_matches(to)) < 0 ? -1 : real_rename(from, to);
+}
+
+pid_t fork(void) {
+  REAL(fork, fork_fn);
+  return decide(kFork, 1) < 0 ? -1 : real_fork();
 }

@@ -2,7 +2,8 @@
 """Every write path of the edgeclr CLI, with a fault injected at each step it takes: the
 head checkpoint (adapt -o), the adaptation cache (adapt --save-cache), embeddings
 (embed --npy), the converter's output (convert -o) and a gallery's commits (gallery add,
-SQLite). Faults: a full disk (ENOSPC), an I/O error (EIO) and a short write followed by
+SQLite); and the converter when it cannot start its shape-inference child (fork
+fails). Faults: a full disk (ENOSPC), an I/O error (EIO) and a short write followed by
 ENOSPC, on every write, every fsync and every rename that touches the output, one at a
 time (the real binary under LD_PRELOAD=fault_inject.so; how many steps there are is
 counted in a run without a fault first).
@@ -156,8 +157,16 @@ with tempfile.TemporaryDirectory() as tmp:
         def model_loads(what):
             check(run("inspect", converted).returncode == 0, f"{what}: the previous model does not open")
 
-        file_case("convert -o", ["convert", ONNX, "-o", converted, "--input-size", "28x28", "--channels", "1"],
-                  converted, "model.eclr", model_loads, tmp)
+        convert = ["convert", ONNX, "-o", converted, "--input-size", "28x28", "--channels", "1"]
+        file_case("convert -o", convert, converted, "model.eclr", model_loads, tmp)
+
+        # ONNX shape inference runs in a child process; when none can be started, the
+        # conversion fails with the cause and the previous model stays.
+        before = open(converted, "rb").read()
+        r = run(*convert, fault=("", "fork", 1, "EAGAIN"))
+        error_line_ok(r, [ONNX], "cannot start shape inference: fork: Resource temporarily unavailable",
+                      "convert when fork fails")
+        check(open(converted, "rb").read() == before, "convert when fork fails: the previous model changed")
 
     # A gallery's commit (SQLite, WAL): the add fails as a whole, or it went through.
     db_dir = os.path.join(tmp, "gallery")

@@ -55,6 +55,15 @@ std::vector<std::pair<std::string, double>> brute_force(const std::vector<std::v
   return all;
 }
 
+// Runs `sql` on the SQLite file at `path` behind the gallery's back, as a corrupt or
+// hostile file (or another application) would have written it.
+void exec_sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+}
+
 }  // namespace
 
 TEST_CASE("gallery search returns the brute-force top-k of real embeddings, and survives reopening") {
@@ -197,10 +206,7 @@ TEST_CASE("a file that is not a gallery, another application's SQLite file, anot
   CHECK(a.status().message().find("gallery '" + junk + "': not a gallery") == 0);
 
   const std::string other = dir.path() + "/other.db";
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(other.c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES(1);", nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
+  exec_sql(other, "CREATE TABLE t(x); INSERT INTO t VALUES(1);");
   auto b = Gallery::open(other, *real.model, real.own_head());
   REQUIRE_FALSE(b.ok());
   CHECK(b.status().message().find("an SQLite file of another application") != std::string::npos);
@@ -319,11 +325,7 @@ TEST_CASE("a crafted gallery: feature_dim that is not the model's, or a malforme
   const std::string path = dir.path() + "/g.db";
   REQUIRE(Gallery::create(path, *real.model, real.own_head(), "").ok());
   for (const char* value : {"4", "-1", " 256", "99999999999999999999999", ""}) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    const std::string sql = std::string("UPDATE meta SET value = '") + value + "' WHERE key = 'feature_dim'";
-    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
+    exec_sql(path, std::string("UPDATE meta SET value = '") + value + "' WHERE key = 'feature_dim'");
     auto g = Gallery::open(path, *real.model, real.own_head());
     INFO("feature_dim '", value, "'");
     REQUIRE_FALSE(g.ok());
@@ -351,7 +353,7 @@ TEST_CASE("a write after another connection changed the gallery is refused, not 
   CHECK(reopened.value()->add_features({"c"}, real.feature(2)).ok());
 }
 
-TEST_CASE("gallery: a stored feature blob over kMaxStoredVectorBytes is refused on open, at the limit it is read") {
+TEST_CASE("gallery: a stored blob past kMaxStoredVectorBytes is refused by the bound; at it, by the model's feature size") {
   const RealFeatures real(1);
   TempDir dir;
   const std::string path = dir.path() + "/g.db";
@@ -360,13 +362,8 @@ TEST_CASE("gallery: a stored feature blob over kMaxStoredVectorBytes is refused 
     REQUIRE(g.ok());
     REQUIRE((*g)->add_features({"a"}, real.features.data()).ok());
   }
-  // Rewritten behind the gallery's back, as a corrupt or hostile file would hold it.
   const auto set_blob = [&](size_t bytes) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    const std::string sql = "UPDATE items SET feature = zeroblob(" + std::to_string(bytes) + ")";
-    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
+    exec_sql(path, "UPDATE items SET feature = zeroblob(" + std::to_string(bytes) + ")");
   };
   set_blob(kMaxStoredVectorBytes);  // passes the bound, then refused for its size against the model
   auto at = Gallery::open(path, *real.model, real.own_head());
