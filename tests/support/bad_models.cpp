@@ -53,7 +53,7 @@ std::vector<BadModel> semantic_bad_models() {
   out.push_back(staged("zero_dimension", false, [](ModelBuilder& b) { tensor(b, find(b, "dw")).shape = {1, 0, 8, 8}; },
                        "dimension 1 is 0"));
   out.push_back(staged("rank_too_high", false,
-                       [](ModelBuilder& b) { tensor(b, find(b, "dw")).shape = {1, 8, 8, 8, 1}; }, "rank 5"));
+                       [](ModelBuilder& b) { tensor(b, find(b, "dw")).shape = {1, 8, 8, 8, 1, 1, 1}; }, "rank 7"));
   out.push_back(staged("buffer_size_mismatch", false,
                        [](ModelBuilder& b) { tensor(b, find(b, "stem.bias")).shape = {9}; }, "needs 36 bytes"));
   out.push_back(staged("unknown_dtype", false,

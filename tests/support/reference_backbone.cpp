@@ -46,6 +46,7 @@
 #include <string>
 
 #include "support/reference_kernels.h"
+#include "support/reference_tensor_ops.h"
 
 namespace edgeclr::testing {
 namespace {
@@ -247,6 +248,14 @@ class ReferenceRunner {
         case schema::OpOptions_PadOptions: return pad(op, *op.options_as_PadOptions());
         case schema::OpOptions_QuantizeOptions: return quantize(op);
         case schema::OpOptions_DequantizeOptions: return dequantize(op);
+        case schema::OpOptions_ConcatOptions:
+        case schema::OpOptions_SliceOptions:
+        case schema::OpOptions_TransposeOptions:
+        case schema::OpOptions_BatchMatMulOptions:
+        case schema::OpOptions_SoftmaxOptions:
+        case schema::OpOptions_MeanOptions:
+        case schema::OpOptions_LayerNormOptions:
+        case schema::OpOptions_GeluOptions: return tensor_op(op);
         // Not in the reference (its tests use models without them); converter tests
         // check these ops against PyTorch.
         case schema::OpOptions_SubtractOptions:
@@ -256,6 +265,7 @@ class ReferenceRunner {
         case schema::OpOptions_PReluOptions:
         case schema::OpOptions_EluOptions:
         case schema::OpOptions_NONE: break;
+        default: break;
       }
       throw std::invalid_argument("operator type not in the reference");
     } catch (const std::exception& e) {
@@ -309,7 +319,7 @@ class ReferenceRunner {
     const OutputRange act = ref::activation_range(o.activation());
     const TensorInfo& wi = model_.tensors()[op.inputs()->Get(1)];
     const uint32_t out_f = wi.dims[0], in_f = wi.dims[1];
-    const uint32_t batch = x.dims[0];
+    const auto batch = static_cast<uint32_t>(x.real.size() / in_f);  // every axis but the last
     std::vector<float> w, b;
     real_weights(op, x.is_int8 ? x.quant.scale : 1.0, &w, &b);
     std::vector<float> w_abs(w.size()), b_abs(b.size());
@@ -497,6 +507,25 @@ class ReferenceRunner {
     }
     for (size_t i = 0; i < n; ++i) pass.eprop[i] = slope * x.err[i];
     store(op.outputs()->Get(0), pass, std::move(s8), OutputRange{});
+  }
+
+  // The tensor operators (fp32 only; reference_tensor_ops.cpp has their rules). Layer
+  // norm's gamma and beta are constants the kernel reads from the model.
+  void tensor_op(const schema::Operator& op) {
+    std::vector<ref::BoundedTensor> in;
+    const uint32_t computed = op.options_type() == schema::OpOptions_LayerNormOptions ? 1 : op.inputs()->size();
+    for (uint32_t i = 0; i < computed; ++i) {
+      const Value& v = input(op, i);
+      if (v.is_int8) throw std::invalid_argument("tensor operators run in fp32 only");
+      in.push_back({v.dims, v.f32, v.err});
+    }
+    ref::BoundedTensor y = ref::run_tensor_op(model_, op, in);
+    Value out;
+    out.dims = std::move(y.dims);
+    out.f32 = std::move(y.x);
+    out.real = out.f32;
+    out.err = std::move(y.err);
+    values_[op.outputs()->Get(0)] = std::move(out);
   }
 
   void reshape(const schema::Operator& op) {

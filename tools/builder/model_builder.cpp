@@ -12,7 +12,7 @@
 namespace edgeclr {
 
 ModelBuilder::ModelBuilder() {
-  model_.format_version = kFormatVersion;
+  model_.format_version = 0;  // finish() stamps required_format_version unless a caller sets one
   model_.input = std::make_unique<schema::InputSpecT>();
   model_.backbone = std::make_unique<schema::BackboneT>();
   model_.head = std::make_unique<schema::HeadT>();
@@ -136,7 +136,7 @@ flatbuffers::DetachedBuffer pack(const schema::ModelT& m, const std::vector<std:
   for (const auto& kv : m.metadata) metadata.push_back(schema::CreateKeyValue(fbb, kv.get()));
   const auto metadata_vector = fbb.CreateVector(metadata);
   schema::ModelBuilder root(fbb);
-  root.add_format_version(m.format_version);
+  root.add_format_version(m.format_version != 0 ? m.format_version : required_format_version(m));
   if (!input.IsNull()) root.add_input(input);
   if (!backbone.IsNull()) root.add_backbone(backbone);
   if (!head.IsNull()) root.add_head(head);
@@ -149,6 +149,17 @@ flatbuffers::DetachedBuffer pack(const schema::ModelT& m, const std::vector<std:
 }
 
 }  // namespace
+
+uint32_t required_format_version(const schema::ModelT& model) {
+  if (!model.backbone) return kFirstTensorOpsFormat - 1;
+  for (const auto& t : model.backbone->tensors) {
+    if (t && t->shape.size() > 4) return kFirstTensorOpsFormat;
+  }
+  for (const auto& op : model.backbone->operators) {
+    if (op && op->options.type >= schema::OpOptions_ConcatOptions) return kFirstTensorOpsFormat;
+  }
+  return kFirstTensorOpsFormat - 1;
+}
 
 std::vector<uint8_t> ModelBuilder::finish() const {
   const flatbuffers::DetachedBuffer packed = pack(model_, buffers_);

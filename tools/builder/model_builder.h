@@ -33,6 +33,10 @@ schema::OpOptionsUnion op_options(schema::OpOptions type, T options) {
   return u;
 }
 
+// The lowest format version that holds `model`: 3 when it uses a tensor operator
+// (ConcatOptions and after in the OpOptions union) or a tensor of rank 5 or 6, else 2.
+uint32_t required_format_version(const schema::ModelT& model);
+
 class ModelBuilder {
  public:
   ModelBuilder();

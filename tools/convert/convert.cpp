@@ -33,21 +33,23 @@ bool shapes_missing(const Graph& graph) {
   return false;
 }
 
-// Imports, drops pass-through nodes and folds constants; when shape inference left
-// shapes unknown behind a folded chain (a Reshape to x.size(0), -1), imports again with
-// the folded values as initializers so that inference sees the constant shapes.
+// Imports, drops pass-through nodes and folds constants. Where shape inference left
+// shapes unknown behind folded chains (a Reshape to x.size(0), -1; ONNX 1.12 follows no
+// Where or Expand, so a ViT's token count and a Swin's window masks stay unknown), imports
+// again with the folded values as initializers, so inference sees constant shapes, until
+// every shape is known or a round folds nothing new (Swin-T takes about 30 rounds).
 Result<Graph> import_and_fold(const std::string& path, const InputBinding& binding) {
-  auto graph = import_onnx(path, binding);
-  if (!graph.ok()) return graph.status();
-  EDGECLR_RETURN_IF_ERROR(with_path(path, remove_passthrough(graph.value())));
-  EDGECLR_RETURN_IF_ERROR(with_path(path, fold_constants(graph.value())));
-  if (!shapes_missing(graph.value())) return graph;
-  const std::map<std::string, Constant> folded = constants_of(graph.value());
-  graph = import_onnx(path, binding, &folded);
-  if (!graph.ok()) return graph.status();
-  EDGECLR_RETURN_IF_ERROR(with_path(path, remove_passthrough(graph.value())));
-  EDGECLR_RETURN_IF_ERROR(with_path(path, fold_constants(graph.value())));
-  return graph;
+  constexpr int kMaxRounds = 64;
+  std::map<std::string, Constant> folded;
+  for (int round = 0;; ++round) {
+    auto graph = import_onnx(path, binding, round == 0 ? nullptr : &folded);
+    if (!graph.ok()) return graph.status();
+    EDGECLR_RETURN_IF_ERROR(with_path(path, remove_passthrough(graph.value())));
+    EDGECLR_RETURN_IF_ERROR(with_path(path, fold_constants(graph.value())));
+    std::map<std::string, Constant> now = constants_of(graph.value());
+    if (!shapes_missing(graph.value()) || now.size() <= folded.size() || round + 1 == kMaxRounds) return graph;
+    folded = std::move(now);
+  }
 }
 
 }  // namespace

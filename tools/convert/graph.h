@@ -11,10 +11,12 @@
 
 namespace edgeclr::convert {
 
-// A constant tensor: floats (any ONNX float type) or integers (any ONNX integer type).
+// A constant tensor: floats (any ONNX float type) or integers (any ONNX integer type, and
+// bool as 0 and 1).
 struct Constant {
   std::vector<int64_t> dims;
   bool is_float = true;
+  bool is_bool = false;  // integers that are ONNX bool
   std::vector<float> floats;
   std::vector<int64_t> ints;
 

@@ -1,5 +1,7 @@
 #include "convert/graph_passes.h"
 
+#include "convert/constant_eval.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -31,195 +33,6 @@ void erase_nodes(Graph& graph, const std::set<size_t>& dead) {
   graph.nodes = std::move(kept);
 }
 
-bool all_constant(const Graph& graph, const Node& node) {
-  for (const std::string& in : node.inputs) {
-    if (!in.empty() && graph.constant(in) == nullptr) return false;
-  }
-  return true;
-}
-
-Constant ints_constant(std::vector<int64_t> values) {
-  Constant c;
-  c.is_float = false;
-  c.dims = {static_cast<int64_t>(values.size())};
-  c.ints = std::move(values);
-  return c;
-}
-
-std::vector<int64_t> as_ints(const Constant& c) {
-  if (!c.is_float) return c.ints;
-  return std::vector<int64_t>(c.floats.begin(), c.floats.end());
-}
-
-// Axes of Unsqueeze/Squeeze: an attribute before opset 13, an input from 13 on.
-std::vector<int64_t> axes_of(const Graph& graph, const Node& node) {
-  if (node.has("axes")) return node.ints_attr("axes");
-  if (node.inputs.size() > 1 && graph.constant(node.inputs[1])) return as_ints(*graph.constant(node.inputs[1]));
-  return {};
-}
-
-// Elementwise arithmetic of two constants, equal shapes or one a single value.
-std::optional<Constant> fold_arithmetic(const Node& node, const Constant& a, const Constant& b) {
-  if (a.count() != b.count() && a.count() != 1 && b.count() != 1) return std::nullopt;
-  Constant out = a.count() >= b.count() ? a : b;
-  const bool is_float = a.is_float || b.is_float;
-  out.is_float = is_float;
-  const int64_t n = std::max(a.count(), b.count());
-  out.floats.assign(is_float ? n : 0, 0.0f);
-  out.ints.assign(is_float ? 0 : n, 0);
-  for (int64_t i = 0; i < n; ++i) {
-    const double x = a.is_float ? a.floats[a.count() == 1 ? 0 : i] : double(a.ints[a.count() == 1 ? 0 : i]);
-    const double y = b.is_float ? b.floats[b.count() == 1 ? 0 : i] : double(b.ints[b.count() == 1 ? 0 : i]);
-    double r = 0;
-    if (node.op == "Add") r = x + y;
-    else if (node.op == "Sub") r = x - y;
-    else if (node.op == "Mul") r = x * y;
-    else if (node.op == "Div") r = is_float ? x / y : (y == 0 ? 0 : std::trunc(x / y));
-    if (is_float) out.floats[i] = static_cast<float>(r);
-    else out.ints[i] = static_cast<int64_t>(r);
-  }
-  return out;
-}
-
-// Slice of a 1-D constant (the shape vectors of Shape -> Slice chains): starts, ends,
-// axes and steps from inputs (opset 10 on) or attributes (before). nullopt otherwise.
-std::optional<Constant> fold_slice(const Graph& graph, const Node& node, const Constant& a) {
-  if (a.dims.size() != 1) return std::nullopt;
-  const auto list = [&](size_t input, const char* attribute) -> std::optional<std::vector<int64_t>> {
-    if (node.has(attribute)) return node.ints_attr(attribute);
-    if (node.inputs.size() <= input || node.inputs[input].empty()) return std::vector<int64_t>{};
-    const Constant* c = graph.constant(node.inputs[input]);
-    if (!c) return std::nullopt;
-    return as_ints(*c);
-  };
-  const auto starts = list(1, "starts"), ends = list(2, "ends"), axes = list(3, "axes"), steps = list(4, "steps");
-  if (!starts || !ends || !axes || !steps || starts->size() != 1 || ends->size() != 1) return std::nullopt;
-  if ((!axes->empty() && (axes->size() != 1 || ((*axes)[0] != 0 && (*axes)[0] != -1)))) return std::nullopt;
-  const int64_t n = a.count(), step = steps->empty() ? 1 : (*steps)[0];
-  if (step == 0) return std::nullopt;
-  // ONNX clamps starts and ends into the dimension (INT64_MAX means "to the end").
-  const auto clamp_index = [&](int64_t v, int64_t lo, int64_t hi) {
-    if (v < 0) v += n;
-    return std::max(lo, std::min(hi, v));
-  };
-  const int64_t begin = step > 0 ? clamp_index((*starts)[0], 0, n) : clamp_index((*starts)[0], -1, n - 1);
-  const int64_t end = step > 0 ? clamp_index((*ends)[0], 0, n) : clamp_index((*ends)[0], -1, n - 1);
-  Constant c = a;
-  c.floats.clear();
-  c.ints.clear();
-  for (int64_t i = begin; step > 0 ? i < end : i > end; i += step) {
-    if (a.is_float) c.floats.push_back(a.floats[i]); else c.ints.push_back(a.ints[i]);
-  }
-  c.dims = {static_cast<int64_t>(a.is_float ? c.floats.size() : c.ints.size())};
-  return c;
-}
-
-// Range(start, limit, delta) of scalar constants, at most 2^20 values.
-std::optional<Constant> fold_range(const Constant& start, const Constant& limit, const Constant& delta) {
-  if (start.count() != 1 || limit.count() != 1 || delta.count() != 1) return std::nullopt;
-  const bool is_float = start.is_float;
-  const double s = is_float ? start.floats[0] : double(start.ints[0]);
-  const double l = limit.is_float ? limit.floats[0] : double(limit.ints[0]);
-  const double d = delta.is_float ? delta.floats[0] : double(delta.ints[0]);
-  if (d == 0) return std::nullopt;
-  const double count = std::max(0.0, std::ceil((l - s) / d));
-  if (count > (1 << 20)) return std::nullopt;
-  Constant c;
-  c.is_float = is_float;
-  for (int64_t i = 0; i < static_cast<int64_t>(count); ++i) {
-    if (is_float) c.floats.push_back(static_cast<float>(s + i * d)); else c.ints.push_back(static_cast<int64_t>(s + i * d));
-  }
-  c.dims = {static_cast<int64_t>(count)};
-  return c;
-}
-
-// The folded value of `node`, or nullopt when it is not foldable.
-Result<std::optional<Constant>> evaluate(const Graph& graph, const Node& node) {
-  if (node.op == "Constant") {
-    if (node.has("value") && node.attributes.at("value").tensor) return std::optional<Constant>(*node.attributes.at("value").tensor);
-    if (node.has("value_ints")) return std::optional<Constant>(ints_constant(node.ints_attr("value_ints")));
-    if (node.has("value_int")) return std::optional<Constant>(ints_constant({node.int_attr("value_int", 0)}));
-    if (node.has("value_float")) {
-      Constant c;
-      c.floats = {node.float_attr("value_float", 0)};
-      return std::optional<Constant>(c);
-    }
-    return node_error(node, "only tensor, int(s) and float values are supported");
-  }
-  if (node.op == "Shape") {
-    const Value& in = graph.values.at(node.inputs[0]);
-    if (!in.shape_known) return std::optional<Constant>();
-    for (int64_t d : in.shape) {
-      if (d < 0) return std::optional<Constant>();
-    }
-    return std::optional<Constant>(ints_constant(in.shape));
-  }
-  if (!all_constant(graph, node)) return std::optional<Constant>();
-  const Constant& a = *graph.constant(node.inputs[0]);
-  if (node.op == "Cast") {
-    Constant c = a;
-    const int64_t to = node.int_attr("to", 1);
-    const bool to_float = to == 1 || to == 10 || to == 11;
-    if (to_float && !a.is_float) c.floats.assign(a.ints.begin(), a.ints.end());
-    if (!to_float && a.is_float) c.ints.assign(a.floats.begin(), a.floats.end());
-    c.is_float = to_float;
-    if (to_float) c.ints.clear(); else c.floats.clear();
-    return std::optional<Constant>(c);
-  }
-  if (node.op == "Unsqueeze" || node.op == "Squeeze") {
-    Constant c = a;
-    std::vector<int64_t> axes = axes_of(graph, node);
-    if (node.op == "Unsqueeze") {
-      const int64_t rank = static_cast<int64_t>(a.dims.size() + axes.size());
-      for (int64_t& axis : axes) axis = axis < 0 ? axis + rank : axis;
-      std::sort(axes.begin(), axes.end());
-      for (int64_t axis : axes) c.dims.insert(c.dims.begin() + std::min<int64_t>(axis, c.dims.size()), 1);
-    } else {
-      const auto rank = static_cast<int64_t>(a.dims.size());
-      std::vector<int64_t> dims;
-      for (int64_t i = 0; i < rank; ++i) {
-        const bool listed = std::any_of(axes.begin(), axes.end(), [&](int64_t axis) {
-          return (axis < 0 ? axis + rank : axis) == i;
-        });
-        if (axes.empty() ? a.dims[i] != 1 : !listed) dims.push_back(a.dims[i]);
-      }
-      c.dims = dims;
-    }
-    return std::optional<Constant>(c);
-  }
-  if (node.op == "Gather" && a.dims.size() == 1 && node.int_attr("axis", 0) == 0) {
-    const Constant& idx = *graph.constant(node.inputs[1]);
-    Constant c = a;
-    c.dims = idx.dims;
-    c.floats.clear();
-    c.ints.clear();
-    for (int64_t i : as_ints(idx)) {
-      const int64_t k = i < 0 ? i + a.count() : i;
-      if (k < 0 || k >= a.count()) return node_error(node, "index out of range");
-      if (a.is_float) c.floats.push_back(a.floats[k]); else c.ints.push_back(a.ints[k]);
-    }
-    return std::optional<Constant>(c);
-  }
-  if (node.op == "Concat" && a.dims.size() == 1) {
-    Constant c = a;
-    for (size_t i = 1; i < node.inputs.size(); ++i) {
-      const Constant& b = *graph.constant(node.inputs[i]);
-      if (b.dims.size() != 1 || b.is_float != a.is_float) return std::optional<Constant>();
-      c.floats.insert(c.floats.end(), b.floats.begin(), b.floats.end());
-      c.ints.insert(c.ints.end(), b.ints.begin(), b.ints.end());
-    }
-    c.dims = {static_cast<int64_t>(c.is_float ? c.floats.size() : c.ints.size())};
-    return std::optional<Constant>(c);
-  }
-  if ((node.op == "Add" || node.op == "Sub" || node.op == "Mul" || node.op == "Div") && node.inputs.size() == 2) {
-    return fold_arithmetic(node, a, *graph.constant(node.inputs[1]));
-  }
-  if (node.op == "Slice") return fold_slice(graph, node, a);
-  if (node.op == "Range" && node.inputs.size() == 3) {
-    return fold_range(a, *graph.constant(node.inputs[1]), *graph.constant(node.inputs[2]));
-  }
-  return std::optional<Constant>();
-}
 
 }  // namespace
 
@@ -245,7 +58,7 @@ Status fold_constants(Graph& graph) {
   std::set<size_t> dead;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& n = graph.nodes[i];
-    auto folded = evaluate(graph, n);
+    auto folded = evaluate_constant(graph, n);
     if (!folded.ok()) return folded.status();
     if (!folded.value()) continue;
     Value& out = graph.values[n.outputs[0]];

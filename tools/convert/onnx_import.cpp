@@ -59,9 +59,19 @@ Result<Constant> decode_tensor(const onnx::TensorProto& t) {
       c.ints.assign(v.begin(), v.end());
       break;
     }
+    case onnx::TensorProto::BOOL: {  // one byte each in raw_data, else int32_data
+      c.is_float = false;
+      c.is_bool = true;
+      if (raw) {
+        for (char b : t.raw_data()) c.ints.push_back(b != 0);
+      } else {
+        for (int32_t v : t.int32_data()) c.ints.push_back(v != 0);
+      }
+      break;
+    }
     default:
       return error(StatusCode::kUnsupported,
-                   format("tensor '%s' has data type %d; supported: float, double, int32, int64", t.name().c_str(),
+                   format("tensor '%s' has data type %d; supported: float, double, int32, int64, bool", t.name().c_str(),
                           t.data_type()));
   }
   const size_t have = c.is_float ? c.floats.size() : c.ints.size();
@@ -169,6 +179,9 @@ onnx::TensorProto encode_tensor(const std::string& name, const Constant& c) {
   if (c.is_float) {
     t.set_data_type(onnx::TensorProto::FLOAT);
     for (float v : c.floats) t.add_float_data(v);
+  } else if (c.is_bool) {
+    t.set_data_type(onnx::TensorProto::BOOL);
+    for (int64_t v : c.ints) t.add_int32_data(v != 0);
   } else {
     t.set_data_type(onnx::TensorProto::INT64);
     for (int64_t v : c.ints) t.add_int64_data(v);

@@ -32,6 +32,11 @@ XnnpackInfo xnnpack_info();
 // against the linked XNNPACK.
 uint32_t int8_since_xnnpack(const schema::Operator& op, const std::vector<TensorInfo>& tensors);
 
+// The first XNNPACK generation (2022 or 2024) that runs `op` at all, in fp32. Pure, like
+// int8_since_xnnpack; Backbone::create refuses a model with an op its XNNPACK lacks,
+// naming the op and both generations, and `edgeclr inspect` shows what a model needs.
+uint32_t fp32_since_xnnpack(const schema::Operator& op);
+
 struct BackboneOptions {
   uint32_t threads = 1;  // 1 runs on the calling thread; N > 1 uses a pool of N threads
   uint32_t batch = 1;    // images per run(), fixed for the life of the Backbone

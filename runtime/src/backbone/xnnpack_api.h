@@ -8,6 +8,9 @@
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
+#include <cstdint>
+#include <vector>
+
 #ifndef EDGECLR_XNNPACK_API
 #error "EDGECLR_XNNPACK_API must be set by the build (cmake/EdgeclrXnnpackApi.cmake)"
 #endif
@@ -44,5 +47,41 @@ xnn_status define_binary(xnn_subgraph_t subgraph, BinaryNode op, float min, floa
                          uint32_t out, const char** call);
 // Mean over H and W of an NHWC tensor, keeping the [N, 1, 1, C] shape.
 xnn_status define_global_average_pool(xnn_subgraph_t subgraph, uint32_t in, uint32_t out, const char** call);
+
+}  // namespace edgeclr
+
+namespace edgeclr {
+
+// ---- The tensor operators of format 3 (xnnpack_tensor_ops.cpp) ----
+// XNNPACK 2024 only: in a 2022 build they return xnn_status_unsupported_parameter, and
+// the backbone refuses such a model before calling them (fp32_since_xnnpack).
+
+// A value and its shape as XNNPACK sees it (the batch folded into dimension 0).
+struct NodeValue {
+  uint32_t id;
+  std::vector<size_t> dims;
+};
+
+// Constants a node definition makes (layer norm's epsilon, GELU's coefficients): XNNPACK
+// reads them where they lie for the life of the runtime, so the caller keeps them.
+using OwnedConstants = std::vector<std::vector<uint8_t>>;
+
+// Any number of inputs (>= 2), by chaining XNNPACK's 2-5 input concatenations.
+xnn_status define_concat(xnn_subgraph_t subgraph, size_t axis, const std::vector<NodeValue>& inputs,
+                         const NodeValue& out, const char** call);
+xnn_status define_slice(xnn_subgraph_t subgraph, const std::vector<size_t>& begin, const NodeValue& in,
+                        const NodeValue& out, const char** call);
+xnn_status define_transpose(xnn_subgraph_t subgraph, const std::vector<size_t>& perm, uint32_t in, uint32_t out,
+                            const char** call);
+xnn_status define_batch_matmul(xnn_subgraph_t subgraph, bool transpose_b, uint32_t a, uint32_t b, uint32_t out,
+                               const char** call);
+xnn_status define_softmax(xnn_subgraph_t subgraph, uint32_t in, uint32_t out, const char** call);
+xnn_status define_mean(xnn_subgraph_t subgraph, const std::vector<size_t>& axes, bool keep_dims, uint32_t in,
+                       uint32_t out, const char** call);
+// Over the last axis; gamma and beta may be XNN_INVALID_VALUE_ID.
+xnn_status define_layer_norm(xnn_subgraph_t subgraph, float epsilon, const NodeValue& in, uint32_t gamma,
+                             uint32_t beta, uint32_t out, OwnedConstants* constants, const char** call);
+xnn_status define_gelu(xnn_subgraph_t subgraph, bool approximate, const NodeValue& in, uint32_t out,
+                       OwnedConstants* constants, const char** call);
 
 }  // namespace edgeclr

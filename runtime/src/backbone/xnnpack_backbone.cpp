@@ -13,6 +13,7 @@
 #include "backbone/backbone.h"
 #include "backbone/xnnpack_api.h"
 #include "model/op_checks.h"
+#include "model/tensor_op_checks.h"
 
 namespace edgeclr {
 namespace {
@@ -82,6 +83,9 @@ class XnnpackBackbone final : public Backbone {
   Status define_value(uint32_t tensor, uint32_t* id, bool packed = false);
   Status define_depthwise_filter(uint32_t tensor, uint32_t* id);
   Status define_operator(const schema::Operator& op, uint32_t index);
+  // The tensor operators of format 3; `in`, `out`: the op's first input and its output.
+  Status define_tensor_operator(const schema::Operator& op, uint32_t index, const NodeValue& in, const NodeValue& out);
+  Result<NodeValue> node_value(uint32_t tensor);
   Status op_error(const schema::Operator& op, uint32_t index, const char* what, xnn_status status) const;
   Status unsupported(const schema::Operator& op, uint32_t index, const std::string& why) const;
 
@@ -215,6 +219,11 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
   const uint32_t in_t = op.inputs()->Get(0);
   const uint32_t out_t = op.outputs()->Get(0);
   // A model quantized for a newer XNNPACK: one line naming the op and both generations.
+  const uint32_t fp32_since = fp32_since_xnnpack(op);
+  if (fp32_since > EDGECLR_XNNPACK_API) {
+    return unsupported(op, index, format("needs XNNPACK %u or later, this edgeclr links XNNPACK %s", fp32_since,
+                                         EDGECLR_XNNPACK_LABEL));
+  }
   const uint32_t int8_since = int8_since_xnnpack(op, tensors);
   if (tensors[in_t].dtype == schema::DType_INT8 && int8_since > EDGECLR_XNNPACK_API) {
     return unsupported(op, index, format("int8 needs XNNPACK %u or later, this edgeclr links XNNPACK %s; "
@@ -224,8 +233,16 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
   uint32_t in = 0, out = 0;
   EDGECLR_RETURN_IF_ERROR(define_value(in_t, &in));
   EDGECLR_RETURN_IF_ERROR(define_value(out_t, &out));
+  if (is_tensor_operator(op.options_type())) {
+    const NodeValue in_value{in, xnn_dims(tensors[in_t], options_.batch)};
+    return define_tensor_operator(op, index, in_value, NodeValue{out, xnn_dims(tensors[out_t], options_.batch)});
+  }
   uint32_t bias = XNN_INVALID_VALUE_ID;
-  if (op.inputs()->size() > 2) EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(2), &bias, /*packed=*/true));
+  const bool has_bias = op.options_type() == schema::OpOptions_Conv2DOptions ||
+                        op.options_type() == schema::OpOptions_FullyConnectedOptions;
+  if (has_bias && op.inputs()->size() > 2) {
+    EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(2), &bias, /*packed=*/true));
+  }
   uint32_t second = XNN_INVALID_VALUE_ID;  // weight or second operand
   xnn_status status = xnn_status_success;
   const char* what = "";
@@ -331,7 +348,65 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
     case schema::OpOptions_DequantizeOptions:
       status = define_unary(subgraph_, UnaryNode::kConvert, 0, 0, in, out, &what);
       break;
-    case schema::OpOptions_NONE: break;
+    default: break;  // NONE; the tensor operators returned above
+  }
+  if (status != xnn_status_success) return op_error(op, index, what, status);
+  return Status::Ok();
+}
+
+Result<NodeValue> XnnpackBackbone::node_value(uint32_t tensor) {
+  uint32_t id = 0;
+  EDGECLR_RETURN_IF_ERROR(define_value(tensor, &id));
+  return NodeValue{id, xnn_dims(model_.tensors()[tensor], options_.batch)};
+}
+
+Status XnnpackBackbone::define_tensor_operator(const schema::Operator& op, uint32_t index, const NodeValue& in,
+                                               const NodeValue& out) {
+  xnn_status status = xnn_status_success;
+  const char* what = "";
+  const auto sizes = [](const auto* v) { return std::vector<size_t>(v->begin(), v->end()); };
+  switch (op.options_type()) {
+    case schema::OpOptions_ConcatOptions: {
+      std::vector<NodeValue> inputs;
+      for (uint32_t t : *op.inputs()) {
+        auto value = node_value(t);
+        if (!value.ok()) return value.status();
+        inputs.push_back(value.value());
+      }
+      status = define_concat(subgraph_, op.options_as_ConcatOptions()->axis(), inputs, out, &what);
+      break;
+    }
+    case schema::OpOptions_SliceOptions:
+      status = define_slice(subgraph_, sizes(op.options_as_SliceOptions()->begin()), in, out, &what);
+      break;
+    case schema::OpOptions_TransposeOptions:
+      status = define_transpose(subgraph_, sizes(op.options_as_TransposeOptions()->perm()), in.id, out.id, &what);
+      break;
+    case schema::OpOptions_BatchMatMulOptions: {
+      auto b = node_value(op.inputs()->Get(1));
+      if (!b.ok()) return b.status();
+      status = define_batch_matmul(subgraph_, op.options_as_BatchMatMulOptions()->transpose_b(), in.id, b->id, out.id,
+                                   &what);
+      break;
+    }
+    case schema::OpOptions_SoftmaxOptions: status = define_softmax(subgraph_, in.id, out.id, &what); break;
+    case schema::OpOptions_MeanOptions: {
+      const auto& o = *op.options_as_MeanOptions();
+      status = define_mean(subgraph_, sizes(o.axes()), o.keep_dims(), in.id, out.id, &what);
+      break;
+    }
+    case schema::OpOptions_LayerNormOptions: {
+      uint32_t gamma = XNN_INVALID_VALUE_ID, beta = XNN_INVALID_VALUE_ID;
+      if (op.inputs()->size() > 1) EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &gamma));
+      if (op.inputs()->size() > 2) EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(2), &beta));
+      status = define_layer_norm(subgraph_, op.options_as_LayerNormOptions()->epsilon(), in, gamma, beta, out.id,
+                                 &owned_weights_, &what);
+      break;
+    }
+    case schema::OpOptions_GeluOptions:
+      status = define_gelu(subgraph_, op.options_as_GeluOptions()->approximate(), in, out.id, &owned_weights_, &what);
+      break;
+    default: break;
   }
   if (status != xnn_status_success) return op_error(op, index, what, status);
   return Status::Ok();
@@ -348,6 +423,18 @@ Status check_batchable(const Model& model, uint32_t batch) {
       return error(StatusCode::kUnsupported,
                    format("failed to create backbone for '%s' with batch %u: tensor %u %s has no batch dimension",
                           model.name().c_str(), batch, i, shape_string(tensors[i]).c_str()));
+    }
+  }
+  // Operators that would mix images: a transpose moving axis 0, a mean over it.
+  const auto* ops = model.backbone().operators();
+  for (uint32_t i = 0; i < ops->size(); ++i) {
+    const schema::Operator& op = *ops->Get(i);
+    const auto* perm = op.options_type() == schema::OpOptions_TransposeOptions ? op.options_as_TransposeOptions()->perm() : nullptr;
+    const auto* axes = op.options_type() == schema::OpOptions_MeanOptions ? op.options_as_MeanOptions()->axes() : nullptr;
+    if ((perm != nullptr && perm->Get(0) != 0) || (axes != nullptr && axes->Get(0) == 0)) {
+      return error(StatusCode::kUnsupported,
+                   format("failed to create backbone for '%s' with batch %u: operator %u (%s) works across axis 0, "
+                          "where the batch goes", model.name().c_str(), batch, i, op_type_name(op, model.tensors())));
     }
   }
   return Status::Ok();

@@ -96,6 +96,16 @@ void put_options(ContentHash& h, const schema::Operator& op) {
       put_float(h, o.value());
       break;
     }
+    case schema::OpOptions_ConcatOptions: put(h, op.options_as_ConcatOptions()->axis()); break;
+    case schema::OpOptions_SliceOptions: put_vector(h, op.options_as_SliceOptions()->begin()); break;
+    case schema::OpOptions_TransposeOptions: put_vector(h, op.options_as_TransposeOptions()->perm()); break;
+    case schema::OpOptions_BatchMatMulOptions: put(h, op.options_as_BatchMatMulOptions()->transpose_b()); break;
+    case schema::OpOptions_MeanOptions:
+      put_vector(h, op.options_as_MeanOptions()->axes());
+      put(h, op.options_as_MeanOptions()->keep_dims());
+      break;
+    case schema::OpOptions_LayerNormOptions: put_float(h, op.options_as_LayerNormOptions()->epsilon()); break;
+    case schema::OpOptions_GeluOptions: put(h, op.options_as_GeluOptions()->approximate()); break;
     default: break;  // options without fields
   }
 }

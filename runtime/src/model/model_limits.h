@@ -7,11 +7,16 @@
 
 namespace edgeclr {
 
-// Written by this build; newer is refused. 2: the checksum and the backbone hash are
-// XXH3 (version 1 files, FNV-1a, still read; core/content_hash.h).
-inline constexpr uint32_t kFormatVersion = 2;
+// The newest version this build reads; newer is refused. 2: the checksum and the
+// backbone hash are XXH3 (version 1 files, FNV-1a, still read; core/content_hash.h).
+// 3: tensor operators (concat, slice, transpose, batch matmul, softmax, mean, layer norm,
+// gelu) and tensors of rank 5 and 6. A writer stamps the lowest version that holds what
+// the model uses (required_format_version), so a CNN stays readable by version-2 readers.
+inline constexpr uint32_t kFormatVersion = 3;
+inline constexpr uint32_t kFirstTensorOpsFormat = 3;
 
-inline constexpr uint32_t kMaxRank = 4;
+inline constexpr uint32_t kMaxRank = 6;      // XNNPACK's XNN_MAX_TENSOR_DIMS (both generations)
+inline constexpr uint32_t kMaxConcatInputs = 256;
 inline constexpr uint32_t kMaxDim = 1u << 20;                // any one dimension
 inline constexpr uint64_t kMaxTensorElements = 1ull << 28;  // 1 GiB of fp32
 inline constexpr uint32_t kMaxTensors = 1u << 16;

@@ -3,60 +3,12 @@
 #include <cmath>
 
 #include "model/model_limits.h"
+#include "model/op_check_context.h"
+#include "model/tensor_op_checks.h"
 
 namespace edgeclr {
 namespace {
 
-using Dims = std::vector<uint32_t>;
-
-struct OpContext {
-  const schema::Operator& op;
-  const std::vector<TensorInfo>& tensors;
-  std::string label;  // "operator 3 'layer1.conv' (conv2d)"
-
-  const TensorInfo& input(uint32_t i) const { return tensors[op.inputs()->Get(i)]; }
-  const TensorInfo& output() const { return tensors[op.outputs()->Get(0)]; }
-  uint32_t input_count() const { return op.inputs()->size(); }
-
-  Status fail(const std::string& why) const {
-    return error(StatusCode::kInvalidModel, label + ": " + why);
-  }
-};
-
-Dims dims_of(const TensorInfo& t) { return Dims(t.dims.begin(), t.dims.begin() + t.rank); }
-
-std::string dims_string(const Dims& dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
-  return s + "]";
-}
-
-Status expect_output_shape(const OpContext& ctx, const Dims& expected) {
-  if (dims_of(ctx.output()) != expected) {
-    return ctx.fail(format("output shape %s, expected %s", shape_string(ctx.output()).c_str(),
-                           dims_string(expected).c_str()));
-  }
-  return Status::Ok();
-}
-
-Status expect_rank(const OpContext& ctx, const TensorInfo& t, const char* what, uint32_t rank) {
-  if (t.rank != rank) {
-    return ctx.fail(format("%s has shape %s, expected rank %u", what, shape_string(t).c_str(), rank));
-  }
-  return Status::Ok();
-}
-
-Status expect_dtype(const OpContext& ctx, const TensorInfo& t, const char* what, schema::DType dtype) {
-  if (t.dtype != dtype) {
-    return ctx.fail(format("%s is %s, expected %s", what, dtype_name(t.dtype), dtype_name(dtype)));
-  }
-  return Status::Ok();
-}
-
-Status expect_constant(const OpContext& ctx, const TensorInfo& t, const char* what) {
-  if (!t.is_constant) return ctx.fail(format("%s must be a constant (have a buffer)", what));
-  return Status::Ok();
-}
 
 // Activations of an op are fp32 or int8 throughout; int8 ones carry one scale.
 Status expect_activation_dtype(const OpContext& ctx, const TensorInfo& t, const char* what,
@@ -156,19 +108,24 @@ Status check_conv(const OpContext& ctx, const schema::Conv2DOptions& o) {
   return expect_output_shape(ctx, {x.dims[0], oh, ow, out_c});
 }
 
+// input [..., I] -> output [..., O] (all but the last axis kept), or the old flattening
+// form [N,1,1,I] -> [N,O].
 Status check_fully_connected(const OpContext& ctx, const schema::FullyConnectedOptions& o) {
   const TensorInfo& x = ctx.input(0);
   const TensorInfo& w = ctx.input(1);
   EDGECLR_RETURN_IF_ERROR(check_activation_enum(ctx, o.activation()));
   EDGECLR_RETURN_IF_ERROR(expect_rank(ctx, w, "weight", 2));
-  const bool flat = x.rank == 2 || (x.rank == 4 && x.dims[1] == 1 && x.dims[2] == 1);
   const uint32_t in_features = x.dims[x.rank - 1];
-  if (!flat || in_features != w.dims[1]) {
-    return ctx.fail(format("input %s does not fit weight %s (expected [N,I] or [N,1,1,I] and [O,I])",
-                           shape_string(x).c_str(), shape_string(w).c_str()));
+  if (in_features != w.dims[1]) {
+    return ctx.fail(format("input %s does not fit weight %s (expected [..., I] and [O,I])", shape_string(x).c_str(),
+                           shape_string(w).c_str()));
   }
   EDGECLR_RETURN_IF_ERROR(check_weights(ctx, x.dtype, w.dims[0]));
-  return expect_output_shape(ctx, {x.dims[0], w.dims[0]});
+  const bool pooled_map = x.rank == 4 && x.dims[1] == 1 && x.dims[2] == 1 && ctx.output().rank == 2;
+  if (pooled_map) return expect_output_shape(ctx, {x.dims[0], w.dims[0]});
+  Dims out = dims_of(x);
+  out.back() = w.dims[0];
+  return expect_output_shape(ctx, out);
 }
 
 // NumPy broadcasting of two shapes aligned on the right.
@@ -275,7 +232,10 @@ Arity arity_of(schema::OpOptions type) {
     case schema::OpOptions_DivideOptions:
     case schema::OpOptions_MaximumOptions:
     case schema::OpOptions_MinimumOptions:
-    case schema::OpOptions_PReluOptions: return {2, 2};
+    case schema::OpOptions_PReluOptions:
+    case schema::OpOptions_BatchMatMulOptions: return {2, 2};
+    case schema::OpOptions_ConcatOptions: return {2, kMaxConcatInputs};
+    case schema::OpOptions_LayerNormOptions: return {1, 3};
     default: return {1, 1};
   }
 }
@@ -329,6 +289,14 @@ const char* op_type_name(const schema::Operator& op, const std::vector<TensorInf
     case schema::OpOptions_MinimumOptions: return "minimum";
     case schema::OpOptions_PReluOptions: return "prelu";
     case schema::OpOptions_EluOptions: return "elu";
+    case schema::OpOptions_ConcatOptions: return "concat";
+    case schema::OpOptions_SliceOptions: return "slice";
+    case schema::OpOptions_TransposeOptions: return "transpose";
+    case schema::OpOptions_BatchMatMulOptions: return "batch_matmul";
+    case schema::OpOptions_SoftmaxOptions: return "softmax";
+    case schema::OpOptions_MeanOptions: return "mean";
+    case schema::OpOptions_LayerNormOptions: return "layer_norm";
+    case schema::OpOptions_GeluOptions: return "gelu";
     case schema::OpOptions_NONE: break;
   }
   return "unknown";
@@ -350,6 +318,7 @@ Status check_operator(const schema::Operator& op, uint32_t op_index, const std::
                            op.outputs()->size(), arity.min_inputs, arity.max_inputs));
   }
   EDGECLR_RETURN_IF_ERROR(check_io_dtypes(ctx, type));
+  if (is_tensor_operator(type)) return check_tensor_operator(ctx);
   switch (type) {
     case schema::OpOptions_Conv2DOptions: return check_conv(ctx, *op.options_as_Conv2DOptions());
     case schema::OpOptions_FullyConnectedOptions:

@@ -10,7 +10,7 @@
 namespace edgeclr {
 
 struct TensorInfo {
-  std::array<uint32_t, 4> dims{};  // first `rank` entries used
+  std::array<uint32_t, 6> dims{};  // first `rank` entries used (kMaxRank)
   uint32_t rank = 0;
   uint64_t elements = 0;
   schema::DType dtype = schema::DType_FLOAT32;

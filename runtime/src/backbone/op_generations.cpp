@@ -1,9 +1,24 @@
-// Which operators XNNPACK runs in int8, by generation, as measured by
-// tests/unit/test_backbone_ops.cpp against Debian 12's (2022-02-16) and Debian 13's
-// (2024-11-08) builds.
+// Which operators each XNNPACK generation runs, at all and in int8, as measured by
+// tests/unit/test_backbone_ops.cpp and test_backbone_tensor_ops.cpp against Debian 12's
+// (2022-02-16) and Debian 13's (2024-11-08) builds.
 #include "backbone/backbone.h"
 
 namespace edgeclr {
+
+uint32_t fp32_since_xnnpack(const schema::Operator& op) {
+  switch (op.options_type()) {
+    case schema::OpOptions_ConcatOptions:
+    case schema::OpOptions_SliceOptions:
+    case schema::OpOptions_TransposeOptions:
+    case schema::OpOptions_BatchMatMulOptions:
+    case schema::OpOptions_MeanOptions:
+    case schema::OpOptions_LayerNormOptions:  // built from reduce, binary and unary nodes
+    case schema::OpOptions_GeluOptions:
+      return 2024;
+    default:  // softmax has been in XNNPACK since before 2022
+      return 2022;
+  }
+}
 
 uint32_t int8_since_xnnpack(const schema::Operator& op, const std::vector<TensorInfo>& tensors) {
   switch (op.options_type()) {
