@@ -29,7 +29,8 @@ namespace {
 constexpr const char* kHelp =
     "usage: edgeclr convert MODEL.onnx -o OUT.eclr [--input-size HxW] [--channels 1|3]\n"
     "                       [--mean M[,M,M]] [--std S[,S,S]] [--resize stretch|crop]\n"
-    "                       [--feature-output TENSOR] [--no-normalize] [--head HEAD.eclh]\n"
+    "                       [--feature-output TENSOR [--pool cls|mean|cls+mean]]\n"
+    "                       [--no-normalize] [--head HEAD.eclh]\n"
     "                       [--int8 --calibration DIR|IDX [--calibration-count N] [--holdout N]\n"
     "                        [--method minmax|percentile|mse] [--keep-fp32 LAYER,...]\n"
     "                        [--target-cosine X] [--equalize activations|weights|off]\n"
@@ -52,8 +53,12 @@ constexpr const char* kHelp =
     "  --mean, --std            per-channel normalisation in [0,1] units (default: the\n"
     "                           ONNX metadata_props edgeclr.mean / edgeclr.std, else 0 and 1)\n"
     "  --resize stretch|crop    resize policy (default: metadata edgeclr.resize, else stretch)\n"
-    "  --feature-output TENSOR  ONNX value where the backbone ends; the nodes after it\n"
-    "                           must be Gemm/MatMul/Add/Relu and become the head\n"
+    "  --feature-output TENSOR  ONNX value where the backbone ends. Gemm/MatMul/Add/Relu\n"
+    "                           nodes after it become the head; anything else after it\n"
+    "                           is dropped (the embedding is then the feature)\n"
+    "  --pool cls|mean|cls+mean the feature is a transformer's token tensor [1,T,C]: take\n"
+    "                           the class token (token 0), the mean of the patch tokens\n"
+    "                           (1..T-1), or both concatenated ([1,2C]); inspect shows it\n"
     "  --no-normalize           do not L2-normalise embeddings\n"
     "  --head HEAD.eclh         the head of this checkpoint instead of the ONNX file's: one\n"
     "                           that `edgeclr adapt` trained on this file's fp32\n"
@@ -307,7 +312,7 @@ int run_convert(int argc, char** argv) {
   Args args;
   std::string error;
   if (!parse_args(static_cast<int>(args_v.size()), args_v.data(), {"no-normalize", "int8", "json", "no-bias-correction"},
-                  {"output", "input-size", "channels", "mean", "std", "resize", "feature-output", "calibration",
+                  {"output", "input-size", "channels", "mean", "std", "resize", "feature-output", "pool", "calibration",
                    "calibration-count", "holdout", "method", "keep-fp32", "head", "equalize", "target-cosine",
                    "xnnpack"},
                   &args, &error)) {
@@ -336,6 +341,11 @@ int run_convert(int argc, char** argv) {
     return usage_error("convert", "--resize must be stretch or crop");
   }
   options.feature_output = args.options.count("feature-output") ? args.options["feature-output"] : "";
+  options.token_pool = args.options.count("pool") ? args.options["pool"] : "";
+  if (!options.token_pool.empty() && options.token_pool != "cls" && options.token_pool != "mean" &&
+      options.token_pool != "cls+mean") {
+    return usage_error("convert", "--pool must be cls, mean or cls+mean");
+  }
   options.l2_normalize = !args.has("no-normalize");
   const std::string& onnx = args.positional[0];
   options.source_model = onnx.substr(onnx.find_last_of('/') == std::string::npos ? 0 : onnx.find_last_of('/') + 1);

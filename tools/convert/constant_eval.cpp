@@ -21,6 +21,15 @@ int64_t count_of(const Dims64& dims) {
   return n;
 }
 
+// Product of dims[from, to): no temporary vector (GCC 14 warns falsely on one, -Werror).
+int64_t product(const Dims64& dims, size_t from, size_t to) {
+  int64_t n = 1;
+  for (size_t i = from; i < to; ++i) {
+    if (dims[i] < 0 || __builtin_mul_overflow(n, dims[i], &n)) return INT64_MAX;
+  }
+  return n;
+}
+
 double at(const Constant& c, size_t i) { return c.is_float ? double(c.floats[i]) : double(c.ints[i]); }
 
 std::vector<int64_t> as_ints(const Constant& c) {
@@ -161,8 +170,8 @@ Result<std::optional<Constant>> gather(const Node& node, const Constant& data, c
   out_dims.insert(out_dims.end(), indices.dims.begin(), indices.dims.end());
   out_dims.insert(out_dims.end(), data.dims.begin() + axis + 1, data.dims.end());
   if (count_of(out_dims) > kMaxFoldedElements) return node_error(node, "result too large to fold");
-  const int64_t outer = count_of(Dims64(data.dims.begin(), data.dims.begin() + axis));
-  const int64_t inner = count_of(Dims64(data.dims.begin() + axis + 1, data.dims.end()));
+  const int64_t outer = product(data.dims, 0, size_t(axis));
+  const int64_t inner = product(data.dims, size_t(axis) + 1, data.dims.size());
   const int64_t dim = data.dims[size_t(axis)];
   Constant out = shaped_like(data, out_dims);
   const std::vector<int64_t> idx = as_ints(indices);
@@ -250,11 +259,11 @@ Result<std::optional<Constant>> concat(const Graph& graph, const Node& node) {
   if (count_of(out_dims) > kMaxFoldedElements) return node_error(node, "result too large to fold");
   Constant out = shaped_like(first, out_dims);
   out.is_float = any_float;
-  const int64_t outer = count_of(Dims64(first.dims.begin(), first.dims.begin() + axis));
+  const int64_t outer = product(first.dims, 0, size_t(axis));
   for (int64_t o = 0; o < outer; ++o) {
     for (const std::string& name : node.inputs) {
       const Constant& c = *graph.constant(name);
-      const int64_t block = count_of(Dims64(c.dims.begin() + axis, c.dims.end()));
+      const int64_t block = product(c.dims, size_t(axis), c.dims.size());
       for (int64_t q = 0; q < block; ++q) {
         const size_t i = size_t(o * block + q);
         if (out.is_float) out.floats.push_back(float(at(c, i)));
@@ -345,7 +354,7 @@ Result<std::optional<Constant>> scatter_nd(const Node& node, const Constant& dat
   if (k < 1 || k > int64_t(data.dims.size())) return node_error(node, "index tuples longer than the rank");
   const auto stride = strides_of(data.dims);
   const int64_t tuples = indices.count() / k;
-  const int64_t slice = count_of(Dims64(data.dims.begin() + k, data.dims.end()));
+  const int64_t slice = product(data.dims, size_t(k), data.dims.size());
   if (updates.count() != tuples * slice || updates.is_float != data.is_float) return node_error(node, "updates do not fit");
   Constant out = data;
   const std::vector<int64_t> idx = as_ints(indices);
@@ -491,7 +500,7 @@ Result<std::optional<Constant>> evaluate_constant(const Graph& graph, const Node
       int64_t axis = node.int_attr("axis", 1);
       if (axis < 0) axis += int64_t(a.dims.size());
       if (axis < 0 || axis > int64_t(a.dims.size())) return node_error(node, "axis out of range");
-      target = {count_of(Dims64(a.dims.begin(), a.dims.begin() + axis)), count_of(Dims64(a.dims.begin() + axis, a.dims.end()))};
+      target = {product(a.dims, 0, size_t(axis)), product(a.dims, size_t(axis), a.dims.size())};
     } else {
       if (!input(1)) return std::optional<Constant>();
       auto t = reshape_target(node, a.dims, as_ints(*input(1)));

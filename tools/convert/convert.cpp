@@ -59,6 +59,8 @@ Result<std::vector<uint8_t>> convert_onnx_fp32(const std::string& onnx_path, con
   auto graph = import_and_fold(onnx_path, InputBinding{options.input.channels, options.input.height, options.input.width});
   if (!graph.ok()) return graph.status();
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, drop_classifier_activation(graph.value(), notes)));
+  EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fuse_layer_norm(graph.value())));  // before Div becomes Mul
+  EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fuse_gelu(graph.value())));
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, rewrite_constant_division(graph.value())));
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fuse_hard_swish(graph.value())));
   EDGECLR_RETURN_IF_ERROR(with_path(onnx_path, fold_batch_norm(graph.value())));

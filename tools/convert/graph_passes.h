@@ -41,4 +41,14 @@ Status fuse_hard_swish(Graph& graph);
 // it. Appends a note naming the node to `notes`.
 Status drop_classifier_activation(Graph& graph, std::vector<std::string>* notes);
 
+// ReduceMean(x) -> Sub -> Pow 2 (or Mul by itself) -> ReduceMean -> Add eps -> Sqrt -> Div,
+// over the last axis, and a Mul by a per-channel constant and an Add of one after it,
+// become one LayerNormalization (axis -1), as ONNX's opset-17 op; how PyTorch and Hugging
+// Face export LayerNorm before opset 17 (fuse_transformer_ops.cpp).
+Status fuse_layer_norm(Graph& graph);
+
+// x * 0.5 * (1 + Erf(x / sqrt(2))), in either order of its Muls and with the Div or a Mul
+// by 1 / sqrt(2), becomes one Gelu node (approximate = "none"), as ONNX's opset-20 op.
+Status fuse_gelu(Graph& graph);
+
 }  // namespace edgeclr::convert

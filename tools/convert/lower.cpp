@@ -14,9 +14,9 @@
 namespace edgeclr::convert {
 
 const char* kSupported =
-    "Conv, BatchNormalization, Relu, Clip, LeakyRelu, PRelu, Elu, Sigmoid, HardSigmoid, HardSwish, Add, Sub, Mul, "
+    "Conv, BatchNormalization, Relu, Clip, LeakyRelu, PRelu, Elu, Sigmoid, Tanh, HardSigmoid, HardSwish, Add, Sub, Mul, "
     "Div, Max, Min (two inputs), GlobalAveragePool, ReduceMean, MaxPool (ceil_mode too), AveragePool, Flatten, "
-    "Reshape, Squeeze, Unsqueeze, Transpose, Concat, Split, Slice, Gather (constant index), Gemm, MatMul, Softmax, "
+    "Reshape, Squeeze, Unsqueeze, Transpose, Concat, Split, Slice, Gather (constant index), Gemm, MatMul, Einsum (batched matrix products), Softmax, "
     "LayerNormalization (and its decomposed form), GELU (Erf and tanh forms), Pad (constant), Identity, Dropout, "
     "Constant, and what depends only on constants and the input's size (Shape, Cast, Where, Equal, Expand, "
     "ConstantOfShape, Range, Resize, ...)";
@@ -282,6 +282,7 @@ Status Lowering::lower_node(size_t index) {
     return lower_unary(n);
   }
   if (op == "HardSigmoid") return lower_hard_sigmoid(n);
+  if (op == "Tanh") return lower_tanh(n);
   if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze") return lower_reshape(n);
   if (op == "Transpose") return lower_transpose(n);
   if (op == "Concat") return lower_concat(n);
@@ -293,12 +294,25 @@ Status Lowering::lower_node(size_t index) {
   if (op == "Gelu") return lower_gelu(n);  // written by fuse_gelu (graph_passes.h), or ONNX opset 20
   if (op == "Pad") return lower_pad(n);
   if (op == "BatchNormalization") return lower_batch_norm(n);
+  if (op == "Cast") {  // the computed path is fp32 throughout: only a cast to float (a no-op) is one
+    if (n.int_attr("to", 0) != 1) return unsupported(n, "only a cast to float of computed data");
+    auto x = lowered(n.inputs[0]);
+    if (!x.ok()) return x.status();
+    alias(n.outputs[0], x->tensor, x->layout);
+    return Status::Ok();
+  }
   return unsupported(n, std::string("not supported; supported: ") + kSupported);
 }
 
 // The feature as the runtime wants it, [1, D]: a vector as it lies, a feature map flattened
 // in H, W, C order (flatten_spatial_feature), any other tensor flattened in ONNX's order.
 Status Lowering::finish_feature() {
+  if (!options_.token_pool.empty()) {
+    auto pooled = pool_tokens(feature_ + "/" + options_.token_pool);
+    if (!pooled.ok()) return pooled.status();
+    b_.set_graph(input_tensor_, pooled.value());
+    return Status::Ok();
+  }
   auto f = lowered(feature_);
   if (!f.ok()) return error(StatusCode::kUnsupported, "no backbone operator computes the feature '" + feature_ + "'");
   if (f->tensor == input_tensor_) return error(StatusCode::kUnsupported, "no backbone operator computes the feature '" + feature_ + "'");
@@ -332,6 +346,56 @@ Status Lowering::finish_feature() {
   }
   b_.set_graph(input_tensor_, feature);
   return Status::Ok();
+}
+
+// Class token: a slice of token 0. Patch mean: a slice of tokens 1..T-1 and a mean over
+// them. Both in the layout the tokens are stored in, with the channels last.
+Result<uint32_t> Lowering::pool_tokens(const std::string& pooled) {
+  const std::string& how = options_.token_pool;
+  if (how != "cls" && how != "mean" && how != "cls+mean") {
+    return error(StatusCode::kInvalidArgument, "--pool must be cls, mean or cls+mean, got '" + how + "'");
+  }
+  auto dims = onnx_dims(feature_);
+  if (!dims.ok()) return dims.status();
+  const std::vector<int64_t>& d = dims.value();
+  if (d.size() != 3 || d[0] != 1 || d[1] < 2) {
+    return error(StatusCode::kUnsupported, format("--pool %s needs a token tensor [1,T,C] with T >= 2; '%s' is rank %zu",
+                                                  how.c_str(), feature_.c_str(), d.size()));
+  }
+  auto have = lowered(feature_);
+  if (!have.ok()) return have.status();
+  const Layout layout = have->layout.back() == 2 ? have->layout : with_axis_last(have->layout, 2);
+  auto tokens = value_in(feature_, layout);
+  if (!tokens.ok()) return tokens.status();
+  const uint32_t c = uint32_t(d[2]);
+  std::vector<uint32_t> parts;
+  if (how != "mean") {
+    auto cls = slice_axis(pooled + "/cls_token", tokens.value(), d, layout, 1, 0, 1);
+    if (!cls.ok()) return cls.status();
+    const uint32_t flat = new_step(pooled + "/cls", {1, c});
+    schema::ReshapeOptionsT r;
+    r.new_shape = {1, c};
+    add_op(pooled + "/cls", op_options(schema::OpOptions_ReshapeOptions, std::move(r)), {cls.value()}, flat);
+    parts.push_back(flat);
+  }
+  if (how != "cls") {
+    auto patches = slice_axis(pooled + "/patches", tokens.value(), d, layout, 1, 1, d[1] - 1);
+    if (!patches.ok()) return patches.status();
+    schema::MeanOptionsT o;
+    o.axes = {inverse(layout)[1]};
+    o.keep_dims = false;
+    const uint32_t mean = new_step(pooled + "/mean", {1, c});
+    add_op(pooled + "/mean", op_options(schema::OpOptions_MeanOptions, std::move(o)), {patches.value()}, mean);
+    parts.push_back(mean);
+  }
+  uint32_t out = parts[0];
+  if (parts.size() == 2) {
+    out = new_step(pooled, {1, 2 * c});
+    schema::ConcatOptionsT o;
+    o.axis = 1;
+    add_op(pooled + "/concat", op_options(schema::OpOptions_ConcatOptions, std::move(o)), parts, out);
+  }
+  return out;
 }
 
 // Gemm (transA = 0, alpha = beta = 1) or MatMul with a constant weight, as a dense layer:
@@ -406,6 +470,7 @@ Result<ModelBuilder> Lowering::run() {
   b_.set_embedding(layers.empty() ? fd.back() : layers.back()->out_dim, options_.l2_normalize);
   b_.set_provenance("edgeclr-convert 0.1.0", options_.source_model);
   b_.add_metadata("feature_output", feature_);
+  if (!options_.token_pool.empty()) b_.add_metadata("feature_pool", options_.token_pool);
   return std::move(b_);
 }
 

@@ -27,6 +27,10 @@ struct LowerOptions {
   // order (H, W, C). Off by default, since a vector is what a contrastive encoder's
   // backbone gives; the ONNX conformance test uses it to compare any 4-D output.
   bool flatten_spatial_feature = false;
+  // A token tensor [1, T, C] as the feature (a transformer's last LayerNorm): "cls" takes
+  // token 0 (the class token), "mean" the mean of tokens 1..T-1 (the patch tokens),
+  // "cls+mean" both, concatenated ([1, 2C]). Empty: the feature is taken as it is.
+  std::string token_pool;
   std::string source_model;  // recorded in the provenance
 };
 

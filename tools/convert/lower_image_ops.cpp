@@ -311,6 +311,26 @@ Status Lowering::lower_unary(const Node& n) {
   return Status::Ok();
 }
 
+// Tanh as 2 sigmoid(2x) - 1 (multiply, sigmoid, multiply, add): XNNPACK 2022 has no tanh
+// node; the absolute error is a few fp32 ulps of 1, which only matters near 0 in relative terms.
+Status Lowering::lower_tanh(const Node& n) {
+  auto x = lowered(n.inputs[0]);
+  if (!x.ok()) return x.status();
+  const Dims shape = stored_shape(x->tensor);
+  const uint32_t two = b_.add_constant_fp32(n.name + "/two", {1}, {2.0f});
+  const uint32_t minus_one = b_.add_constant_fp32(n.name + "/minus_one", {1}, {-1.0f});
+  const uint32_t doubled = new_step(n.outputs[0] + "/doubled", shape);
+  const uint32_t gate = new_step(n.outputs[0] + "/sigmoid", shape);
+  const uint32_t scaled = new_step(n.outputs[0] + "/scaled", shape);
+  add_op(n, op_options(schema::OpOptions_MultiplyOptions, schema::MultiplyOptionsT{}), {x->tensor, two}, doubled);
+  add_op(n, op_options(schema::OpOptions_SigmoidOptions, schema::SigmoidOptionsT{}), {doubled}, gate);
+  add_op(n, op_options(schema::OpOptions_MultiplyOptions, schema::MultiplyOptionsT{}), {gate, two}, scaled);
+  auto out = new_value(n.outputs[0], x->layout);
+  if (!out.ok()) return out.status();
+  add_op(n, op_options(schema::OpOptions_AddOptions, schema::AddOptionsT{}), {scaled, minus_one}, out.value());
+  return Status::Ok();
+}
+
 // HardSigmoid: max(0, min(1, alpha * x + beta)) as multiply, add, clamp.
 Status Lowering::lower_hard_sigmoid(const Node& n) {
   auto x = lowered(n.inputs[0]);

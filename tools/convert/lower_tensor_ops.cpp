@@ -195,7 +195,10 @@ Result<uint32_t> Lowering::slice_axis(const std::string& out, uint32_t in, const
   return t;
 }
 
-// Slice with constant starts, ends and axes, step 1 (inputs from opset 10, attributes before).
+// Slice with constant starts, ends, axes and positive steps (inputs from opset 10,
+// attributes before). Steps of 1 are one slice. An axis with step s > 1 (Swin's patch
+// merging, x[:, 0::2]) is read as a reshape: a window of n * s elements split into
+// [n, s], of which one column is kept; zeros pad the window where the axis ends first.
 Status Lowering::lower_slice(const Node& n) {
   auto in_dims = onnx_dims(n.inputs[0]);
   if (!in_dims.ok()) return in_dims.status();
@@ -211,30 +214,98 @@ Status Lowering::lower_slice(const Node& n) {
   const size_t rank = in_dims->size();
   std::vector<int64_t> axes = axes_in->empty() ? std::vector<int64_t>(starts->size()) : *axes_in;
   if (axes_in->empty()) std::iota(axes.begin(), axes.end(), 0);
-  if (starts->size() != axes.size() || ends->size() != axes.size()) return unsupported(n, "starts, ends and axes differ in length");
-  std::vector<int64_t> begin(rank, 0), size = in_dims.value();
+  if (starts->size() != axes.size() || ends->size() != axes.size() || (!steps->empty() && steps->size() != axes.size())) {
+    return unsupported(n, "starts, ends, axes and steps differ in length");
+  }
+  // Per ONNX axis: the window read (begin, length), and for strided axes the step and count.
+  std::vector<int64_t> begin(rank, 0), length = in_dims.value(), step(rank, 1), count = in_dims.value();
+  std::vector<int64_t> end_pad(rank, 0), keep(rank, 0);  // strided axes: zeros after the window, the column kept
   for (size_t i = 0; i < axes.size(); ++i) {
     const int64_t axis = normalized_axis(axes[i], rank);
     if (axis < 0) return unsupported(n, "axis out of range");
-    if (!steps->empty() && (*steps)[i] != 1) return unsupported(n, "steps other than 1");
+    const int64_t s = steps->empty() ? 1 : (*steps)[i];
+    if (s < 1) return unsupported(n, "negative or zero steps");
     const int64_t dim = (*in_dims)[size_t(axis)];
-    const auto clamp = [&](int64_t v) { return std::max<int64_t>(0, std::min(dim, v < 0 ? v + dim : v)); };
-    const int64_t s = clamp((*starts)[i]), e = clamp((*ends)[i]);
-    if (e <= s) return unsupported(n, "an empty slice");
-    begin[size_t(axis)] = s;
-    size[size_t(axis)] = e - s;
+    const auto clamp = [&](int64_t v) { return std::max<int64_t>(0, std::min(dim, v < 0 ? std::max(v + dim, int64_t{-1}) : v)); };
+    const int64_t b = clamp((*starts)[i]), e = clamp((*ends)[i]);
+    if (e <= b) return unsupported(n, "an empty slice");
+    const int64_t k = (e - b + s - 1) / s;
+    step[size_t(axis)] = s;
+    count[size_t(axis)] = k;
+    begin[size_t(axis)] = b;
+    length[size_t(axis)] = s == 1 ? k : k * s;
+    if (s > 1) {
+      const int64_t window_begin = std::min(b, std::max<int64_t>(0, dim - k * s));  // keeps b inside [w, w + s)
+      begin[size_t(axis)] = window_begin;
+      end_pad[size_t(axis)] = std::max<int64_t>(0, window_begin + k * s - dim);
+      length[size_t(axis)] = k * s - end_pad[size_t(axis)];
+      keep[size_t(axis)] = b - window_begin;
+    }
   }
   auto have = lowered(n.inputs[0]);
   if (!have.ok()) return have.status();
-  if (size == in_dims.value()) {
-    alias(n.outputs[0], have->tensor, have->layout);
-    return Status::Ok();
+  const Layout& layout = have->layout;
+  uint32_t t = have->tensor;
+  std::vector<int64_t> dims = in_dims.value();
+  if (length != dims) {  // the windows, one slice
+    schema::SliceOptionsT o;
+    for (uint32_t a : layout) o.begin.push_back(static_cast<uint32_t>(begin[a]));
+    const bool last = std::all_of(step.begin(), step.end(), [](int64_t s) { return s == 1; });
+    if (last) {
+      auto out = new_value(n.outputs[0], layout);
+      if (!out.ok()) return out.status();
+      add_op(n, op_options(schema::OpOptions_SliceOptions, std::move(o)), {t}, out.value());
+      return Status::Ok();
+    }
+    const uint32_t windows = new_step(n.outputs[0] + "/windows", to_dims(stored_dims(length, layout)));
+    add_op(n.name + "/windows", op_options(schema::OpOptions_SliceOptions, std::move(o)), {t}, windows);
+    t = windows;
+    dims = length;
   }
-  auto out = new_value(n.outputs[0], have->layout);
-  if (!out.ok()) return out.status();
-  schema::SliceOptionsT o;
-  for (uint32_t a : have->layout) o.begin.push_back(static_cast<uint32_t>(begin[a]));
-  add_op(n, op_options(schema::OpOptions_SliceOptions, std::move(o)), {have->tensor}, out.value());
+  for (uint32_t axis = 0; axis < rank; ++axis) {
+    if (step[axis] == 1) continue;
+    const int64_t s = step[axis], k = count[axis];
+    const uint32_t k_stored = inverse(layout)[axis];
+    if (end_pad[axis] > 0) {  // zeros to complete the last group (never kept)
+      schema::PadOptionsT p;
+      p.pre_pad.assign(rank, 0);
+      p.post_pad.assign(rank, 0);
+      p.post_pad[k_stored] = uint32_t(end_pad[axis]);
+      dims[axis] += end_pad[axis];
+      const uint32_t padded = new_step(n.outputs[0] + "/padded", to_dims(stored_dims(dims, layout)));
+      add_op(n.name + "/pad", op_options(schema::OpOptions_PadOptions, std::move(p)), {t}, padded);
+      t = padded;
+    }
+    if (rank + 1 > 6) return unsupported(n, "a strided slice of a rank-6 tensor");
+    Dims split = to_dims(stored_dims(dims, layout));
+    split[k_stored] = uint32_t(k);
+    split.insert(split.begin() + k_stored + 1, uint32_t(s));
+    const uint32_t grouped = new_step(n.outputs[0] + "/groups", split);
+    schema::ReshapeOptionsT r;
+    r.new_shape = split;
+    add_op(n.name + "/groups", op_options(schema::OpOptions_ReshapeOptions, std::move(r)), {t}, grouped);
+    schema::SliceOptionsT o;
+    o.begin.assign(split.size(), 0);
+    o.begin[k_stored + 1] = uint32_t(keep[axis]);
+    Dims picked_dims = split;
+    picked_dims[k_stored + 1] = 1;
+    const uint32_t picked = new_step(n.outputs[0] + "/picked", picked_dims);
+    add_op(n.name + "/pick", op_options(schema::OpOptions_SliceOptions, std::move(o)), {grouped}, picked);
+    dims[axis] = k;
+    const Dims back = to_dims(stored_dims(dims, layout));
+    const bool final_axis = std::none_of(step.begin() + axis + 1, step.end(), [](int64_t v) { return v != 1; });
+    schema::ReshapeOptionsT rb;
+    rb.new_shape = back;
+    if (final_axis) {
+      auto out = new_value(n.outputs[0], layout);
+      if (!out.ok()) return out.status();
+      add_op(n.name + "/ungroup", op_options(schema::OpOptions_ReshapeOptions, std::move(rb)), {picked}, out.value());
+      return Status::Ok();
+    }
+    t = new_step(n.outputs[0] + "/strided", back);
+    add_op(n.name + "/ungroup", op_options(schema::OpOptions_ReshapeOptions, std::move(rb)), {picked}, t);
+  }
+  alias(n.outputs[0], t, layout);  // every axis whole: a no-op
   return Status::Ok();
 }
 

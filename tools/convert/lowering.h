@@ -56,6 +56,8 @@ class Lowering {
   Status split_head();
   Status lower_node(size_t index);
   Status finish_feature();
+  // The --pool of the token tensor feature_ [1, T, C]: a new tensor [1, C] or [1, 2C].
+  Result<uint32_t> pool_tokens(const std::string& pooled);
   Status build_head();
 
   // ---- image maps and elementwise (lower_image_ops.cpp) ----
@@ -67,6 +69,7 @@ class Lowering {
   Status lower_binary(const Node& n);
   Status lower_unary(const Node& n);
   Status lower_hard_sigmoid(const Node& n);
+  Status lower_tanh(const Node& n);
   Status lower_pad(const Node& n);
 
   // ---- tensors (lower_tensor_ops.cpp) ----

@@ -231,6 +231,62 @@ Status check_divisors(const onnx::GraphProto& graph, const std::string& path) {
   return Status::Ok();
 }
 
+// Einsum as exporters write batched matrix products ('bhid,bhjd->bhij', 'bhij,bhjd->bhid':
+// attention in MaxViT and others): a shared batch prefix, then [i, k] x [k, j] or
+// [j, k]. Rewritten before shape inference into MatMul (with a Transpose of the second
+// operand for [j, k]), whose shapes ONNX infers (ONNX 1.12 infers only an Einsum's rank).
+// Other equations stay Einsum, which lowering names as unsupported.
+void rewrite_einsum_as_matmul(onnx::GraphProto* g) {
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
+  for (const onnx::NodeProto& n : g->node()) {
+    std::string eq;
+    for (const auto& a : n.attribute()) {
+      if (a.name() == "equation") eq = a.s();
+    }
+    eq.erase(std::remove(eq.begin(), eq.end(), ' '), eq.end());
+    const size_t comma = eq.find(','), arrow = eq.find("->");
+    bool ok = n.op_type() == "Einsum" && n.input_size() == 2 && comma != std::string::npos && arrow != std::string::npos &&
+              eq.find('.') == std::string::npos && comma < arrow;
+    std::string a, b, c;
+    if (ok) {
+      a = eq.substr(0, comma);
+      b = eq.substr(comma + 1, arrow - comma - 1);
+      c = eq.substr(arrow + 2);
+      const size_t r = a.size();
+      ok = r >= 3 && b.size() == r && c.size() == r && a.substr(0, r - 2) == b.substr(0, r - 2) &&
+           a.substr(0, r - 2) == c.substr(0, r - 2) && c[r - 2] == a[r - 2] && a[r - 2] != a[r - 1];
+      const bool plain = ok && b[r - 2] == a[r - 1] && c[r - 1] == b[r - 1];
+      const bool transposed = ok && b[r - 1] == a[r - 1] && c[r - 1] == b[r - 2];
+      ok = ok && (plain || transposed) && c[r - 1] != a[r - 1];
+      if (ok && transposed) {
+        onnx::NodeProto* t = nodes.Add();
+        t->set_op_type("Transpose");
+        t->set_name(n.name() + "/transpose_b");
+        t->add_input(n.input(1));
+        t->add_output(n.output(0) + "/b_transposed");
+        onnx::AttributeProto* perm = t->add_attribute();
+        perm->set_name("perm");
+        perm->set_type(onnx::AttributeProto::INTS);
+        for (size_t i = 0; i < r; ++i) perm->add_ints(int64_t(i == r - 2 ? r - 1 : i == r - 1 ? r - 2 : i));
+        b = n.output(0) + "/b_transposed";
+      } else if (ok) {
+        b = n.input(1);
+      }
+    }
+    if (!ok) {
+      *nodes.Add() = n;
+      continue;
+    }
+    onnx::NodeProto* m = nodes.Add();
+    m->set_op_type("MatMul");
+    m->set_name(n.name());
+    m->add_input(n.input(0));
+    m->add_input(b);
+    m->add_output(n.output(0));
+  }
+  g->mutable_node()->Swap(&nodes);
+}
+
 }  // namespace
 
 Result<Constant> read_tensor_file(const std::string& path) {
@@ -269,6 +325,7 @@ Result<Graph> import_onnx(const std::string& path, const InputBinding& binding,
                              static_cast<long long>(kMinOpset), static_cast<long long>(max_opset())));
   }
   EDGECLR_RETURN_IF_ERROR(check_divisors(model.graph(), path));
+  rewrite_einsum_as_matmul(model.mutable_graph());
   EDGECLR_RETURN_IF_ERROR(infer_shapes_isolated(&model, path));
   const onnx::GraphProto& g = model.graph();
   for (const auto& kv : model.metadata_props()) graph.metadata[kv.key()] = kv.value();
