@@ -21,7 +21,7 @@ training), which keeps activations O(1) through the whole network. For each mode
 
   NAME.onnx                  input "image" [1,3,224,224] NCHW, output "output" [1,1000],
                              opset --opset, constants folded, preprocessing in metadata_props
-  NAME.inputs.npy            (3,224,224,3) float32 NHWC, already normalised with mean/std
+  NAME.inputs.npy            (3,224,224,3) float32 NHWC (299 for inception_v3), already normalised with mean/std
   NAME.expected.npy          (3,1000) float32, the PyTorch model's output for those inputs
   NAME.expected_feature.npy  (3,D) float32, the input of the final Linear (forward hook)
   NAME.expected_head_input.npy
@@ -57,13 +57,35 @@ MODELS = {
     "mobilenet_v3_large": (torchvision.models.mobilenet_v3_large, 3004),
 }
 
+# One model per family of general graphs (--families): concatenations, transposes,
+# attention, LayerNorm, GELU, strided slices, ceil-mode pooling.
+FAMILIES = {
+    "vit_b_32": (torchvision.models.vit_b_32, 4032),
+    "swin_t": (torchvision.models.swin_t, 4101),
+    "convnext_tiny": (torchvision.models.convnext_tiny, 4201),
+    "maxvit_t": (torchvision.models.maxvit_t, 4301),
+    "densenet121": (torchvision.models.densenet121, 4401),
+    "shufflenet_v2_x1_0": (torchvision.models.shufflenet_v2_x1_0, 4501),
+    "squeezenet1_0": (torchvision.models.squeezenet1_0, 4601),
+    "googlenet": (torchvision.models.googlenet, 4701),
+    "inception_v3": (torchvision.models.inception_v3, 4801),
+    "vgg11": (torchvision.models.vgg11, 4901),
+    "alexnet": (torchvision.models.alexnet, 5001),
+}
+SIZES = {"inception_v3": 299}  # input side where it is not SIZE
+
 
 def trailing_linears(model):
     """The Linear modules of the classifier chain at the end of the model, in order.
 
     torchvision's resnets end in `fc`, mobilenets in `classifier` (a Sequential of
     Dropout/Linear/activation). Everything after the global pool is in there."""
-    tail = model.fc if hasattr(model, "fc") else model.classifier
+    if isinstance(model, torchvision.models.SqueezeNet):
+        return [model.classifier[1]]  # a 1x1 conv classifier: its input is the "feature"
+    for attr in ("fc", "heads", "head", "classifier"):
+        tail = getattr(model, attr, None)
+        if isinstance(tail, nn.Module):
+            break
     linears = [m for m in tail.modules() if isinstance(m, nn.Linear)]
     if not linears:
         raise SystemExit(f"no Linear in the classifier of {type(model).__name__}")
@@ -94,6 +116,22 @@ def randomise_weights(model, seed, images=None):
         for conv in model.modules():
             if isinstance(conv, nn.Conv2d) and conv.bias is not None:
                 conv.bias.copy_((torch.rand(conv.bias.shape, generator=generator) - 0.5) * 0.2)
+        # Transformers: LayerNorm is the identity at init (gamma 1, beta 0), ViT's head and
+        # some biases start at zero, ConvNeXt's layer scale at 1e-6: a converter that
+        # dropped any of them would still pass. Random values make each one count.
+        for module in model.modules():
+            if isinstance(module, nn.LayerNorm) and module.elementwise_affine:
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+                module.bias.copy_((torch.rand(module.bias.shape, generator=generator) - 0.5) * 0.5)
+            if isinstance(module, nn.Linear):
+                if module.weight.abs().max() == 0:
+                    bound = 1.0 / module.in_features ** 0.5
+                    module.weight.copy_((torch.rand(module.weight.shape, generator=generator) * 2 - 1) * bound)
+                if module.bias is not None:
+                    module.bias.copy_((torch.rand(module.bias.shape, generator=generator) - 0.5) * 0.2)
+        for name, parameter in model.named_parameters():
+            if name.endswith("layer_scale"):
+                parameter.copy_(torch.rand(parameter.shape, generator=generator) * 0.5 + 0.25)
         model.train()
         if images is None:
             images = make_inputs(seed + 1, CALIBRATION_IMAGES)
@@ -129,7 +167,9 @@ DYNAMIC_AXES = {
 
 
 def export_one(name, out_dir, opset, dynamic=False):
-    constructor, seed = MODELS[name]
+    global SIZE
+    SIZE = SIZES.get(name, 224)
+    constructor, seed = {**MODELS, **FAMILIES}[name]
     timings = {}
     start = time.time()
     torch.manual_seed(seed)
@@ -166,7 +206,9 @@ def export_one(name, out_dir, opset, dynamic=False):
 
     start = time.time()
     path = os.path.join(out_dir, f"{name}.onnx")
-    with torch.no_grad():
+    # nn.MultiheadAttention (ViT) takes a fused fast path without an ONNX export under
+    # no_grad in eval mode; with grad enabled it takes the plain path (same function).
+    with torch.enable_grad() if name.startswith("vit_") else torch.no_grad():
         torch.onnx.export(model, torch.zeros(1, 3, SIZE, SIZE), path, input_names=["image"],
                           output_names=["output"], opset_version=opset, do_constant_folding=True,
                           training=torch.onnx.TrainingMode.EVAL)
@@ -207,15 +249,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out_dir")
     parser.add_argument("--models", default=",".join(MODELS),
-                        help="comma-separated subset of: " + ", ".join(MODELS))
+                        help="comma-separated subset of: " + ", ".join({**MODELS, **FAMILIES}))
+    parser.add_argument("--families", action="store_true",
+                        help="the one-per-family general graphs instead: " + ", ".join(FAMILIES))
     parser.add_argument("--opset", type=int, default=13)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--dynamic", action="store_true",
                         help="also write NAME.dyn-batch.onnx (symbolic batch) and NAME.dyn-nhw.onnx "
                              "(symbolic batch, height and width), as torch.onnx.export(dynamic_axes=...) does")
     args = parser.parse_args()
-    names = [n for n in args.models.split(",") if n]
-    unknown = [n for n in names if n not in MODELS]
+    names = list(FAMILIES) if args.families else [n for n in args.models.split(",") if n]
+    unknown = [n for n in names if n not in MODELS and n not in FAMILIES]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
     torch.set_num_threads(args.threads)

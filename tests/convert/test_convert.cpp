@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "backbone/backbone.h"
 #include "convert/calibrate.h"
@@ -382,6 +383,46 @@ TEST_CASE("torchvision models (random weights) convert and match PyTorch's outpu
     expect_close(embeddings, output.value(), "output");
     for (size_t r = 0; r < inputs->shape[0]; ++r) {
       const size_t d = output->shape[1];
+      CHECK(row_cosine(embeddings.data() + r * d, output->f32() + r * d, d) >= 0.9999);
+    }
+  }
+}
+
+// One torchvision model per family of general graphs (concat, transposes, attention,
+// LayerNorm, GELU, strided and ceil-mode windows), exported by
+// models/zoo/export_torchvision.py --families into EDGECLR_ZOO_FAMILIES_DIR. Each converts;
+// on XNNPACK 2024 its feature matches PyTorch's; on 2022 the encoder is refused, naming an
+// operator that needs 2024.
+TEST_CASE("torchvision families with concat, attention, LayerNorm and GELU convert and match PyTorch (XNNPACK 2024)") {
+  const char* zoo = std::getenv("EDGECLR_ZOO_FAMILIES_DIR");
+  REQUIRE_MESSAGE(zoo != nullptr, "EDGECLR_ZOO_FAMILIES_DIR is not set; run through ctest");
+  const char* only = std::getenv("EDGECLR_ZOO_FAMILIES");
+  const std::string names = only ? only : "vit_b_32,swin_t,convnext_tiny,maxvit_t,densenet121,shufflenet_v2_x1_0,"
+                                          "squeezenet1_0,googlenet,inception_v3,vgg11,alexnet";
+  std::stringstream list(names);
+  std::string name;
+  while (std::getline(list, name, ',')) {
+    INFO(name);
+    const std::string base = std::string(zoo) + "/" + name;
+    convert::LowerOptions options;
+    options.l2_normalize = false;
+    const Converted c = convert_file(base + ".onnx", options);
+    auto backbone = Backbone::create(*c.model, BackboneOptions{});
+    if (xnnpack_info().api < 2024) {
+      REQUIRE_FALSE(backbone.ok());
+      CHECK_MESSAGE(backbone.status().message().find("needs XNNPACK 2024 or later") != std::string::npos,
+                    backbone.status().message());
+      continue;
+    }
+    REQUIRE_MESSAGE(backbone.ok(), backbone.status().message());
+    auto inputs = read_npy(base + ".inputs.npy");
+    auto output = read_npy(base + ".expected.npy");  // the classifier's output: backbone and head
+    REQUIRE((inputs.ok() && output.ok()));
+    std::vector<float> features, embeddings;
+    run_model(*c.model, inputs->f32(), inputs->shape[0], &features, &embeddings);
+    expect_close(embeddings, output.value(), "output");
+    const size_t d = output->count() / inputs->shape[0];
+    for (size_t r = 0; r < inputs->shape[0]; ++r) {
       CHECK(row_cosine(embeddings.data() + r * d, output->f32() + r * d, d) >= 0.9999);
     }
   }

@@ -1,4 +1,5 @@
 // edgeclr inspect MODEL [--json]
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -6,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/json_writer.h"
 #include "edgeclr/edgeclr.h"
+#include "backbone/backbone.h"
 #include "model/model.h"
 #include "model/model_summary.h"
 
@@ -23,7 +25,9 @@ constexpr const char* kHelp =
     "           color, mean, std, resize, resize_shorter_side}, precision, feature_dim,\n"
     "           embedding_dim, l2_normalize, head_layers, params, backbone_params,\n"
     "           head_params, macs, ops {type: count}, backbone_hash (16 hex digits),\n"
-    "           metadata {key: value}, xnnpack (the XNNPACK this edgeclr links)\n";
+    "           metadata {key: value} (feature_pool: cls, mean or cls+mean when the\n"
+    "           feature pools a transformer's tokens), xnnpack (the XNNPACK this edgeclr\n"
+    "           links), needs_xnnpack (2022 or 2024: the oldest that runs every operator)\n";
 
 std::string hex64(uint64_t v) {
   char buf[17];
@@ -41,6 +45,27 @@ std::string floats(const flatbuffers::Vector<float>* v) {
 
 const char* resize_name(schema::ResizePolicy policy) {
   return policy == schema::ResizePolicy_SHORTER_SIDE_CROP ? "crop" : "stretch";
+}
+
+// The oldest XNNPACK generation that runs every operator as the model stores it.
+uint32_t needed_xnnpack(const Model& model) {
+  uint32_t needed = 2022;
+  for (const schema::Operator* op : *model.backbone().operators()) {
+    needed = std::max(needed, fp32_since_xnnpack(*op));
+    if (model.tensors()[op->inputs()->Get(0)].dtype == schema::DType_INT8) {
+      needed = std::max(needed, int8_since_xnnpack(*op, model.tensors()));
+    }
+  }
+  return needed;
+}
+
+std::string metadata_value(const schema::Model& root, const char* key) {
+  if (const auto* metadata = root.metadata()) {
+    for (const schema::KeyValue* kv : *metadata) {
+      if (str(kv->key()) == key) return str(kv->value());
+    }
+  }
+  return "";
 }
 
 std::string head_dims(const Model& model) {
@@ -94,6 +119,7 @@ void print_json(const Model& model, const ModelSummary& s) {
   }
   j.end_object();
   j.key("xnnpack").value(edgeclr_xnnpack_version());
+  j.key("needs_xnnpack").value(needed_xnnpack(model));
   j.end_object();
   std::printf("%s\n", j.str().c_str());
 }
@@ -124,11 +150,16 @@ void print_text(const Model& model, const ModelSummary& s) {
   std::printf("MACs/image     %llu (backbone %llu, head %llu)\n",
               static_cast<unsigned long long>(s.backbone_macs + s.head_macs),
               static_cast<unsigned long long>(s.backbone_macs), static_cast<unsigned long long>(s.head_macs));
-  std::printf("feature        %u\n", model.feature_dim());
+  const std::string pool = metadata_value(root, "feature_pool");
+  std::printf("feature        %u%s\n", model.feature_dim(),
+              pool.empty() ? "" : (" (" + pool + " of the tokens of " + metadata_value(root, "feature_output") + ")").c_str());
   std::printf("embedding      %u%s, head %s\n", model.embedding_dim(),
               model.head().l2_normalize() ? " (L2-normalised)" : "", head_dims(model).c_str());
   std::printf("backbone hash  %s\n", hex64(model.backbone_hash()).c_str());
-  std::printf("runs on        XNNPACK %s (this edgeclr)\n", edgeclr_xnnpack_version());
+  const uint32_t needed = needed_xnnpack(model);
+  const bool runs_here = needed <= xnnpack_info().api;
+  std::printf("needs          XNNPACK %u or later; this edgeclr links XNNPACK %s%s\n", needed, edgeclr_xnnpack_version(),
+              runs_here ? "" : ": an encoder is refused here");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "convert/convert.h"
 
+#include <algorithm>
 #include <map>
 
 #include "convert/graph_passes.h"
@@ -27,7 +28,11 @@ bool shapes_missing(const Graph& graph) {
   for (const Node& n : graph.nodes) {
     for (const std::string& out : n.outputs) {
       const auto it = graph.values.find(out);
-      if (!out.empty() && (it == graph.values.end() || !it->second.shape_known)) return true;
+      if (out.empty()) continue;
+      if (it == graph.values.end() || !it->second.shape_known) return true;
+      // ONNX 1.17 names a dim it cannot compute (a symbol) where 1.12 leaves the shape out.
+      const auto& shape = it->second.shape;
+      if (std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; })) return true;
     }
   }
   return false;
