@@ -31,6 +31,7 @@ training), which keeps activations O(1) through the whole network. For each mode
                              Linear -> Hardswish -> Dropout -> Linear.
 """
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -250,6 +251,9 @@ def main():
     parser.add_argument("out_dir")
     parser.add_argument("--models", default=",".join(MODELS),
                         help="comma-separated subset of: " + ", ".join({**MODELS, **FAMILIES}))
+    parser.add_argument("--keep-existing", action="store_true",
+                        help="skip a model whose files a run of this same script (its sha256 in "
+                             "NAME.stamp) already wrote into OUT_DIR, so several builds share one export")
     parser.add_argument("--families", action="store_true",
                         help="the one-per-family general graphs instead: " + ", ".join(FAMILIES))
     parser.add_argument("--opset", type=int, default=13)
@@ -267,8 +271,18 @@ def main():
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, onnx {onnx.__version__}, "
           f"opset {args.opset}, {torch.get_num_threads()} threads", flush=True)
     start = time.time()
+    with open(os.path.abspath(__file__), "rb") as script:
+        # Not the torch version: the Debian 13 build reads the files Debian 12's torch wrote
+        # (as it does the photo model), so both builds are checked on the same graphs.
+        stamp = hashlib.sha256(script.read()).hexdigest() + f" opset {args.opset}\n"
     for name in names:
+        stamp_path = os.path.join(args.out_dir, f"{name}.stamp")
+        if args.keep_existing and os.path.exists(stamp_path) and open(stamp_path).read() == stamp:
+            print(f"{name}: kept (exported by this script before)", flush=True)
+            continue
         export_one(name, args.out_dir, args.opset, args.dynamic)
+        with open(stamp_path, "w") as f:
+            f.write(stamp)
     print(f"done: {len(names)} model(s) in {time.time() - start:.1f} s", flush=True)
     return 0
 
