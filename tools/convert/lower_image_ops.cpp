@@ -98,6 +98,14 @@ Status Lowering::lower_pool(const Node& n) {
   if (n.op == "AveragePool" && padded && n.int_attr("count_include_pad", 0) != 0) {
     return unsupported(n, "count_include_pad=1 with padding (edgeclr averages over the valid elements)");
   }
+  if (o.kernel_h == 1 && o.kernel_w == 1 && o.stride_h == 1 && o.stride_w == 1 && !padded) {
+    // A 1x1 window is the identity (AdaptiveAvgPool to the size it already has, as VGG
+    // and AlexNet export at 224x224); XNNPACK refuses a 1x1 pooling window.
+    auto x = lowered(n.inputs[0]);
+    if (!x.ok()) return x.status();
+    alias(n.outputs[0], x->tensor, x->layout);
+    return Status::Ok();
+  }
   auto x = value_in(n.inputs[0], nhwc_layout());
   if (!x.ok()) return x.status();
   std::string out_name;
