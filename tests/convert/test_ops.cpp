@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "convert/onnx_import.h"
 #include "convert_support.h"
 
 using namespace edgeclr;
@@ -177,4 +178,32 @@ TEST_CASE("dynamic axes on the reference model: a symbolic batch, and batch, H a
     run_model(*c.model, inputs.f32(), inputs.shape[0], &features, &embeddings);
     expect_close(embeddings, want, "embedding");
   }
+}
+
+TEST_CASE("--feature-output at a pooled [N,C,1,1] map that the file flattens through Shape/Concat/Reshape") {
+  // dyn_flatten_view: GlobalAveragePool -> x.view(x.size(0), -1) -> Linear. Naming the
+  // pool's output was refused ("the nodes after it are not all Gemm/MatMul/Add/Relu");
+  // now the backbone ends there, the nodes after it are dropped, and the feature is the
+  // pooled vector: the same values the default split (head = the Linear) computes.
+  const std::string path = ops_dir() + "/dyn_flatten_view.onnx";
+  auto graph = convert::import_onnx(path);
+  REQUIRE(graph.ok());
+  const auto pool = std::find_if(graph->nodes.begin(), graph->nodes.end(),
+                                 [](const convert::Node& n) { return n.op == "GlobalAveragePool"; });
+  REQUIRE(pool != graph->nodes.end());
+  convert::LowerOptions cut;
+  cut.feature_output = pool->outputs[0];
+  const Converted at_pool = convert_file(path, cut);
+  CHECK(at_pool.model->feature_dim() == 8);
+  CHECK((at_pool.model->head().layers() == nullptr || at_pool.model->head().layers()->size() == 0));
+  const Converted whole = convert_file(path, {});
+  REQUIRE(whole.model->head().layers() != nullptr);
+  REQUIRE(whole.model->head().layers()->size() == 1);
+  auto inputs = read_npy(ops_dir() + "/dyn_flatten_view.inputs.npy");
+  REQUIRE(inputs.ok());
+  std::vector<float> cut_features, cut_embeddings, features, embeddings;
+  run_model(*at_pool.model, inputs->f32(), inputs->shape[0], &cut_features, &cut_embeddings);
+  run_model(*whole.model, inputs->f32(), inputs->shape[0], &features, &embeddings);
+  REQUIRE(cut_features.size() == features.size());
+  for (size_t i = 0; i < features.size(); ++i) CHECK(cut_features[i] == features[i]);
 }

@@ -152,6 +152,35 @@ TEST_CASE("shorter-side crop keeps the centre of the resized image") {
   }
 }
 
+TEST_CASE("crop without a shorter side covers a non-square output: an image of its size passes unchanged") {
+  // A model 2 high and 8 wide given an 8x2 image (its own size): before, the shorter side
+  // (2) was scaled to max(H, W) = 8, the image to 32x8, and its middle 8x2 cut out.
+  Bytes wide(16);
+  for (uint32_t i = 0; i < 16; ++i) wide[i] = uint8_t(10 * i + 3);
+  PreprocessSpec spec = spec_of(2, 8, 1);
+  spec.crop = true;
+  std::vector<double> same(wide.begin(), wide.end());
+  check_levels(run(view_of(wide, 8, 2, PixelFormat::kGray), spec), same, spec, 1);
+  SUBCASE("twice its size: halved on both axes, nothing cut") {
+    Bytes big(64);
+    for (uint32_t y = 0; y < 4; ++y) {
+      for (uint32_t x = 0; x < 16; ++x) big[y * 16 + x] = uint8_t(wide[(y / 2) * 8 + x / 2]);
+    }
+    check_levels(run(view_of(big, 16, 4, PixelFormat::kGray), spec), same, spec, 4);
+  }
+  SUBCASE("a taller image: the width decides the scale, the centre rows are kept") {
+    Bytes tall(8 * 4);  // 8 wide, 4 high: scale 1, rows 1-2 kept
+    for (uint32_t y = 0; y < 4; ++y) {
+      for (uint32_t x = 0; x < 8; ++x) tall[y * 8 + x] = uint8_t(10 * y + x);
+    }
+    std::vector<double> rows;
+    for (uint32_t y = 1; y < 3; ++y) {
+      for (uint32_t x = 0; x < 8; ++x) rows.push_back(10 * y + x);
+    }
+    check_levels(run(view_of(tall, 8, 4, PixelFormat::kGray), spec), rows, spec, 1);
+  }
+}
+
 TEST_CASE("a flat image stays flat at any size and policy (weights sum to 1)") {
   const Bytes flat(13 * 7 * 3, 173);
   for (const auto& [height, width, crop] : {std::tuple<uint32_t, uint32_t, bool>{3, 5, false},

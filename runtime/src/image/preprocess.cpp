@@ -189,13 +189,26 @@ void plan_axes(const PixelView& src, const PreprocessSpec& spec, AxisMap* rows, 
   *rows = AxisMap{src.height, spec.height, 0};
   *cols = AxisMap{src.width, spec.width, 0};
   if (!spec.crop) return;
-  const uint64_t shorter = spec.shorter_side != 0 ? spec.shorter_side : std::max(spec.height, spec.width);
-  if (src.width <= src.height) {
-    cols->resized = shorter;
-    rows->resized = shorter * src.height / src.width;
+  if (spec.shorter_side == 0) {
+    // Cover height x width at the source's aspect: the axis that needs the larger scale
+    // gets its size exactly, the other at least its own (H / h >= W / w <=> H w >= W h).
+    // An image already of the output's size stays as it is, whatever its shape.
+    if (uint64_t{spec.height} * src.width >= uint64_t{spec.width} * src.height) {
+      rows->resized = spec.height;
+      cols->resized = uint64_t{spec.height} * src.width / src.height;
+    } else {
+      cols->resized = spec.width;
+      rows->resized = uint64_t{spec.width} * src.height / src.width;
+    }
   } else {
-    rows->resized = shorter;
-    cols->resized = shorter * src.width / src.height;
+    const uint64_t shorter = spec.shorter_side;
+    if (src.width <= src.height) {
+      cols->resized = shorter;
+      rows->resized = shorter * src.height / src.width;
+    } else {
+      rows->resized = shorter;
+      cols->resized = shorter * src.width / src.height;
+    }
   }
   rows->offset = (rows->resized - spec.height) / 2;
   cols->offset = (cols->resized - spec.width) / 2;
@@ -218,9 +231,9 @@ PreprocessSpec preprocess_spec_from(const schema::InputSpec& in) {
 }
 
 DecodeTarget decode_target_for(const PreprocessSpec& spec) {
-  if (!spec.crop) return DecodeTarget{spec.width, spec.height, 0};
-  const uint32_t shorter_side = spec.shorter_side != 0 ? spec.shorter_side : std::max(spec.height, spec.width);
-  return DecodeTarget{spec.width, spec.height, shorter_side};
+  // Stretch, and crop without a shorter side (cover height x width), shrink to at least
+  // width x height; crop to a shorter side needs that side on both axes.
+  return DecodeTarget{spec.width, spec.height, spec.crop ? spec.shorter_side : 0};
 }
 
 Status preprocess(const PixelView& src, const PreprocessSpec& spec, float* out) {

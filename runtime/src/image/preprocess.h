@@ -23,7 +23,7 @@ struct PreprocessSpec {
   std::array<float, 3> mean{0, 0, 0};  // per channel, [0, 1] units; the first `channels` used
   std::array<float, 3> std{1, 1, 1};   // per channel, finite, > 0
   bool crop = false;                  // SHORTER_SIDE_CROP when true, else STRETCH
-  uint32_t shorter_side = 0;          // crop only; 0 means max(height, width)
+  uint32_t shorter_side = 0;          // crop only; 0: scale to cover height x width
 };
 
 // Copies the fields of a (verified) model's input spec.
@@ -43,8 +43,11 @@ DecodeTarget decode_target_for(const PreprocessSpec& spec);
 //     or RGB (gray replicated); RGBA/BGRA drop alpha, BGRA is swizzled to RGB;
 //  2. resize: STRETCH maps the whole source onto height x width; SHORTER_SIDE_CROP
 //     scales the shorter side to shorter_side and the longer one to
-//     floor(shorter_side * longer / shorter) (as torchvision's Resize(int)), then keeps
-//     the centre height x width (an odd margin leaves its extra pixel at the bottom/right).
+//     floor(shorter_side * longer / shorter) (as torchvision's Resize(int)), or, with
+//     shorter_side 0, scales the source at its aspect ratio to the smallest size that
+//     covers height x width (for a square output the same thing; an image of the output's
+//     size is kept as it is), then keeps the centre height x width (an odd margin leaves
+//     its extra pixel at the bottom/right).
 //     Per axis: shrinking averages the exact source area each output pixel covers
 //     (fractional edge pixels weighted); enlarging or keeping the size is bilinear with
 //     half-pixel centres (align_corners=false), clamped at the edges;
