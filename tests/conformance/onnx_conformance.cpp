@@ -40,15 +40,18 @@ using edgeclr::conformance::Outcome;
 // written, so that a regression that starts rejecting (or failing) what used to pass
 // goes red instead of hiding among the rejections. Raise a floor when the converter
 // learns more; lowering one needs a reason.
-//   node: 10 = the MaxPool and AveragePool cases with a [1,{1,3},H,W] input (most node
-//     cases have several inputs, outputs, or a non-image input; see the summary).
+//   node: 11 = the MaxPool and AveragePool cases with a [1,{1,3},H,W] input,
+//     test_maxpool_2d_ceil included since ceil_mode is lowered (most node cases have
+//     several inputs, outputs, or a non-image input, so the node cases of the tensor
+//     operators do not fit an image encoder: see the summary; the converter tests check
+//     those operators against PyTorch and ONNX Runtime instead).
 //   pytorch-converted: 0, because 80 of its 82 cases are opset 6 and the converter takes
 //     opsets 11 to 17 (onnx_import.h); the other two are a 1-D and a dilated MaxPool.
 struct Suite {
   const char* name;
   size_t minimum_passed;
 };
-constexpr Suite kSuites[] = {{"node", 10}, {"pytorch-converted", 0}};
+constexpr Suite kSuites[] = {{"node", 11}, {"pytorch-converted", 0}};
 
 // No case needs more than a second; a child past this is hung.
 constexpr unsigned kCaseTimeoutSeconds = 30;

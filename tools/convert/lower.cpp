@@ -335,12 +335,12 @@ Status Lowering::finish_feature() {
     feature = laid.value();
   }
   const Dims fd = stored_shape(feature);
-  if (fd.size() != 2) {
+  if (fd.size() != 2 || fd[0] != 1) {  // [1, everything]: also when the batch axis was squeezed away
     uint32_t count = 1;
-    for (size_t i = 1; i < fd.size(); ++i) count *= fd[i];
-    const uint32_t flat = b_.add_activation(feature_ + "/flat", {fd[0], count});
+    for (uint32_t v : fd) count *= v;
+    const uint32_t flat = b_.add_activation(feature_ + "/flat", {1, count});
     schema::ReshapeOptionsT o;
-    o.new_shape = {fd[0], count};
+    o.new_shape = {1, count};
     add_op(feature_ + "/flatten", op_options(schema::OpOptions_ReshapeOptions, std::move(o)), {feature}, flat);
     feature = flat;
   }
