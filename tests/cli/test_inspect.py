@@ -47,10 +47,30 @@ def test_good_models():
         check(len(d["backbone_hash"]) == 16 and int(d["backbone_hash"], 16) != 0, f"{name}: hash {d['backbone_hash']}")
         check(d["file_size"] == os.path.getsize(path), f"{name}: file_size {d['file_size']}")
         check([(l["in"], l["out"]) for l in d["head_layers"]] == [(8, 16), (16, 4)], f"{name}: head {d['head_layers']}")
+        check(d["needs_xnnpack"] == 2022, f"{name}: needs_xnnpack {d['needs_xnnpack']}")
+
 
         text = run("inspect", path)
         check(text.returncode == 0 and "precision      " + precision in text.stdout, f"{name}: text output {text.stdout!r}")
         check(d["backbone_hash"] in text.stdout, f"{name}: text and JSON disagree on the hash")
+
+
+def test_transformer_needs_xnnpack_2024():
+    path = os.path.join(MODELS, "good", "sample-transformer.eclr")
+    r = run("inspect", path, "--json")
+    check(r.returncode == 0, f"exit {r.returncode}, stderr {r.stderr!r}")
+    if r.returncode != 0:
+        return
+    d = json.loads(r.stdout)
+    check(d["format_version"] == 3, f"format_version {d['format_version']}")
+    check(d["needs_xnnpack"] == 2024, f"needs_xnnpack {d['needs_xnnpack']}")
+    for op in ("layer_norm", "batch_matmul", "softmax", "transpose", "concat", "slice", "mean", "gelu"):
+        check(d["ops"].get(op, 0) >= 1, f"no {op} in {d['ops']}")
+    text = run("inspect", path)
+    linked_2024 = "(2024 API)" in d["xnnpack"]
+    want = "needs          XNNPACK 2024 or later"
+    check(want in text.stdout, f"text: {text.stdout!r}")
+    check(("an encoder is refused here" in text.stdout) != linked_2024, f"text: {text.stdout!r}")
 
 
 def test_bad_models():
@@ -82,6 +102,7 @@ def test_usage():
 
 
 test_good_models()
+test_transformer_needs_xnnpack_2024()
 test_bad_models()
 test_usage()
 cli_check.finish()

@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
   ::mkdir((dir + "/bad").c_str(), 0755);
   ::mkdir((dir + "/images").c_str(), 0755);
   const auto fp32 = sample_fp32_model();
-  bool ok = write(dir + "/good/sample-fp32.eclr", fp32) && write(dir + "/good/sample-int8.eclr", sample_int8_model());
+  bool ok = write(dir + "/good/sample-fp32.eclr", fp32) && write(dir + "/good/sample-int8.eclr", sample_int8_model()) &&
+            write(dir + "/good/sample-transformer.eclr", sample_transformer_model());
   std::vector<BadModel> corpus = semantic_bad_models();
   for (auto& bad : truncated_models(fp32)) corpus.push_back(std::move(bad));
   for (auto& bad : byte_flipped_models(fp32, 40)) corpus.push_back(std::move(bad));
@@ -85,6 +86,6 @@ int main(int argc, char** argv) {
   for (const BadModel& bad : corpus) ok = ok && write(dir + "/bad/" + bad.name + ".eclr", bad.bytes);
   ok = ok && write_images(dir + "/images");
   if (!ok) return 1;
-  std::printf("wrote 2 models to %s/good and %zu broken ones to %s/bad\n", dir.c_str(), corpus.size(), dir.c_str());
+  std::printf("wrote 3 models to %s/good and %zu broken ones to %s/bad\n", dir.c_str(), corpus.size(), dir.c_str());
   return 0;
 }

@@ -152,4 +152,88 @@ ModelBuilder sample_int8_builder(uint32_t seed) {
   return b;
 }
 
+ModelBuilder sample_transformer_builder(uint32_t seed) {
+  std::mt19937 rng(seed + 300);
+  ModelBuilder b;
+  b.set_input(kSampleSide, kSampleSide, 3, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f});
+  b.set_provenance("edgeclr tests", "sample transformer");
+  constexpr uint32_t T = 16, H = 2, D = C / H;
+  using Dims = std::vector<uint32_t>;
+  const auto act = [&](const char* name, Dims shape) { return b.add_activation(name, std::move(shape)); };
+  const auto fc = [&](const char* name, uint32_t in, uint32_t in_f, uint32_t out_f, Dims out_shape) {
+    const uint32_t w = b.add_constant_fp32(std::string(name) + ".w", {out_f, in_f}, random_floats(rng, out_f * in_f, 0.5f));
+    const uint32_t bias = b.add_constant_fp32(std::string(name) + ".b", {out_f}, random_floats(rng, out_f, 0.1f));
+    const uint32_t out = act(name, std::move(out_shape));
+    b.add_operator(name, op_options(schema::OpOptions_FullyConnectedOptions, schema::FullyConnectedOptionsT{}),
+                   {in, w, bias}, {out});
+    return out;
+  };
+  const auto slice = [&](const char* name, uint32_t in, Dims begin, Dims size) {
+    schema::SliceOptionsT o;
+    o.begin = std::move(begin);
+    const uint32_t out = act(name, size);
+    b.add_operator(name, op_options(schema::OpOptions_SliceOptions, std::move(o)), {in}, {out});
+    return out;
+  };
+  const auto transpose = [&](const char* name, uint32_t in, Dims perm, Dims out_shape) {
+    schema::TransposeOptionsT o;
+    o.perm = std::move(perm);
+    const uint32_t out = act(name, std::move(out_shape));
+    b.add_operator(name, op_options(schema::OpOptions_TransposeOptions, std::move(o)), {in}, {out});
+    return out;
+  };
+  const auto reshape = [&](const char* name, uint32_t in, Dims shape) {
+    const uint32_t out = act(name, shape);
+    b.add_operator(name, reshape_to(shape), {in}, {out});
+    return out;
+  };
+  const uint32_t input = act("input", {1, kSampleSide, kSampleSide, 3});
+  const uint32_t pw = b.add_constant_fp32("patch.w", {C, 4, 4, 3}, random_floats(rng, C * 48, 0.3f));
+  const uint32_t patches = act("patches", {1, 4, 4, C});
+  b.add_operator("patch", conv_options(4, 4, 0, 1, schema::Activation_NONE), {input, pw}, {patches});
+  const uint32_t tokens = reshape("tokens", patches, {1, T, C});
+  const uint32_t gamma = b.add_constant_fp32("ln.gamma", {C}, random_floats(rng, C, 0.5f));
+  const uint32_t beta = b.add_constant_fp32("ln.beta", {C}, random_floats(rng, C, 0.2f));
+  const uint32_t normed = act("ln", {1, T, C});
+  b.add_operator("ln", op_options(schema::OpOptions_LayerNormOptions, schema::LayerNormOptionsT{}), {tokens, gamma, beta},
+                 {normed});
+  const uint32_t qkv = fc("qkv", normed, C, 3 * C, {1, T, 3 * C});
+  const auto head_split = [&](const char* name, uint32_t part) {  // [1,T,3C] -> [1,H,T,D]
+    const uint32_t s = slice(name, qkv, {0, 0, part * C}, {1, T, C});
+    return transpose((std::string(name) + ".t").c_str(), reshape((std::string(name) + ".r").c_str(), s, {1, T, H, D}),
+                     {0, 2, 1, 3}, {1, H, T, D});
+  };
+  const uint32_t q = head_split("q", 0), k = head_split("k", 1), v = head_split("v", 2);
+  schema::BatchMatMulOptionsT qk;
+  qk.transpose_b = true;
+  const uint32_t scores = act("scores", {1, H, T, T});
+  b.add_operator("scores", op_options(schema::OpOptions_BatchMatMulOptions, std::move(qk)), {q, k}, {scores});
+  const uint32_t weights = act("softmax", {1, H, T, T});
+  b.add_operator("softmax", op_options(schema::OpOptions_SoftmaxOptions, schema::SoftmaxOptionsT{}), {scores}, {weights});
+  const uint32_t context = act("context", {1, H, T, D});
+  b.add_operator("context", op_options(schema::OpOptions_BatchMatMulOptions, schema::BatchMatMulOptionsT{}), {weights, v},
+                 {context});
+  const uint32_t merged = reshape("merged", transpose("context.t", context, {0, 2, 1, 3}, {1, T, H, D}), {1, T, C});
+  const uint32_t projected = fc("proj", merged, C, C, {1, T, C});
+  const uint32_t residual = act("residual", {1, T, C});
+  b.add_operator("residual", op_options(schema::OpOptions_AddOptions, schema::AddOptionsT{}), {tokens, projected},
+                 {residual});
+  const uint32_t activated = act("gelu", {1, T, C});
+  b.add_operator("gelu", op_options(schema::OpOptions_GeluOptions, schema::GeluOptionsT{}), {residual}, {activated});
+  const uint32_t back = slice("back", activated, {0, 8, 0}, {1, 8, C});
+  const uint32_t front = slice("front", activated, {0, 0, 0}, {1, 8, C});
+  schema::ConcatOptionsT cat;
+  cat.axis = 1;
+  const uint32_t rolled = act("rolled", {1, T, C});
+  b.add_operator("roll", op_options(schema::OpOptions_ConcatOptions, std::move(cat)), {back, front}, {rolled});
+  schema::MeanOptionsT mean;
+  mean.axes = {1};
+  mean.keep_dims = false;
+  const uint32_t feature = act("feature", {1, C});
+  b.add_operator("mean", op_options(schema::OpOptions_MeanOptions, std::move(mean)), {rolled}, {feature});
+  b.set_graph(input, feature);
+  add_head(b, rng);
+  return b;
+}
+
 }  // namespace edgeclr::testing

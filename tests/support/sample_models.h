@@ -23,7 +23,17 @@ ModelBuilder sample_fp32_builder(uint32_t seed = 1);
 //       -> conv1x1 -> add -> global average pool -> dequantize -> reshape = feature.
 ModelBuilder sample_int8_builder(uint32_t seed = 1);
 
+// Format 3, fp32, every tensor operator: conv 4x4/s4 (patches) -> reshape to 16 tokens of 8
+//   -> layer norm -> fully connected to q, k, v (slices) -> two heads (reshape, transpose)
+//   -> batch matmul (k transposed) -> softmax -> batch matmul -> transpose, reshape
+//   -> fully connected -> add (residual) -> gelu -> concat of two token slices -> mean over
+//   tokens = feature [1,8]; head as the others. Runs on XNNPACK 2024 only.
+ModelBuilder sample_transformer_builder(uint32_t seed = 1);
+
 inline std::vector<uint8_t> sample_fp32_model(uint32_t seed = 1) { return sample_fp32_builder(seed).finish(); }
+inline std::vector<uint8_t> sample_transformer_model(uint32_t seed = 1) {
+  return sample_transformer_builder(seed).finish();
+}
 inline std::vector<uint8_t> sample_int8_model(uint32_t seed = 1) { return sample_int8_builder(seed).finish(); }
 
 }  // namespace edgeclr::testing

@@ -21,6 +21,7 @@
 #include "model/op_checks.h"
 #include "support/reference_backbone.h"
 #include "support/reference_kernels.h"
+#include "support/sample_models.h"
 
 using namespace edgeclr;
 using namespace edgeclr::testing;
@@ -425,4 +426,8 @@ TEST_CASE("format version: 3 only for models that use a tensor operator") {
   relu.min = 0;
   const Opened plain = open(cnn.finish(cnn.op(schema::OpOptions_ClampOptions, relu, {cnn.input()}, {1, 4, 4, 3})));
   CHECK(plain.model->root().format_version() == 2);
+}
+
+TEST_CASE("the sample transformer (a fuzzing seed) matches the reference, or is refused on XNNPACK 2022") {
+  expect_matches_reference(open(sample_transformer_model()), "sample transformer");
 }
