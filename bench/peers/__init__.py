@@ -43,7 +43,8 @@ def torch_input(image):
 
 @dataclasses.dataclass
 class Job:
-    name: str                 # model: resnet18, resnet50, mobilenet_v2, mobilenet_v3_small, photo, fashion
+    name: str                 # model: resnet18, resnet50, mobilenet_v2, mobilenet_v3_small, photo, fashion,
+                              # vit_b_16, dinov2 (bench/models.py)
     precision: str            # "fp32" or "int8" (static, per-channel where the runtime has it)
     onnx: str                 # the model as ONNX: input "image" float32 [1, C, H, W], one output
     torch_module: Callable    # () -> torch.nn.Module, fp32, eval mode, the same function as onnx

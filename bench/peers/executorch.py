@@ -27,6 +27,12 @@ Traps:
     hardswish/hardsigmoid as add/clamp/mul/div, which XNNPACKQuantizer leaves in float,
     so the int8 mobilenet_v3 .pte has dequantize -> fp32 -> quantize islands inside the
     one XNNPACK delegate (torchvision's nn.Hardswish module does not have them).
+  - Not a failure, but it costs time: on the transformers XnnpackPartitioner (1.5.1) leaves
+    part of each block on ExecuTorch's portable kernels between XNNPACK partitions: for
+    dinov2 (onnx2torch: LayerNorm spelled out, GELU by erf) 87 partitions with aten mean,
+    pow, erf and expand_copy between them; for vit_b_16 (torchvision's module) 86, with
+    native_layer_norm and nn.MultiheadAttention's mask handling (eq, logical_not, any,
+    where, full_like) outside.
   - This file is peers/executorch.py: `import executorch` still finds the real package
     (absolute imports), unless bench/peers itself is put on sys.path.
 """

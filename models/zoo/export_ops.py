@@ -124,6 +124,87 @@ class FlattenView(Stem):  # x.view(x.size(0), -1): Shape -> Gather -> Unsqueeze 
         return self.fc(y.view(y.size(0), -1))
 
 
+class ConcatChannels(Stem):  # torch.cat on the channel axis of NCHW maps (DenseNet, Inception)
+    def forward(self, x):
+        return torch.cat([self.a(x), F.relu(self.b(x))], 1)
+
+
+class ChannelShuffle(Stem):  # ShuffleNetV2: reshape to 5-D, transpose, reshape back
+    def forward(self, x):
+        y = self.a(x)
+        n, c, h, w = y.shape
+        return y.reshape(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+class MaxPoolCeil(Stem):  # ceil_mode: 16 -> 8 with a window that starts on the last pixel
+    def forward(self, x):
+        return F.max_pool2d(self.a(x), 3, 2, ceil_mode=True)
+
+
+class StridedSlice(Stem):  # Swin's patch merging: x[..., 0::2, 1::2] and friends
+    def forward(self, x):
+        y = self.a(x)
+        return torch.cat([y[:, :, 0::2, 1::2], y[:, :, 1::2, 0::2]], 1)
+
+
+class LayerNormNHWC(Stem):  # ConvNeXt: permute to NHWC, LayerNorm over C, permute back
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.LayerNorm(8)
+        with torch.no_grad():
+            self.norm.weight.copy_(torch.linspace(0.5, 1.5, 8))
+            self.norm.bias.copy_(torch.linspace(-0.3, 0.3, 8))
+
+    def forward(self, x):
+        return self.norm(self.a(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class GeluErf(Stem):
+    def forward(self, x):
+        return F.gelu(self.a(x))
+
+
+class GeluTanh(Stem):
+    def forward(self, x):
+        return F.gelu(self.a(x), approximate="tanh")
+
+
+class Attention(Stem):  # one head over the 256 pixels as tokens, then the mean token
+    def __init__(self):
+        super().__init__()
+        self.q, self.k, self.v = nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 8)
+
+    def forward(self, x):
+        t = self.a(x).flatten(2).transpose(1, 2)  # [N, 256, 8]
+        weights = torch.softmax(self.q(t) @ self.k(t).transpose(1, 2) / 8 ** 0.5, dim=-1)
+        return (weights @ self.v(t)).mean(1)
+
+
+class AttentionEinsum(Stem):  # two heads, batched products as Einsum (MaxViT's spelling)
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+
+    def forward(self, x):
+        t = self.a(x).flatten(2).transpose(1, 2)  # [N, 256, 8]
+        q, k, v = self.qkv(t).reshape(t.shape[0], 256, 3, 2, 4).permute(2, 0, 3, 1, 4)
+        weights = torch.softmax(torch.einsum("bhid,bhjd->bhij", q, k), dim=-1)
+        return torch.einsum("bhij,bhjd->bhid", weights, v).mean(2).flatten(1)
+
+
+class ClassToken(Stem):  # ViT: a class token before the patches, position embeddings, token 0
+    def __init__(self):
+        super().__init__()
+        self.cls = nn.Parameter(torch.linspace(-1, 1, 8).reshape(1, 1, 8))
+        self.pos = nn.Parameter(torch.randn(1, 257, 8) * 0.1)
+        self.norm = nn.LayerNorm(8)
+
+    def forward(self, x):
+        t = self.a(x).flatten(2).transpose(1, 2)
+        t = torch.cat([self.cls.expand(t.shape[0], -1, -1), t], 1) + self.pos
+        return self.norm(t)[:, 0]
+
+
 # name -> (module class, dynamic batch, initializers as Constant nodes)
 MODELS = {
     "sub": (Sub, False, False),
@@ -139,6 +220,17 @@ MODELS = {
     "standalone_batch_norm": (StandaloneBatchNorm, False, False),
     "dyn_flatten_view": (FlattenView, True, False),
     "constant_nodes_prelu": (PReluChannel, False, True),  # weights as TF/Paddle exports write them
+    # General graphs: these need XNNPACK 2024 to run (a Debian 12 build checks the refusal).
+    "concat_channels": (ConcatChannels, False, False),
+    "channel_shuffle": (ChannelShuffle, False, False),
+    "maxpool_ceil": (MaxPoolCeil, False, False),
+    "strided_slice": (StridedSlice, False, False),
+    "layer_norm_nhwc": (LayerNormNHWC, False, False),
+    "gelu_erf": (GeluErf, False, False),
+    "gelu_tanh": (GeluTanh, False, False),
+    "attention": (Attention, False, False),
+    "attention_einsum": (AttentionEinsum, False, False),
+    "class_token": (ClassToken, False, False),
 }
 
 

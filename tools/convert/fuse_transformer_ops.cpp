@@ -1,6 +1,6 @@
 // Pattern rewrites of what exporters spell out for transformers (graph_passes.h):
 // LayerNorm as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div[/Mul/Add] and GELU as
-// x * 0.5 * (1 + Erf(x / sqrt(2))) become one node each, which lowering maps onto one
+// x * 0.5 * (1 + Erf(x / sqrt(2))) or its tanh approximation become one node each, which lowering maps onto one
 // edgeclr operator. Each matched intermediate must be read by the pattern alone.
 #include <algorithm>
 #include <cmath>
@@ -140,46 +140,113 @@ std::optional<LayerNormMatch> match_layer_norm(const Graph& g, const Matcher& m,
   return match;
 }
 
-// From an Erf: x * 0.5 * (1 + Erf(x / sqrt(2))) in either order of its two Muls.
+// GELU: x * 0.5 * (1 + f(x)), f = Erf(x / sqrt 2) or Tanh(sqrt(2 / pi) (x + 0.044715 x^3)),
+// in any order of its Muls and their operands.
 struct GeluMatch {
   std::vector<size_t> nodes;
   size_t last;
   std::string x;
+  bool tanh;
 };
 
-std::optional<GeluMatch> match_gelu(const Graph& g, const Matcher& m, size_t erf_index) {
-  const Node& erf = g.nodes[erf_index];
-  size_t scale_i;
-  const Node* scale = m.made_by(erf.inputs[0], "Div", &scale_i);
-  bool ok = scale && m.scalar(scale->inputs[1]) && near(*m.scalar(scale->inputs[1]), std::sqrt(2.0));
-  if (!ok) {
-    scale = m.made_by(erf.inputs[0], "Mul", &scale_i);
-    ok = scale && m.scalar(scale->inputs[1]) && near(*m.scalar(scale->inputs[1]), 1 / std::sqrt(2.0));
-  }
-  if (!ok || !m.read_by(scale->outputs[0], 1) || !m.read_by(erf.outputs[0], 1)) return std::nullopt;
-  const std::string& x = scale->inputs[0];
-  const Node& plus = g.nodes[m.readers(erf.outputs[0])[0]];
-  const std::string* one = Matcher::other_input(plus, erf.outputs[0]);
-  if (plus.op != "Add" || !one || !m.scalar(*one) || !near(*m.scalar(*one), 1.0) || !m.read_by(plus.outputs[0], 1)) {
+// The scalar operand of a two-input `op` node that reads `value` and a constant near
+// `want`, by index; nullopt otherwise.
+std::optional<size_t> scaled_by(const Graph& g, const Matcher& m, const std::string& value, const char* op,
+                                double want) {
+  if (!m.read_by(value, 1)) return std::nullopt;
+  const size_t i = m.readers(value)[0];
+  const Node& n = g.nodes[i];
+  const std::string* k = Matcher::other_input(n, value);
+  if (n.op != op || !k || !m.scalar(*k) || !near(*m.scalar(*k), want)) return std::nullopt;
+  return i;
+}
+
+// x^3 as Pow(x, 3), Mul(x, Mul(x, x)) or Mul(Mul(x, x), x): the nodes, by index.
+std::optional<std::vector<size_t>> cube_of(const Matcher& m, const std::string& value, const std::string& x) {
+  size_t i, j;
+  if (const Node* pow = m.made_by(value, "Pow", &i)) {
+    if (pow->inputs[0] == x && m.scalar(pow->inputs[1]) && near(*m.scalar(pow->inputs[1]), 3.0)) {
+      return std::vector<size_t>{i};
+    }
     return std::nullopt;
   }
-  const size_t plus_i = m.readers(erf.outputs[0])[0];
+  const Node* mul = m.made_by(value, "Mul", &i);
+  if (!mul) return std::nullopt;
+  const std::string* sq = Matcher::other_input(*mul, x);
+  const Node* square = sq ? m.made_by(*sq, "Mul", &j) : nullptr;
+  if (!square || square->inputs[0] != x || square->inputs[1] != x || !m.read_by(square->outputs[0], 1)) {
+    return std::nullopt;
+  }
+  return std::vector<size_t>{j, i};
+}
+
+// The part that computes f(x) up to the Erf or Tanh at `core`: its nodes and x.
+std::optional<std::pair<std::vector<size_t>, std::string>> gelu_core(const Graph& g, const Matcher& m, size_t core) {
+  const Node& f = g.nodes[core];
+  size_t scale_i;
+  if (f.op == "Erf") {
+    const Node* scale = m.made_by(f.inputs[0], "Div", &scale_i);  // x / sqrt 2
+    if (scale && m.scalar(scale->inputs[1]) && near(*m.scalar(scale->inputs[1]), std::sqrt(2.0)) &&
+        m.read_by(scale->outputs[0], 1)) {
+      return std::make_pair(std::vector<size_t>{scale_i}, scale->inputs[0]);
+    }
+    scale = m.made_by(f.inputs[0], "Mul", &scale_i);  // x * (1 / sqrt 2), either order
+    if (!scale || !m.read_by(scale->outputs[0], 1)) return std::nullopt;
+    const int k = m.scalar(scale->inputs[0]) ? 0 : 1;
+    if (!m.scalar(scale->inputs[size_t(k)]) || !near(*m.scalar(scale->inputs[size_t(k)]), 1 / std::sqrt(2.0))) {
+      return std::nullopt;
+    }
+    return std::make_pair(std::vector<size_t>{scale_i}, scale->inputs[size_t(1 - k)]);
+  }
+  // Tanh(Mul(sqrt(2/pi), Add(x, Mul(0.044715, x^3)))), operands in either order.
+  const Node* scale = m.made_by(f.inputs[0], "Mul", &scale_i);
+  if (!scale || !m.read_by(scale->outputs[0], 1)) return std::nullopt;
+  const bool first_is_k = m.scalar(scale->inputs[0]).has_value();
+  const std::string& k = scale->inputs[first_is_k ? 0 : 1];
+  const std::string& inner_value = scale->inputs[first_is_k ? 1 : 0];
+  if (!m.scalar(k) || !near(*m.scalar(k), std::sqrt(2.0 / M_PI))) return std::nullopt;
+  size_t add_i, cubic_i;
+  const Node* add = m.made_by(inner_value, "Add", &add_i);
+  if (!add || !m.read_by(add->outputs[0], 1)) return std::nullopt;
+  for (int side = 0; side < 2; ++side) {
+    const std::string& x = add->inputs[side];
+    const Node* cubic = m.made_by(add->inputs[1 - side], "Mul", &cubic_i);
+    if (!cubic || !m.read_by(cubic->outputs[0], 1)) continue;
+    const bool c_first = m.scalar(cubic->inputs[0]).has_value();
+    const std::string& c = cubic->inputs[c_first ? 0 : 1];
+    if (!m.scalar(c) || !near(*m.scalar(c), 0.044715)) continue;
+    const auto cube = cube_of(m, cubic->inputs[c_first ? 1 : 0], x);
+    if (!cube || !m.read_by(cubic->inputs[c_first ? 1 : 0], 1)) continue;
+    std::vector<size_t> nodes = *cube;
+    nodes.insert(nodes.end(), {cubic_i, add_i, scale_i});
+    return std::make_pair(nodes, x);
+  }
+  return std::nullopt;
+}
+
+std::optional<GeluMatch> match_gelu(const Graph& g, const Matcher& m, size_t core_index) {
+  const auto core = gelu_core(g, m, core_index);
+  if (!core) return std::nullopt;
+  const std::string& x = core->second;
+  const Node& f = g.nodes[core_index];
+  const std::optional<size_t> plus_i = scaled_by(g, m, f.outputs[0], "Add", 1.0);
+  if (!plus_i) return std::nullopt;
+  const Node& plus = g.nodes[*plus_i];
+  if (!m.read_by(plus.outputs[0], 1)) return std::nullopt;
   const size_t mul1_i = m.readers(plus.outputs[0])[0];
   const Node& mul1 = g.nodes[mul1_i];
   const std::string* other = Matcher::other_input(mul1, plus.outputs[0]);
   if (mul1.op != "Mul" || !other) return std::nullopt;
-  GeluMatch match{{scale_i, erf_index, plus_i}, mul1_i, x};
-  if (*other == x) {  // (x * (1 + erf)) * 0.5
-    if (!m.read_by(mul1.outputs[0], 1)) return std::nullopt;
-    const size_t half_i = m.readers(mul1.outputs[0])[0];
-    const Node& half = g.nodes[half_i];
-    const std::string* k = Matcher::other_input(half, mul1.outputs[0]);
-    if (half.op != "Mul" || !k || !m.scalar(*k) || !near(*m.scalar(*k), 0.5)) return std::nullopt;
+  GeluMatch match{core->first, mul1_i, x, f.op == "Tanh"};
+  match.nodes.insert(match.nodes.end(), {core_index, *plus_i});
+  if (*other == x) {  // (x * (1 + f)) * 0.5
+    const std::optional<size_t> half_i = scaled_by(g, m, mul1.outputs[0], "Mul", 0.5);
+    if (!half_i) return std::nullopt;
     match.nodes.push_back(mul1_i);
-    match.last = half_i;
+    match.last = *half_i;
     return match;
   }
-  size_t half_i;  // (x * 0.5) * (1 + erf)
+  size_t half_i;  // (x * 0.5) * (1 + f)
   const Node* half = m.made_by(*other, "Mul", &half_i);
   if (!half || !m.read_by(half->outputs[0], 1)) return std::nullopt;
   const std::string* k = Matcher::other_input(*half, x);
@@ -224,7 +291,7 @@ Status fuse_layer_norm(Graph& graph) {
 
 Status fuse_gelu(Graph& graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    if (graph.nodes[i].op != "Erf") continue;
+    if (graph.nodes[i].op != "Erf" && graph.nodes[i].op != "Tanh") continue;
     const Matcher m(graph);
     const std::optional<GeluMatch> match = match_gelu(graph, m, i);
     if (!match) continue;
@@ -233,7 +300,7 @@ Status fuse_gelu(Graph& graph) {
     fused.inputs = {match->x};
     Attribute approximate;
     approximate.kind = Attribute::Kind::kString;
-    approximate.s = "none";
+    approximate.s = match->tanh ? "tanh" : "none";
     fused.attributes["approximate"] = approximate;
     replace_with(graph, match->nodes, match->last, std::move(fused));
     i = 0;

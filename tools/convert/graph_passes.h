@@ -48,7 +48,8 @@ Status drop_classifier_activation(Graph& graph, std::vector<std::string>* notes)
 Status fuse_layer_norm(Graph& graph);
 
 // x * 0.5 * (1 + Erf(x / sqrt(2))), in either order of its Muls and with the Div or a Mul
-// by 1 / sqrt(2), becomes one Gelu node (approximate = "none"), as ONNX's opset-20 op.
+// by 1 / sqrt(2), becomes one Gelu node (approximate = "none"), as ONNX's opset-20 op;
+// x * 0.5 * (1 + Tanh(sqrt(2 / pi) (x + 0.044715 x^3))) one with approximate = "tanh".
 Status fuse_gelu(Graph& graph);
 
 }  // namespace edgeclr::convert
