@@ -64,6 +64,8 @@ def test_transformer_needs_xnnpack_2024():
     d = json.loads(r.stdout)
     check(d["format_version"] == 3, f"format_version {d['format_version']}")
     check(d["needs_xnnpack"] == 2024, f"needs_xnnpack {d['needs_xnnpack']}")
+    # patch conv 128 x 48, qkv 384 x 8, q k^T 512 x 4, weights v 128 x 16, proj 128 x 8; head 8x16 + 16x4
+    check(d["macs"] == 6144 + 3072 + 2048 + 2048 + 1024 + 192, f"macs {d['macs']}")
     for op in ("layer_norm", "batch_matmul", "softmax", "transpose", "concat", "slice", "mean", "gelu"):
         check(d["ops"].get(op, 0) >= 1, f"no {op} in {d['ops']}")
     text = run("inspect", path)

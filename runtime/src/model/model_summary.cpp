@@ -15,6 +15,10 @@ uint64_t op_macs(const schema::Operator& op, const std::vector<TensorInfo>& tens
   if (op.options_type() == schema::OpOptions_FullyConnectedOptions) {
     return out.elements * tensors[op.inputs()->Get(1)].dims[1];
   }
+  if (op.options_type() == schema::OpOptions_BatchMatMulOptions) {  // each output sums K products
+    const TensorInfo& a = tensors[op.inputs()->Get(0)];
+    return out.elements * a.dims[a.rank - 1];
+  }
   return 0;
 }
 
