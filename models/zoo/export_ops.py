@@ -205,6 +205,30 @@ class ClassToken(Stem):  # ViT: a class token before the patches, position embed
         return self.norm(t)[:, 0]
 
 
+class ResizedEmbedding(Stem):  # DINOv2: position embeddings resized in the graph, folded to a constant
+    MODE = "bicubic"
+
+    def __init__(self):
+        super().__init__()
+        self.pos = nn.Parameter(torch.randn(1, 8, 5, 7))
+
+    def forward(self, x):
+        kwargs = {} if self.MODE == "nearest" else {"align_corners": False}
+        return self.a(x) + F.interpolate(self.pos, size=x.shape[2:], mode=self.MODE, **kwargs)
+
+
+class ResizedEmbeddingLinear(ResizedEmbedding):
+    MODE = "bilinear"
+
+
+class ResizedEmbeddingNearest(ResizedEmbedding):
+    MODE = "nearest"
+
+
+class LayerNormOp17(LayerNormNHWC):  # exported at opset 17: ONNX's own LayerNormalization op
+    OPSET = 17
+
+
 # name -> (module class, dynamic batch, initializers as Constant nodes)
 MODELS = {
     "sub": (Sub, False, False),
@@ -231,6 +255,10 @@ MODELS = {
     "attention": (Attention, False, False),
     "attention_einsum": (AttentionEinsum, False, False),
     "class_token": (ClassToken, False, False),
+    "resize_cubic": (ResizedEmbedding, False, False),
+    "resize_linear": (ResizedEmbeddingLinear, False, False),
+    "resize_nearest": (ResizedEmbeddingNearest, False, False),
+    "layer_norm_op17": (LayerNormOp17, False, False),
 }
 
 
@@ -257,7 +285,7 @@ def export(name, out_dir):
     path = os.path.join(out_dir, f"{name}.onnx")
     axes = {"image": {0: "N"}, "output": {0: "N"}} if dynamic else None
     torch.onnx.export(model, torch.zeros(1, 3, SIZE, SIZE), path, input_names=["image"], output_names=["output"],
-                      opset_version=13, do_constant_folding=not dynamic, dynamic_axes=axes,
+                      opset_version=getattr(cls, "OPSET", 13), do_constant_folding=not dynamic, dynamic_axes=axes,
                       training=torch.onnx.TrainingMode.EVAL)
     proto = onnx.load(path)
     if constant_nodes:
