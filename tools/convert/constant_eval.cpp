@@ -187,15 +187,12 @@ Result<std::optional<Constant>> gather(const Node& node, const Constant& data, c
 
 // Slice of any rank with steps (inputs from opset 10, attributes before).
 Result<std::optional<Constant>> slice(const Graph& graph, const Node& node, const Constant& data) {
-  const auto list = [&](size_t input, const char* attribute) -> std::optional<std::vector<int64_t>> {
-    if (node.has(attribute)) return node.ints_attr(attribute);
-    if (node.inputs.size() <= input || node.inputs[input].empty()) return std::vector<int64_t>{};
-    const Constant* c = graph.constant(node.inputs[input]);
-    if (!c) return std::nullopt;
-    return as_ints(*c);
-  };
-  const auto starts = list(1, "starts"), ends = list(2, "ends"), axes_in = list(3, "axes"), steps = list(4, "steps");
-  if (!starts || !ends || !axes_in || !steps) return std::optional<Constant>();
+  const auto params = slice_params(graph, node);
+  if (!params) return std::optional<Constant>();
+  const std::vector<int64_t>* starts = &params->starts;
+  const std::vector<int64_t>* ends = &params->ends;
+  const std::vector<int64_t>* axes_in = &params->axes;
+  const std::vector<int64_t>* steps = &params->steps;
   const auto rank = static_cast<int64_t>(data.dims.size());
   std::vector<int64_t> axes = *axes_in;
   if (axes.empty()) {
@@ -427,6 +424,19 @@ Result<std::optional<Constant>> evaluate_constant_node(const Node& node) {
 }
 
 }  // namespace
+
+std::optional<SliceParams> slice_params(const Graph& graph, const Node& node) {
+  const auto list = [&](size_t input, const char* attribute) -> std::optional<std::vector<int64_t>> {
+    if (node.has(attribute)) return node.ints_attr(attribute);
+    if (node.inputs.size() <= input || node.inputs[input].empty()) return std::vector<int64_t>{};
+    const Constant* c = graph.constant(node.inputs[input]);
+    if (!c) return std::nullopt;
+    return as_ints(*c);
+  };
+  auto starts = list(1, "starts"), ends = list(2, "ends"), axes = list(3, "axes"), steps = list(4, "steps");
+  if (!starts || !ends || !axes || !steps) return std::nullopt;
+  return SliceParams{std::move(*starts), std::move(*ends), std::move(*axes), std::move(*steps)};
+}
 
 Result<std::optional<Constant>> evaluate_constant(const Graph& graph, const Node& node) {
   const std::string& op = node.op;

@@ -262,11 +262,7 @@ void replace_with(Graph& g, const std::vector<size_t>& dead, size_t last, Node f
   g.nodes[last] = std::move(fused);
   std::set<size_t> drop(dead.begin(), dead.end());
   drop.erase(last);
-  std::vector<Node> kept;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!drop.count(i)) kept.push_back(std::move(g.nodes[i]));
-  }
-  g.nodes = std::move(kept);
+  g.erase_nodes(drop);
 }
 
 }  // namespace

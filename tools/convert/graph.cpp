@@ -34,6 +34,14 @@ std::string Node::string_attr(const std::string& key, const std::string& fallbac
   return it == attributes.end() ? fallback : it->second.s;
 }
 
+void Graph::erase_nodes(const std::set<size_t>& indices) {
+  std::vector<Node> kept;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!indices.count(i)) kept.push_back(std::move(nodes[i]));
+  }
+  nodes = std::move(kept);
+}
+
 std::vector<size_t> Graph::consumers(const std::string& value) const {
   std::vector<size_t> out;
   for (size_t i = 0; i < nodes.size(); ++i) {

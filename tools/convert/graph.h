@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,9 @@ struct Graph {
   std::string output;  // the first graph output
   int64_t opset = 0;   // of the default domain
   std::map<std::string, std::string> metadata;  // metadata_props
+
+  // Removes the nodes at `indices` (into nodes), keeping the order of the rest.
+  void erase_nodes(const std::set<size_t>& indices);
 
   // Nodes reading `value`, by index into nodes.
   std::vector<size_t> consumers(const std::string& value) const;

@@ -25,13 +25,6 @@ void rename_uses(Graph& graph, const std::string& from, const std::string& to) {
   if (graph.output == from) graph.output = to;
 }
 
-void erase_nodes(Graph& graph, const std::set<size_t>& dead) {
-  std::vector<Node> kept;
-  for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    if (!dead.count(i)) kept.push_back(std::move(graph.nodes[i]));
-  }
-  graph.nodes = std::move(kept);
-}
 
 
 }  // namespace
@@ -50,7 +43,7 @@ Status remove_passthrough(Graph& graph) {
     rename_uses(graph, n.outputs[0], n.inputs[0]);
     dead.insert(i);
   }
-  erase_nodes(graph, dead);
+  graph.erase_nodes(dead);
   return Status::Ok();
 }
 
@@ -67,7 +60,7 @@ Status fold_constants(Graph& graph) {
     out.constant = std::move(*folded.value());
     dead.insert(i);
   }
-  erase_nodes(graph, dead);
+  graph.erase_nodes(dead);
   return Status::Ok();
 }
 
@@ -145,7 +138,7 @@ Status fold_batch_norm(Graph& graph) {
     rename_uses(graph, bn.outputs[0], conv->outputs[0]);
     dead.insert(i);
   }
-  erase_nodes(graph, dead);
+  graph.erase_nodes(dead);
   return Status::Ok();
 }
 
@@ -233,7 +226,7 @@ Status fuse_hard_swish(Graph& graph) {
       break;
     }
   }
-  erase_nodes(graph, dead);
+  graph.erase_nodes(dead);
   return Status::Ok();
 }
 
@@ -254,7 +247,7 @@ Status drop_classifier_activation(Graph& graph, std::vector<std::string>* notes)
                               "classifier's activation", n.op.c_str(), n.name.c_str()));
     }
     graph.output = n.inputs[0];
-    erase_nodes(graph, {i});
+    graph.erase_nodes({i});
     return Status::Ok();
   }
   return Status::Ok();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "convert/constant_eval.h"
 #include "convert/lowering.h"
 
 namespace edgeclr::convert {
@@ -202,15 +203,12 @@ Result<uint32_t> Lowering::slice_axis(const std::string& out, uint32_t in, const
 Status Lowering::lower_slice(const Node& n) {
   auto in_dims = onnx_dims(n.inputs[0]);
   if (!in_dims.ok()) return in_dims.status();
-  const auto list = [&](size_t input, const char* attribute) -> std::optional<std::vector<int64_t>> {
-    if (n.has(attribute)) return n.ints_attr(attribute);
-    if (n.inputs.size() <= input || n.inputs[input].empty()) return std::vector<int64_t>{};
-    const Constant* c = g_.constant(n.inputs[input]);
-    if (!c) return std::nullopt;
-    return ints_of(*c);
-  };
-  const auto starts = list(1, "starts"), ends = list(2, "ends"), axes_in = list(3, "axes"), steps = list(4, "steps");
-  if (!starts || !ends || !axes_in || !steps) return unsupported(n, "starts, ends, axes and steps must be constants");
+  const auto params = slice_params(g_, n);
+  if (!params) return unsupported(n, "starts, ends, axes and steps must be constants");
+  const std::vector<int64_t>* starts = &params->starts;
+  const std::vector<int64_t>* ends = &params->ends;
+  const std::vector<int64_t>* axes_in = &params->axes;
+  const std::vector<int64_t>* steps = &params->steps;
   const size_t rank = in_dims->size();
   std::vector<int64_t> axes = axes_in->empty() ? std::vector<int64_t>(starts->size()) : *axes_in;
   if (axes_in->empty()) std::iota(axes.begin(), axes.end(), 0);
