@@ -140,8 +140,10 @@ def test_bench_profile():
         rows = json.loads(r.stdout)["profile"]
         check(rows and all(row["count"] >= 1 and row["ms"] >= 0 for row in rows), f"profile rows {rows}")
         check(any("Convolution" in row["operator"] for row in rows), f"the sample's convolution is profiled: {rows}")
+        # XNNPACK truncates each operator's time to whole microseconds: the sample's operators
+        # can all be under 1 us on a fast CPU (a CI run saw a total of 0), so 0 is a valid total.
         total = sum(row["ms"] for row in rows)
-        check(0 < total < 60_000, f"profile total {total} ms")
+        check(0 <= total < 60_000, f"profile total {total} ms")
 
 
 def test_bench_image():

@@ -41,7 +41,8 @@ constexpr const char* kHelp =
     "                (e.g. 4000x3000: a 12 MP camera frame)\n"
     "  --profile     also XNNPACK's time per operator type (its basic profiling, R runs of\n"
     "                batch 1; needs XNNPACK 2024, Debian 13): key profile [{operator,\n"
-    "                count, ms}] in --json\n"
+    "                count, ms}] in --json. XNNPACK times each operator in whole\n"
+    "                microseconds, so an operator under 1 us counts as 0\n"
     "  --json        one JSON object on stdout with keys open_ms, create_ms,\n"
     "                first_embedding_ms, p50_ms, p90_ms, per_image_p50_ms, model_p50_ms,\n"
     "                model_p90_ms, preprocess_p50_ms, backbone_p50_ms, peak_rss_mb,\n"
@@ -283,6 +284,7 @@ int run_bench(int argc, char** argv) {
         std::printf("  %8.3f  %5.1f%%  %3u x  %s\n", row.ms_per_run, total > 0 ? 100.0 * row.ms_per_run / total : 0.0,
                     row.count, row.name.c_str());
       }
+      if (total == 0) std::printf("  (each operator took under 1 us: XNNPACK times them in whole microseconds)\n");
     }
   }
   return kExitOk;
