@@ -12,6 +12,9 @@
 //   op              E_prop                          fp32 rounding term (mag = magnitude)
 //   conv / fc       sum |w| E_x                     gamma(K + 1) * (sum |w| (|x| + E_x) + |b|),
 //                                                   K = KH * KW * C/groups (resp. I) products
+//   fc, input       sum |w| E_x + s_row sum |w|     as fc (the int32 accumulation is exact);
+//   quantized per                                   s_row = the row's range / 255, its int8 step
+//   row at run time
 //   add             E_a + E_b                       2u (|a| + |b| + E_a + E_b)
 //   multiply        |b| E_a + |a| E_b + E_a E_b     2u (|a| + E_a) (|b| + E_b)
 //   avg pool        mean of E_x over the window     gamma(K + 2) * mean(|x| + E_x), K elements
@@ -340,6 +343,9 @@ class ReferenceRunner {
     pass.mag = to_double(tmp);
     pass.local.resize(n);
     for (size_t i = 0; i < n; ++i) pass.local[i] = gamma(size_t{in_f} + 1) * pass.mag[i];
+    if (o.input_quantization() == schema::InputQuantization_DYNAMIC_PER_ROW) {
+      add_row_quantization_bound(x, batch, in_f, w_abs, out_f, &pass.eprop);
+    }
 
     std::vector<int8_t> s8;
     if (int8_out) {
@@ -349,6 +355,29 @@ class ReferenceRunner {
                               act, s8.data());
     }
     store(op.outputs()->Get(0), pass, std::move(s8), act);
+  }
+
+  // A fully connected layer quantizing its fp32 input per row at run time: each row's
+  // scale s = (max(0, max x) - min(0, min x)) / 255 over the row's possible values
+  // (x +- E_x), and each quantized input is within s of x (half an LSB of rounding, and
+  // up to half more where a nudged zero point clamps an end of the range). The output
+  // moves by at most s * sum |w| more.
+  static void add_row_quantization_bound(const Value& x, uint32_t rows, uint32_t in_f, const std::vector<float>& w_abs,
+                                         uint32_t out_f, std::vector<double>* eprop) {
+    std::vector<double> weight_sum(out_f, 0.0);
+    for (uint32_t o = 0; o < out_f; ++o) {
+      for (uint32_t k = 0; k < in_f; ++k) weight_sum[o] += w_abs[size_t{o} * in_f + k];
+    }
+    for (uint32_t r = 0; r < rows; ++r) {
+      double lo = 0.0, hi = 0.0;
+      for (uint32_t k = 0; k < in_f; ++k) {
+        const size_t i = size_t{r} * in_f + k;
+        lo = std::min(lo, double{x.real[i]} - x.err[i]);
+        hi = std::max(hi, double{x.real[i]} + x.err[i]);
+      }
+      const double scale = (hi - lo) / 255.0;
+      for (uint32_t o = 0; o < out_f; ++o) (*eprop)[size_t{r} * out_f + o] += scale * weight_sum[o];
+    }
   }
 
   void binary(const schema::Operator& op, bool is_add, OutputRange act) {

@@ -133,6 +133,43 @@ class TensorGraph {
     out.back() = out_f;
     return op(schema::OpOptions_FullyConnectedOptions, schema::FullyConnectedOptionsT{}, {in, w, bias}, out);
   }
+  // As fully_connected, in int8: symmetric per-channel weights, the fp32 input quantized
+  // per row at run time (format 4), fp32 bias. `weight_axis`, `bias_dtype`: for refusals.
+  uint32_t fully_connected_dynamic(uint32_t in, uint32_t out_f, int32_t weight_axis = 0,
+                                   schema::DType bias_dtype = schema::DType_FLOAT32) {
+    const uint32_t in_f = dims(in).back();
+    const float limit = 1.5f / std::sqrt(float(in_f));
+    const std::vector<float> w = uniform(rng_, size_t{out_f} * in_f, -limit, limit);
+    QuantParams q;
+    q.axis = weight_axis;
+    std::vector<int8_t> w8(w.size());
+    for (uint32_t o = 0; o < out_f; ++o) {
+      float max_abs = 0;
+      for (uint32_t k = 0; k < in_f; ++k) max_abs = std::max(max_abs, std::fabs(w[size_t{o} * in_f + k]));
+      const float scale = max_abs / 127.0f;
+      for (uint32_t k = 0; k < in_f; ++k) {
+        w8[size_t{o} * in_f + k] = static_cast<int8_t>(std::lround(w[size_t{o} * in_f + k] / scale));
+      }
+      if (weight_axis == 0 || o == 0) {
+        q.scale.push_back(scale);
+        q.zero_point.push_back(0);
+      }
+    }
+    const uint32_t wt = b_.add_constant("w" + std::to_string(next_), {out_f, in_f}, schema::DType_INT8, w8.data(),
+                                        w8.size(), q);
+    const std::vector<float> bias = uniform(rng_, out_f, -0.1f, 0.1f);
+    const uint32_t bt = bias_dtype == schema::DType_FLOAT32
+                            ? b_.add_constant_fp32("b" + std::to_string(next_), {out_f}, bias)
+                            : b_.add_constant("b" + std::to_string(next_), {out_f}, schema::DType_INT32,
+                                              std::vector<int32_t>(out_f, 0).data(), size_t{out_f} * 4,
+                                              QuantParams{std::vector<float>(out_f, 1e-4f),
+                                                          std::vector<int32_t>(out_f, 0), 0});
+    Dims out = dims(in);
+    out.back() = out_f;
+    schema::FullyConnectedOptionsT o;
+    o.input_quantization = schema::InputQuantization_DYNAMIC_PER_ROW;
+    return op(schema::OpOptions_FullyConnectedOptions, o, {in, wt, bt}, out);
+  }
   uint32_t add(uint32_t a, uint32_t b) {
     return op(schema::OpOptions_AddOptions, schema::AddOptionsT{}, {a, b}, dims(a));
   }
@@ -208,11 +245,13 @@ std::vector<float> image_input(const Model& model, uint32_t batch, uint32_t seed
   return uniform(rng, model.tensors()[model.backbone().input()].elements * batch, -2.0f, 2.0f);
 }
 
-// Runs and compares every element with the reference within its derived tolerance.
-void expect_matches_reference(const Opened& m, const std::string& what, uint32_t seed = 7) {
+// Runs `input` (default: random in [-2, 2]) and compares every element with the reference
+// within its derived tolerance. Returns the backbone's feature (empty where refused).
+std::vector<float> expect_matches_reference(const Opened& m, const std::string& what, uint32_t seed = 7,
+                                            std::vector<float> input = {}) {
   std::unique_ptr<Backbone> backbone = create_or_check_refusal(*m.model);
-  if (!backbone) return;
-  const std::vector<float> input = image_input(*m.model, 1, seed);
+  if (!backbone) return {};
+  if (input.empty()) input = image_input(*m.model, 1, seed);
   std::vector<float> got(m.model->feature_dim(), std::numeric_limits<float>::quiet_NaN());
   const Status run = backbone->run(input.data(), got.data());
   REQUIRE_MESSAGE(run.ok(), run.message());
@@ -227,6 +266,7 @@ void expect_matches_reference(const Opened& m, const std::string& what, uint32_t
     }
   }
   CHECK_MESSAGE(failures == 0, what << ": " << failures << " of " << got.size() << " elements out of tolerance");
+  return got;
 }
 
 }  // namespace
@@ -320,21 +360,25 @@ namespace {
 
 // A pre-norm transformer block on tokens [1, T, C] with H heads of D = C / H, as ViTs
 // write it: x + proj(attention(LN(x))), then + FC(GELU(FC(LN(.)))), then the mean token.
+// `dynamic_int8`: every fully connected layer in int8 with its input quantized per token.
 std::vector<uint8_t> transformer_block(uint32_t tokens_h, uint32_t tokens_w, uint32_t heads, uint32_t head_dim,
-                                       uint32_t seed) {
+                                       uint32_t seed, bool dynamic_int8 = false) {
   const uint32_t c = heads * head_dim, t = tokens_h * tokens_w;
   TensorGraph g(tokens_h, tokens_w, 3, seed);
-  const uint32_t x = g.fully_connected(g.reshape(g.input(), {1, t, 3}), c);
+  const auto fc = [&](uint32_t in, uint32_t out_f) {
+    return dynamic_int8 ? g.fully_connected_dynamic(in, out_f) : g.fully_connected(in, out_f);
+  };
+  const uint32_t x = fc(g.reshape(g.input(), {1, t, 3}), c);
   const uint32_t n1 = g.layer_norm(x, true);
   const auto heads_of = [&](uint32_t in) {  // [1,T,C] -> [1,H,T,D]
-    return g.transpose(g.reshape(g.fully_connected(in, c), {1, t, heads, head_dim}), {0, 2, 1, 3});
+    return g.transpose(g.reshape(fc(in, c), {1, t, heads, head_dim}), {0, 2, 1, 3});
   };
   const uint32_t q = heads_of(n1), k = heads_of(n1), v = heads_of(n1);
   const uint32_t scores = g.softmax(g.batch_matmul(q, k, true));    // [1,H,T,T]
   const uint32_t context = g.batch_matmul(scores, v, false);        // [1,H,T,D]
   const uint32_t merged = g.reshape(g.transpose(context, {0, 2, 1, 3}), {1, t, c});
-  const uint32_t x1 = g.add(x, g.fully_connected(merged, c));
-  const uint32_t mlp = g.fully_connected(g.gelu(g.fully_connected(g.layer_norm(x1, true), 2 * c), false), c);
+  const uint32_t x1 = g.add(x, fc(merged, c));
+  const uint32_t mlp = fc(g.gelu(fc(g.layer_norm(x1, true), 2 * c), false), c);
   return g.finish(g.mean(g.add(x1, mlp), {1}, false));
 }
 
@@ -358,6 +402,57 @@ TEST_CASE("backbone a transformer block matches the reference, and batch 3 match
       CHECK_MESSAGE(std::fabs(double{got[i * dim + j]} - want.feature[j]) <= want.tolerance[j],
                     "image " << i << " element " << j);
     }
+  }
+}
+
+TEST_CASE("backbone fully connected with its input quantized per token at run time (format 4)") {
+  // Tokens of magnitudes 1e-3 to 10: one scale for the whole tensor (not per row) would
+  // leave the small ones a few levels and miss the reference's per-row bound.
+  TensorGraph g(3, 7, 40, 53);
+  const Opened m = open(g.finish(g.fully_connected_dynamic(g.reshape(g.input(), {1, 21, 40}), 24)));
+  CHECK(m.model->root().format_version() == 4);
+  std::vector<float> input = image_input(*m.model, 1, 7);
+  for (size_t i = 0; i < input.size(); ++i) input[i] *= std::pow(10.0f, -3.0f + 4.0f * float(i / 40) / 20.0f);
+  const std::vector<float> got = expect_matches_reference(m, "dynamically quantized fully connected", 0, input);
+  if (got.empty()) return;  // refused by XNNPACK 2022, checked above
+  // And it ran in int8: an fp32 product with the same weights agrees with the reference
+  // to fp32 rounding (~1e-7 relative); quantizing the input moves some element by far more.
+  const ReferenceFeature want = reference_feature_with_tolerance(*m.model, input.data(), 1);
+  double largest = 0, moved = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    largest = std::max(largest, std::fabs(double{want.feature[i]}));
+    moved = std::max(moved, std::fabs(double{got[i]} - want.feature[i]));
+  }
+  CHECK_MESSAGE(moved > 1e-5 * largest, "largest change " << moved << " of " << largest << ": not quantized?");
+}
+
+TEST_CASE("backbone a transformer block with every fully connected layer in dynamic int8 matches the reference") {
+  expect_matches_reference(open(transformer_block(3, 5, 3, 8, 63, /*dynamic_int8=*/true)), "int8 transformer block");
+}
+
+TEST_CASE("model verifier refuses a dynamically quantized fully connected layer of the wrong precisions") {
+  const auto refused = [](std::vector<uint8_t> bytes, const char* why) {
+    const Status s = open_status(std::move(bytes));
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.code() == StatusCode::kInvalidModel);
+    CHECK_MESSAGE(s.message().find(why) != std::string::npos, s.message());
+  };
+  {  // weights per tensor
+    TensorGraph g(2, 3, 8, 1);
+    refused(g.finish(g.fully_connected_dynamic(g.reshape(g.input(), {1, 6, 8}), 4, -1)), "must be per channel");
+  }
+  {  // an int32 bias, as static int8 has
+    TensorGraph g(2, 3, 8, 2);
+    refused(g.finish(g.fully_connected_dynamic(g.reshape(g.input(), {1, 6, 8}), 4, 0, schema::DType_INT32)),
+            "bias");
+  }
+  {  // fp32 weights
+    TensorGraph g(2, 3, 8, 3);
+    const uint32_t w = g.builder().add_constant_fp32("w", {4, 8}, std::vector<float>(32, 0.5f));
+    schema::FullyConnectedOptionsT o;
+    o.input_quantization = schema::InputQuantization_DYNAMIC_PER_ROW;
+    refused(g.finish(g.op(schema::OpOptions_FullyConnectedOptions, o, {g.reshape(g.input(), {1, 6, 8}), w}, {1, 6, 4})),
+            "weight");
   }
 }
 

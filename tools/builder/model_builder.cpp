@@ -1,5 +1,6 @@
 #include "builder/model_builder.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/atomic_file.h"
@@ -152,13 +153,17 @@ flatbuffers::DetachedBuffer pack(const schema::ModelT& m, const std::vector<std:
 
 uint32_t required_format_version(const schema::ModelT& model) {
   if (!model.backbone) return kFirstTensorOpsFormat - 1;
+  uint32_t version = kFirstTensorOpsFormat - 1;
   for (const auto& t : model.backbone->tensors) {
-    if (t && t->shape.size() > 4) return kFirstTensorOpsFormat;
+    if (t && t->shape.size() > 4) version = kFirstTensorOpsFormat;
   }
   for (const auto& op : model.backbone->operators) {
-    if (op && op->options.type >= schema::OpOptions_ConcatOptions) return kFirstTensorOpsFormat;
+    if (!op) continue;
+    if (op->options.type >= schema::OpOptions_ConcatOptions) version = std::max(version, kFirstTensorOpsFormat);
+    const auto* fc = op->options.AsFullyConnectedOptions();
+    if (fc && fc->input_quantization != schema::InputQuantization_NONE) return kFirstDynamicInt8Format;
   }
-  return kFirstTensorOpsFormat - 1;
+  return version;
 }
 
 std::vector<uint8_t> ModelBuilder::finish() const {

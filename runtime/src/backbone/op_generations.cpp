@@ -15,6 +15,10 @@ uint32_t fp32_since_xnnpack(const schema::Operator& op) {
     case schema::OpOptions_LayerNormOptions:  // built from reduce, binary and unary nodes
     case schema::OpOptions_GeluOptions:
       return 2024;
+    case schema::OpOptions_FullyConnectedOptions: {  // qdint8 inputs came after 2022
+      const auto* o = op.options_as_FullyConnectedOptions();
+      return o->input_quantization() == schema::InputQuantization_DYNAMIC_PER_ROW ? 2024 : 2022;
+    }
     default:  // softmax has been in XNNPACK since before 2022
       return 2022;
   }

@@ -81,6 +81,11 @@ xnn_status define_mean(xnn_subgraph_t subgraph, const std::vector<size_t>& axes,
 // Over the last axis; gamma and beta may be XNN_INVALID_VALUE_ID.
 xnn_status define_layer_norm(xnn_subgraph_t subgraph, float epsilon, const NodeValue& in, uint32_t gamma,
                              uint32_t beta, uint32_t out, OwnedConstants* constants, const char** call);
+// An int8 copy of fp32 value `in` (shape `dims`) quantized per row at run time: one
+// scale and zero point for each index of all axes but the last. `*quantized` is the new
+// value (qdint8), for a fully connected node with qcint8 weights.
+xnn_status define_dynamic_quantize(xnn_subgraph_t subgraph, const std::vector<size_t>& dims, uint32_t in,
+                                   uint32_t* quantized, const char** call);
 xnn_status define_gelu(xnn_subgraph_t subgraph, bool approximate, const NodeValue& in, uint32_t out,
                        OwnedConstants* constants, const char** call);
 

@@ -269,8 +269,13 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
       break;
     }
     case schema::OpOptions_FullyConnectedOptions: {
+      const auto& o = *op.options_as_FullyConnectedOptions();
       EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second, /*packed=*/true));
-      const Range r = activation_range(op.options_as_FullyConnectedOptions()->activation());
+      if (o.input_quantization() == schema::InputQuantization_DYNAMIC_PER_ROW) {
+        status = define_dynamic_quantize(subgraph_, xnn_dims(tensors[in_t], options_.batch), in, &in, &what);
+        if (status != xnn_status_success) break;
+      }
+      const Range r = activation_range(o.activation());
       what = "xnn_define_fully_connected";
       status = xnn_define_fully_connected(subgraph_, r.min, r.max, in, second, bias, out, 0);
       break;

@@ -168,7 +168,26 @@ xnn_status define_gelu(xnn_subgraph_t subgraph, bool approximate, const NodeValu
       [&] { return binary(subgraph, xnn_binary_multiply, prod, c_half, out); });
 }
 
+// XNNPACK computes each row's scale and zero point from its min and max when the
+// convert node runs (qdint8, one set of parameters per "batch" element).
+xnn_status define_dynamic_quantize(xnn_subgraph_t subgraph, const std::vector<size_t>& dims, uint32_t in,
+                                   uint32_t* quantized, const char** call) {
+  *call = "xnn_define_dynamically_quantized_tensor_value";
+  const xnn_status status = xnn_define_dynamically_quantized_tensor_value(
+      subgraph, xnn_datatype_qdint8, dims.size(), /*num_nonbatch_dims=*/1, dims.data(), XNN_INVALID_VALUE_ID, 0,
+      quantized);
+  if (status != xnn_status_success) return status;
+  *call = "xnn_define_unary(convert to qdint8)";
+  return unary(subgraph, xnn_unary_convert, in, *quantized);
+}
+
 #else  // 2022: none of these nodes exist; the backbone refuses the model first.
+
+xnn_status define_dynamic_quantize(xnn_subgraph_t, const std::vector<size_t>&, uint32_t, uint32_t*,
+                                   const char** call) {
+  *call = "dynamically quantized input (XNNPACK 2024)";
+  return xnn_status_unsupported_parameter;
+}
 
 xnn_status define_concat(xnn_subgraph_t, size_t, const std::vector<NodeValue>&, const NodeValue&, const char** call) {
   *call = "concatenate (XNNPACK 2024)";

@@ -67,6 +67,10 @@ void put_options(ContentHash& h, const schema::Operator& op) {
     }
     case schema::OpOptions_FullyConnectedOptions:
       put(h, op.options_as_FullyConnectedOptions()->activation());
+      // Hashed only when set, so the hashes of models written before format 4 stay.
+      if (op.options_as_FullyConnectedOptions()->input_quantization() != schema::InputQuantization_NONE) {
+        put(h, op.options_as_FullyConnectedOptions()->input_quantization());
+      }
       break;
     case schema::OpOptions_AddOptions: put(h, op.options_as_AddOptions()->activation()); break;
     case schema::OpOptions_MultiplyOptions: put(h, op.options_as_MultiplyOptions()->activation()); break;

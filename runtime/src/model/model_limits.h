@@ -10,10 +10,13 @@ namespace edgeclr {
 // The newest version this build reads; newer is refused. 2: the checksum and the
 // backbone hash are XXH3 (version 1 files, FNV-1a, still read; core/content_hash.h).
 // 3: tensor operators (concat, slice, transpose, batch matmul, softmax, mean, layer norm,
-// gelu) and tensors of rank 5 and 6. A writer stamps the lowest version that holds what
-// the model uses (required_format_version), so a CNN stays readable by version-2 readers.
-inline constexpr uint32_t kFormatVersion = 3;
+// gelu) and tensors of rank 5 and 6. 4: fully connected layers whose fp32 input is
+// quantized per row at run time (InputQuantization DYNAMIC_PER_ROW). A writer stamps the
+// lowest version that holds what the model uses (required_format_version), so a CNN stays
+// readable by version-2 readers and an fp32 transformer by version-3 ones.
+inline constexpr uint32_t kFormatVersion = 4;
 inline constexpr uint32_t kFirstTensorOpsFormat = 3;
+inline constexpr uint32_t kFirstDynamicInt8Format = 4;
 
 inline constexpr uint32_t kMaxRank = 6;      // XNNPACK's XNN_MAX_TENSOR_DIMS (both generations)
 inline constexpr uint32_t kMaxConcatInputs = 256;

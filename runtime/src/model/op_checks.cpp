@@ -63,14 +63,17 @@ Status output_hw(const OpContext& ctx, const TensorInfo& in, uint32_t kh, uint32
 }
 
 // Weights and bias of conv and fully connected: fp32 with fp32, or int8 (zero point 0,
-// per-tensor or per-channel on the output axis) with int32 bias.
-Status check_weights(const OpContext& ctx, schema::DType act_dtype, uint32_t out_channels) {
+// per-tensor or per-channel on the output axis) with int32 bias. `dynamic`: a fully
+// connected layer quantizing its fp32 input per row: int8 weights per output channel,
+// fp32 bias.
+Status check_weights(const OpContext& ctx, schema::DType act_dtype, uint32_t out_channels, bool dynamic = false) {
   const TensorInfo& w = ctx.input(1);
   EDGECLR_RETURN_IF_ERROR(expect_constant(ctx, w, "weight"));
-  EDGECLR_RETURN_IF_ERROR(expect_dtype(ctx, w, "weight", act_dtype));
+  EDGECLR_RETURN_IF_ERROR(expect_dtype(ctx, w, "weight", dynamic ? schema::DType_INT8 : act_dtype));
   if (w.dtype == schema::DType_INT8 && (!w.zero_points_zero || (w.per_channel && w.quant_axis != 0))) {
     return ctx.fail("int8 weight must be symmetric (zero point 0), per tensor or per output channel (axis 0)");
   }
+  if (dynamic && !w.per_channel) return ctx.fail("int8 weight of a dynamically quantized input must be per channel");
   if (ctx.input_count() < 3) return Status::Ok();
   const TensorInfo& b = ctx.input(2);
   EDGECLR_RETURN_IF_ERROR(expect_constant(ctx, b, "bias"));
@@ -120,7 +123,13 @@ Status check_fully_connected(const OpContext& ctx, const schema::FullyConnectedO
     return ctx.fail(format("input %s does not fit weight %s (expected [..., I] and [O,I])", shape_string(x).c_str(),
                            shape_string(w).c_str()));
   }
-  EDGECLR_RETURN_IF_ERROR(check_weights(ctx, x.dtype, w.dims[0]));
+  const auto quantization = o.input_quantization();
+  if (quantization != schema::InputQuantization_NONE && quantization != schema::InputQuantization_DYNAMIC_PER_ROW) {
+    return ctx.fail(format("unknown input quantization %d", static_cast<int>(quantization)));
+  }
+  const bool dynamic = quantization == schema::InputQuantization_DYNAMIC_PER_ROW;
+  if (dynamic && x.dtype != schema::DType_FLOAT32) return ctx.fail("a dynamically quantized input must be fp32");
+  EDGECLR_RETURN_IF_ERROR(check_weights(ctx, x.dtype, w.dims[0], dynamic));
   const bool pooled_map = x.rank == 4 && x.dims[1] == 1 && x.dims[2] == 1 && ctx.output().rank == 2;
   if (pooled_map) return expect_output_shape(ctx, {x.dims[0], w.dims[0]});
   Dims out = dims_of(x);
@@ -269,7 +278,11 @@ const char* op_type_name(const schema::Operator& op, const std::vector<TensorInf
                              tensors[in->Get(1)].dims[3] == 1;
       return depthwise ? "depthwise_conv2d" : "conv2d";
     }
-    case schema::OpOptions_FullyConnectedOptions: return "fully_connected";
+    case schema::OpOptions_FullyConnectedOptions: {
+      const auto* o = op.options_as_FullyConnectedOptions();
+      const bool dynamic = o && o->input_quantization() == schema::InputQuantization_DYNAMIC_PER_ROW;
+      return dynamic ? "fully_connected_dynamic_int8" : "fully_connected";
+    }
     case schema::OpOptions_AddOptions: return "add";
     case schema::OpOptions_MultiplyOptions: return "multiply";
     case schema::OpOptions_AveragePool2DOptions: return "average_pool2d";
