@@ -5,10 +5,13 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <set>
 
 #include "convert/int8_pipeline.h"
 #include "convert_support.h"
 #include "dataset/image_set.h"
+#include "model/model_summary.h"
+#include "model/op_checks.h"
 
 using namespace edgeclr;
 using namespace edgeclr::testing;
@@ -285,4 +288,48 @@ TEST_CASE("MACs: MobileNetV3-Small at 224x224 is about 56M in its convolutions")
   INFO("MACs ", total);
   CHECK(total > 50'000'000);
   CHECK(total < 62'000'000);
+}
+
+// A ViT on XNNPACK 2024 (torchvision's vit_b_32, random weights, from the families
+// fixture): every fully connected layer in int8 with its input quantized per token at run
+// time, the residual adds and everything between in fp32, the report covering the new
+// layers. On XNNPACK 2022 the model cannot run, so it cannot be calibrated: an error
+// naming what it needs.
+TEST_CASE("int8 of a transformer: fully connected layers quantize their input per token, residual adds stay fp32") {
+  const char* zoo = std::getenv("EDGECLR_ZOO_FAMILIES_DIR");
+  if (zoo == nullptr) zoo = EDGECLR_ZOO_FAMILIES_DIR;
+  convert::LowerOptions lower;
+  lower.l2_normalize = false;
+  const Converted c = convert_file(std::string(zoo) + "/vit_b_32.onnx", lower);
+  const dataset::ImageSet images = open_images(3);
+  const convert::Int8Options o = options_for(16, 8);
+  auto r = convert::quantize_to_int8(*c.model, images, o);
+  if (xnnpack_info().api < 2024) {
+    REQUIRE_FALSE(r.ok());
+    CHECK_MESSAGE(r.status().message().find("needs XNNPACK 2024 or later") != std::string::npos, r.status().message());
+    return;
+  }
+  REQUIRE_MESSAGE(r.ok(), r.status().message());
+  auto model = Model::open_buffer(r->bytes.data(), r->bytes.size(), "vit_b_32-int8.eclr");
+  REQUIRE_MESSAGE(model.ok(), model.status().message());
+  const Model& m = *model.value();
+  CHECK(m.root().format_version() == 4);
+  const ModelSummary s = summarize(m);
+  const auto count = [&](const std::string& type) { return s.op_counts.count(type) ? s.op_counts.at(type) : 0u; };
+  CHECK(count("fully_connected_dynamic_int8") == 48);  // 12 blocks: attention in and out, MLP in and out
+  CHECK(count("fully_connected") == 0);
+  std::set<std::string> dynamic;
+  for (const schema::Operator* op : *m.backbone().operators()) {
+    if (op->options_type() == schema::OpOptions_AddOptions) {
+      CHECK_MESSAGE(m.tensors()[op->outputs()->Get(0)].dtype == schema::DType_FLOAT32, op->name()->str());
+    }
+    if (std::string(op_type_name(*op, m.tensors())) == "fully_connected_dynamic_int8") dynamic.insert(op->name()->str());
+  }
+  size_t reported = 0;
+  for (const auto& layer : r->after.layers) reported += dynamic.count(layer.op);
+  CHECK(reported == 48);
+  MESSAGE("int8 vs fp32 embedding cosine: mean ", r->after.mean_cosine, ", min ", r->after.min_cosine);
+  CHECK(r->int8_mac_share > 0.99);
+  CHECK(r->after.mean_cosine >= 0.999);
+  CHECK(r->after.min_cosine >= 0.995);
 }

@@ -141,7 +141,8 @@ Result<Calibration> calibrate(const Model& fp32, const dataset::ImageSet& images
 
 Result<FidelityReport> measure_fidelity(const Model& fp32, const Model& int8, const dataset::ImageSet& images,
                                         size_t first, size_t count, Progress progress) {
-  // Pairs of (fp32 tensor, int8 tensor) with the same name, int8 tensors only.
+  // Pairs of (fp32 tensor, int8 tensor) with the same name: int8 tensors, and the fp32
+  // outputs of fully connected layers that quantize their input at run time.
   std::map<std::string, uint32_t> fp32_by_name;
   for (uint32_t t : intermediate_activations(fp32)) fp32_by_name[tensor_name(fp32, t)] = t;
   std::vector<uint32_t> fp32_observed, int8_observed;
@@ -149,7 +150,9 @@ Result<FidelityReport> measure_fidelity(const Model& fp32, const Model& int8, co
   for (const schema::Operator* op : *int8.backbone().operators()) {
     const uint32_t t = op->outputs()->Get(0);
     const auto match = fp32_by_name.find(tensor_name(int8, t));
-    if (int8.tensors()[t].dtype != schema::DType_INT8 || match == fp32_by_name.end()) continue;
+    const bool dynamic = op->options_type() == schema::OpOptions_FullyConnectedOptions &&
+                         op->options_as_FullyConnectedOptions()->input_quantization() != schema::InputQuantization_NONE;
+    if ((int8.tensors()[t].dtype != schema::DType_INT8 && !dynamic) || match == fp32_by_name.end()) continue;
     fp32_observed.push_back(match->second);
     int8_observed.push_back(t);
     ops.push_back(op->name() ? op->name()->str() : "");

@@ -54,10 +54,9 @@ std::vector<std::vector<std::string>> search_units(const Model& model) {
   std::vector<std::vector<std::string>> units;
   for (const schema::Operator* op : ops) {
     const uint32_t out = op->outputs()->Get(0);
-    if (operator_macs(*op, model.tensors()) == 0 || !op->name() || model.tensors()[out].dtype != schema::DType_INT8) {
-      continue;
-    }
+    if (!has_int8_weights(*op, model.tensors()) || !op->name()) continue;
     units.push_back({op->name()->str()});
+    if (model.tensors()[out].dtype != schema::DType_INT8) continue;  // input quantized at run time
     const auto r = readers.find(out);
     if (r == readers.end() || r->second.empty()) continue;
     std::vector<std::string> unit = {op->name()->str()};
@@ -145,6 +144,10 @@ Status search_fp32_layers(const Model& fp32, const Calibration& calibration, con
 
 }  // namespace
 
+bool has_int8_weights(const schema::Operator& op, const std::vector<TensorInfo>& tensors) {
+  return operator_macs(op, tensors) > 0 && tensors[op.inputs()->Get(1)].dtype == schema::DType_INT8;
+}
+
 uint64_t operator_macs(const schema::Operator& op, const std::vector<TensorInfo>& tensors) {
   const auto type = op.options_type();
   if (type != schema::OpOptions_Conv2DOptions && type != schema::OpOptions_FullyConnectedOptions) return 0;
@@ -159,7 +162,7 @@ double int8_mac_share(const Model& model, uint64_t* total_macs) {
   for (const schema::Operator* op : *model.backbone().operators()) {
     const uint64_t macs = operator_macs(*op, model.tensors());
     total += macs;
-    if (model.tensors()[op->outputs()->Get(0)].dtype == schema::DType_INT8) int8 += macs;
+    if (has_int8_weights(*op, model.tensors())) int8 += macs;
   }
   if (total_macs) *total_macs = total;
   return total ? static_cast<double>(int8) / static_cast<double>(total) : 0.0;

@@ -66,7 +66,11 @@ Result<Int8Result> quantize_to_int8(const Model& fp32, const dataset::ImageSet& 
 // Multiply-accumulates of a conv or fully connected operator (0 for other ops), batch 1.
 uint64_t operator_macs(const schema::Operator& op, const std::vector<TensorInfo>& tensors);
 
-// Share of conv/FC MACs whose output is int8 in `model`.
+// A conv or fully connected operator with int8 weights: static int8, or a fully
+// connected layer whose input is quantized at run time.
+bool has_int8_weights(const schema::Operator& op, const std::vector<TensorInfo>& tensors);
+
+// Share of conv/FC MACs computed in int8 (has_int8_weights) in `model`.
 double int8_mac_share(const Model& model, uint64_t* total_macs);
 
 }  // namespace edgeclr::convert

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "head/projection_head.h"
+#include "model/tensor_op_checks.h"
 
 namespace edgeclr::convert {
 
@@ -95,10 +96,18 @@ QuantParams activation_params(const Range& range) {
   return QuantParams{{scale}, {static_cast<int32_t>(std::min(127L, std::max(-128L, zp)))}, -1};
 }
 
+bool has_tensor_operator(const Model& m) {
+  for (const schema::Operator* op : *m.backbone().operators()) {
+    if (is_tensor_operator(op->options_type())) return true;
+  }
+  return false;
+}
+
 class Quantizer {
  public:
   Quantizer(const Model& m, const Calibration& c, const QuantizeOptions& o)
-      : m_(m), ranges_(c.ranges), means_(c.channel_means), options_(o), fp32_(m.tensors().size(), kNone), int8_(m.tensors().size(), kNone) {}
+      : m_(m), ranges_(c.ranges), means_(c.channel_means), options_(o), dynamic_(uses_dynamic_int8(m, o)),
+        fp32_(m.tensors().size(), kNone), int8_(m.tensors().size(), kNone) {}
 
   Result<ModelBuilder> run();
 
@@ -112,7 +121,11 @@ class Quantizer {
   uint32_t copy_constant(uint32_t t);
   Status quantize_op(const schema::Operator& op);
   Status copy_op(const schema::Operator& op);
+  Status dynamic_fully_connected(const schema::Operator& op);
+  bool runs_in_int8(const schema::Operator& op) const;
   void quantize_weights(const schema::Operator& op, std::vector<uint32_t>* inputs);
+  uint32_t add_int8_weights(const schema::Operator& op, bool per_channel, std::vector<int8_t>* q,
+                            std::vector<float>* scales);
   std::vector<double> weight_bias_shift(const schema::Operator& op, const std::vector<int8_t>& q,
                                         const std::vector<float>& scales) const;
   std::vector<uint32_t> dims(uint32_t t) const {
@@ -125,6 +138,7 @@ class Quantizer {
   const std::map<uint32_t, Range>& ranges_;
   const std::map<uint32_t, std::vector<double>>& means_;
   const QuantizeOptions& options_;
+  const bool dynamic_;  // fully connected layers quantize their input per row at run time
   ModelBuilder b_;
   std::vector<uint32_t> fp32_, int8_;  // new tensor index of each old tensor, per dtype
   std::map<uint32_t, QuantParams> params_;  // chosen parameters of int8 tensors (old index)
@@ -171,6 +185,35 @@ Result<uint32_t> Quantizer::as_int8(uint32_t t) {
   return out;
 }
 
+// Symmetric int8 weights of a conv or fully connected layer, per output channel or per
+// tensor, added to the model; `q`, `scales`: what was added.
+uint32_t Quantizer::add_int8_weights(const schema::Operator& op, bool per_channel, std::vector<int8_t>* q,
+                                     std::vector<float>* scales) {
+  const uint32_t wt = op.inputs()->Get(1);
+  const TensorInfo& w = m_.tensors()[wt];
+  const uint32_t out_c = w.dims[0];
+  const size_t per_out = w.elements / out_c;
+  const float* wf = floats(wt);
+  scales->assign(per_channel ? out_c : 1, 0.0f);
+  for (uint32_t o = 0; o < out_c; ++o) {
+    for (size_t j = 0; j < per_out; ++j) {
+      float& s = (*scales)[per_channel ? o : 0];
+      s = std::max(s, std::abs(wf[o * per_out + j]) / 127.0f);
+    }
+  }
+  for (float& s : *scales) s = s > 0.0f ? s : 1.0f;  // an all-zero channel
+  q->resize(w.elements);
+  for (uint32_t o = 0; o < out_c; ++o) {
+    const float s = (*scales)[per_channel ? o : 0];
+    for (size_t j = 0; j < per_out; ++j) {
+      (*q)[o * per_out + j] =
+          static_cast<int8_t>(std::max(-127L, std::min(127L, std::lround(wf[o * per_out + j] / s))));
+    }
+  }
+  QuantParams wq{*scales, std::vector<int32_t>(scales->size(), 0), per_channel ? 0 : -1};
+  return b_.add_constant(name(wt), dims(wt), schema::DType_INT8, q->data(), q->size(), wq);
+}
+
 // Conv: per-output-channel symmetric weights. Fully connected: per output channel for
 // XNNPACK 2024, per tensor for 2022.
 void Quantizer::quantize_weights(const schema::Operator& op, std::vector<uint32_t>* inputs) {
@@ -178,25 +221,9 @@ void Quantizer::quantize_weights(const schema::Operator& op, std::vector<uint32_
   const TensorInfo& w = m_.tensors()[wt];
   const bool per_channel = op.options_type() == schema::OpOptions_Conv2DOptions || options_.xnnpack_api >= 2024;
   const uint32_t out_c = w.dims[0];
-  const size_t per_out = w.elements / out_c;
-  const float* wf = floats(wt);
-  std::vector<float> scales(per_channel ? out_c : 1, 0.0f);
-  for (uint32_t o = 0; o < out_c; ++o) {
-    for (size_t j = 0; j < per_out; ++j) {
-      float& s = scales[per_channel ? o : 0];
-      s = std::max(s, std::abs(wf[o * per_out + j]) / 127.0f);
-    }
-  }
-  for (float& s : scales) s = s > 0.0f ? s : 1.0f;  // an all-zero channel
-  std::vector<int8_t> q(w.elements);
-  for (uint32_t o = 0; o < out_c; ++o) {
-    const float s = scales[per_channel ? o : 0];
-    for (size_t j = 0; j < per_out; ++j) {
-      q[o * per_out + j] = static_cast<int8_t>(std::max(-127L, std::min(127L, std::lround(wf[o * per_out + j] / s))));
-    }
-  }
-  QuantParams wq{scales, std::vector<int32_t>(scales.size(), 0), per_channel ? 0 : -1};
-  inputs->push_back(b_.add_constant(name(wt), dims(wt), schema::DType_INT8, q.data(), q.size(), wq));
+  std::vector<int8_t> q;
+  std::vector<float> scales;
+  inputs->push_back(add_int8_weights(op, per_channel, &q, &scales));
   const std::vector<double> shift = weight_bias_shift(op, q, scales);
   const bool has_bias = op.inputs()->size() > 2;
   // A layer without a bias gets one when its correction is not zero.
@@ -279,6 +306,52 @@ Status Quantizer::quantize_op(const schema::Operator& op) {
   return Status::Ok();
 }
 
+// Weights int8 per output channel; input, bias and output fp32, the input quantized per
+// row when the layer runs. The fp32 bias absorbs the rounded weights' mean shift (bias
+// correction, as for static int8), where calibration saw the input.
+Status Quantizer::dynamic_fully_connected(const schema::Operator& op) {
+  auto x = as_fp32(op.inputs()->Get(0));
+  if (!x.ok()) return x.status();
+  std::vector<uint32_t> inputs = {x.value()};
+  std::vector<int8_t> q;
+  std::vector<float> scales;
+  inputs.push_back(add_int8_weights(op, /*per_channel=*/true, &q, &scales));
+  const std::vector<double> shift = weight_bias_shift(op, q, scales);
+  const bool has_bias = op.inputs()->size() > 2;
+  const bool shifted = std::any_of(shift.begin(), shift.end(), [](double v) { return v != 0.0; });
+  if (has_bias || shifted) {
+    const uint32_t out_c = m_.tensors()[op.inputs()->Get(1)].dims[0];
+    const float* fp32_bias = has_bias ? floats(op.inputs()->Get(2)) : nullptr;
+    std::vector<float> bias(out_c);
+    for (uint32_t o = 0; o < out_c; ++o) bias[o] = static_cast<float>((fp32_bias ? fp32_bias[o] : 0.0) - shift[o]);
+    const std::string bias_name = has_bias ? name(op.inputs()->Get(2)) : name(op.inputs()->Get(1)) + "/bias_correction";
+    inputs.push_back(b_.add_constant_fp32(bias_name, {out_c}, bias));
+  }
+  const uint32_t out = op.outputs()->Get(0);
+  fp32_[out] = b_.add_activation(name(out), dims(out));
+  schema::OperatorT copy;
+  op.UnPackTo(&copy);
+  copy.options.AsFullyConnectedOptions()->input_quantization = schema::InputQuantization_DYNAMIC_PER_ROW;
+  b_.add_operator(copy.name, std::move(copy.options), inputs, {fp32_[out]});
+  return Status::Ok();
+}
+
+// Whether `op` runs in static int8 (else fp32, or a dynamic fully connected layer).
+bool Quantizer::runs_in_int8(const schema::Operator& op) const {
+  const std::string op_name = op.name() ? op.name()->str() : "";
+  const uint32_t since = int8_since_xnnpack(op, m_.tensors());
+  if (since == 0 || since > options_.xnnpack_api || options_.keep_fp32.count(op_name)) return false;
+  const auto type = op.options_type();
+  const bool pass_through = type == schema::OpOptions_ReshapeOptions || type == schema::OpOptions_PadOptions ||
+                            type == schema::OpOptions_ClampOptions || type == schema::OpOptions_MaxPool2DOptions;
+  // Pass-through ops follow their input: int8 only when it already is.
+  if (pass_through) return int8_[op.inputs()->Get(0)] != kNone;
+  if (dynamic_ && (type == schema::OpOptions_AddOptions || type == schema::OpOptions_MultiplyOptions)) {
+    return int8_[op.inputs()->Get(0)] != kNone && int8_[op.inputs()->Get(1)] != kNone;
+  }
+  return true;
+}
+
 Status Quantizer::copy_op(const schema::Operator& op) {
   std::vector<uint32_t> inputs;
   for (uint32_t t : *op.inputs()) {
@@ -305,15 +378,11 @@ Result<ModelBuilder> Quantizer::run() {
   fp32_[input] = b_.add_activation(name(input), dims(input));
   for (const schema::Operator* op : *m_.backbone().operators()) {
     const std::string op_name = op->name() ? op->name()->str() : "";
-    const bool pass_through = op->options_type() == schema::OpOptions_ReshapeOptions ||
-                              op->options_type() == schema::OpOptions_PadOptions ||
-                              op->options_type() == schema::OpOptions_ClampOptions ||
-                              op->options_type() == schema::OpOptions_MaxPool2DOptions;
-    // Pass-through ops follow their input: int8 only when it already is.
-    const uint32_t since = int8_since_xnnpack(*op, m_.tensors());
-    bool int8 = since != 0 && since <= options_.xnnpack_api && !options_.keep_fp32.count(op_name);
-    if (pass_through) int8 = int8 && int8_[op->inputs()->Get(0)] != kNone;
-    EDGECLR_RETURN_IF_ERROR(int8 ? quantize_op(*op) : copy_op(*op));
+    if (dynamic_ && op->options_type() == schema::OpOptions_FullyConnectedOptions && !options_.keep_fp32.count(op_name)) {
+      EDGECLR_RETURN_IF_ERROR(dynamic_fully_connected(*op));
+      continue;
+    }
+    EDGECLR_RETURN_IF_ERROR(runs_in_int8(*op) ? quantize_op(*op) : copy_op(*op));
   }
   auto feature = as_fp32(m_.backbone().feature());
   if (!feature.ok()) return feature.status();
@@ -324,6 +393,10 @@ Result<ModelBuilder> Quantizer::run() {
 }
 
 }  // namespace
+
+bool uses_dynamic_int8(const Model& fp32, const QuantizeOptions& options) {
+  return options.dynamic_for_transformers && options.xnnpack_api >= 2024 && has_tensor_operator(fp32);
+}
 
 Result<ModelBuilder> quantize_model(const Model& fp32, const Calibration& calibration, const QuantizeOptions& options) {
   return Quantizer(fp32, calibration, options).run();

@@ -67,7 +67,16 @@ struct QuantizeOptions {
   // The XNNPACK generation the model will run on (2022 or 2024): what runs in int8, and
   // how fully connected weights are quantized. The default is the one this build links.
   uint32_t xnnpack_api = xnnpack_info().api;
+  // Transformers and hybrids (a model with a tensor operator: layer norm, attention, ...)
+  // on XNNPACK 2024: every fully connected layer in int8 with its input quantized per
+  // token at run time (format 4), and an add or multiply in int8 only where both inputs
+  // already are, so no residual stream gets one static scale. Off: static int8 as CNNs.
+  bool dynamic_for_transformers = true;
 };
+
+// True when quantize_model gives `fp32`'s fully connected layers dynamically quantized
+// inputs (QuantizeOptions::dynamic_for_transformers).
+bool uses_dynamic_int8(const Model& fp32, const QuantizeOptions& options);
 
 Result<ModelBuilder> quantize_model(const Model& fp32, const Calibration& calibration, const QuantizeOptions& options);
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <vector>
 
 #include "backbone/backbone.h"
@@ -95,6 +96,7 @@ class XnnpackBackbone final : public Backbone {
   xnn_runtime_t runtime_ = nullptr;
   pthreadpool_t threadpool_ = nullptr;
   std::vector<uint32_t> value_ids_;                 // per model tensor, XNN_INVALID_VALUE_ID until defined
+  std::map<uint32_t, uint32_t> dynamic_quantized_;  // model tensor -> its qdint8 value, where one exists
   std::vector<std::vector<uint8_t>> owned_weights_;  // re-laid-out weights; must outlive the runtime
   std::vector<float> input_;                        // batch x H x W x C plus XNN_EXTRA_BYTES
   std::vector<std::vector<uint8_t>> observed_;      // per options_.observed tensor
@@ -272,8 +274,15 @@ Status XnnpackBackbone::define_operator(const schema::Operator& op, uint32_t ind
       const auto& o = *op.options_as_FullyConnectedOptions();
       EDGECLR_RETURN_IF_ERROR(define_value(op.inputs()->Get(1), &second, /*packed=*/true));
       if (o.input_quantization() == schema::InputQuantization_DYNAMIC_PER_ROW) {
-        status = define_dynamic_quantize(subgraph_, xnn_dims(tensors[in_t], options_.batch), in, &in, &what);
-        if (status != xnn_status_success) break;
+        // One quantized copy per tensor: attention's query, key and value read the same one.
+        const auto quantized = dynamic_quantized_.find(in_t);
+        if (quantized != dynamic_quantized_.end()) {
+          in = quantized->second;
+        } else {
+          status = define_dynamic_quantize(subgraph_, xnn_dims(tensors[in_t], options_.batch), in, &in, &what);
+          if (status != xnn_status_success) break;
+          dynamic_quantized_[in_t] = in;
+        }
       }
       const Range r = activation_range(o.activation());
       what = "xnn_define_fully_connected";
