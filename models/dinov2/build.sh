@@ -76,10 +76,10 @@ timings() {
   echo "== seconds per step"
   local total=0
   for i in "${!step_names[@]}"; do
-    printf "  %-44s %6s\n" "${step_names[$i]}" "${step_seconds[$i]}"
+    printf "  %-56s %6s\n" "${step_names[$i]}" "${step_seconds[$i]}"
     total=$(awk -v a="$total" -v b="${step_seconds[$i]}" 'BEGIN { printf "%.1f", a + b }')
   done
-  printf "  %-44s %6s\n" "total" "$total"
+  printf "  %-56s %6s\n" "total" "$total"
 }
 backbone_hash() { "$edgeclr" inspect "$1" --json | "$python" -c "import json, sys; print(json.load(sys.stdin)['backbone_hash'])"; }
 
