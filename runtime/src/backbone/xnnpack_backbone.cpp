@@ -9,10 +9,12 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "backbone/backbone.h"
 #include "backbone/xnnpack_api.h"
+#include "backbone/xnnpack_weights_cache.h"
 #include "model/op_checks.h"
 #include "model/tensor_op_checks.h"
 
@@ -98,6 +100,9 @@ class XnnpackBackbone final : public Backbone {
   std::vector<uint32_t> value_ids_;                 // per model tensor, XNN_INVALID_VALUE_ID until defined
   std::map<uint32_t, uint32_t> dynamic_quantized_;  // model tensor -> its qdint8 value, where one exists
   std::vector<std::vector<uint8_t>> owned_weights_;  // re-laid-out weights; must outlive the runtime
+#if EDGECLR_XNNPACK_API >= 2024
+  std::unique_ptr<PackedWeights> packed_weights_;    // XNNPACK's packed copies; outlives the runtime
+#endif
   std::vector<float> input_;                        // batch x H x W x C plus XNN_EXTRA_BYTES
   std::vector<std::vector<uint8_t>> observed_;      // per options_.observed tensor
   float* bound_feature_ = nullptr;                  // output the runtime was last set up with
@@ -149,6 +154,9 @@ Status XnnpackBackbone::define_value(uint32_t tensor, uint32_t* id, bool packed)
     }
   }
   const void* data = t.data;
+#if EDGECLR_XNNPACK_API >= 2024
+  if (t.is_constant && packed) packed_weights_->add_source(t.data, t.elements * dtype_size(t.dtype));
+#endif
   if (t.is_constant && !packed) {
     const size_t bytes = t.elements * dtype_size(t.dtype);
     owned_weights_.emplace_back(bytes + XNN_EXTRA_BYTES, uint8_t{0});
@@ -496,6 +504,9 @@ Status XnnpackBackbone::build() {
     return error(StatusCode::kOutOfMemory, "failed to create backbone: cannot create an XNNPACK subgraph");
   }
   value_ids_.assign(model_.tensors().size(), XNN_INVALID_VALUE_ID);
+#if EDGECLR_XNNPACK_API >= 2024
+  packed_weights_ = std::make_unique<PackedWeights>(model_);
+#endif
   const auto* ops = model_.backbone().operators();
   const std::vector<bool> live = operators_reaching_outputs(model_, options_.observed);
   for (uint32_t i = 0; i < ops->size(); ++i) {
@@ -514,7 +525,13 @@ Status XnnpackBackbone::build() {
                                                   "this edgeclr links XNNPACK %s", EDGECLR_XNNPACK_LABEL));
 #endif
   }
+#if EDGECLR_XNNPACK_API >= 2024
+  const xnn_status status =
+      xnn_create_runtime_v3(subgraph_, packed_weights_->provider(), threadpool_, runtime_flags, &runtime_);
+  if (status == xnn_status_success) packed_weights_->finalize();
+#else
   const xnn_status status = xnn_create_runtime_v2(subgraph_, threadpool_, runtime_flags, &runtime_);
+#endif
   if (status != xnn_status_success) {
     return error(StatusCode::kUnsupported,
                  format("failed to create backbone for '%s': xnn_create_runtime: %s", model_.name().c_str(),

@@ -31,6 +31,9 @@ class Model {
   uint32_t embedding_dim() const { return verified_.embedding_dim; }
   uint64_t backbone_hash() const { return verified_.backbone_hash; }
   size_t file_size() const { return storage_.size(); }
+  // See ModelStorage::release_pages: for constants (tensor data) a copy of which is all
+  // that is read from now on.
+  void release_pages(const void* begin, size_t bytes) const { storage_.release_pages(begin, bytes); }
   const std::string& name() const { return name_; }
 
  private:

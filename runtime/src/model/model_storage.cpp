@@ -75,6 +75,17 @@ Result<ModelStorage> ModelStorage::from_buffer(const void* data, size_t size) {
   return storage;
 }
 
+void ModelStorage::release_pages(const void* begin, size_t bytes) const {
+  if (mapping_ == nullptr || begin == nullptr) return;
+  const auto start = reinterpret_cast<uintptr_t>(begin);
+  const auto file_start = reinterpret_cast<uintptr_t>(mapping_);
+  if (start < file_start || bytes > mapping_size_ || start - file_start > mapping_size_ - bytes) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (start + page - 1) / page * page;  // pages shared with a neighbour stay
+  const uintptr_t last = (start + bytes) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 ModelStorage::ModelStorage(ModelStorage&& other) noexcept { *this = std::move(other); }
 
 ModelStorage& ModelStorage::operator=(ModelStorage&& other) noexcept {

@@ -37,6 +37,15 @@ class ModelStorage {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
 
+  // Whether the bytes are a mapped file (else a caller's buffer or an owned copy).
+  bool is_mapped() const { return mapping_ != nullptr; }
+
+  // For a mapped file: the whole pages inside [begin, begin + bytes) leave this process's
+  // resident set (MADV_DONTNEED); the bytes do not change, and a later read maps them
+  // again from the file. For when a copy of them is all that is read from now on (XNNPACK's
+  // packed weights). A no-op for a buffer or a range outside the file. Thread-safe.
+  void release_pages(const void* begin, size_t bytes) const;
+
  private:
   ModelStorage() = default;
   void release();
