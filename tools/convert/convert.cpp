@@ -73,6 +73,12 @@ Result<std::vector<uint8_t>> convert_onnx_fp32(const std::string& onnx_path, con
   auto builder = lower_to_eclr(graph.value(), options);
   if (!builder.ok()) return with_path(onnx_path, builder.status());
   std::vector<uint8_t> bytes = builder->finish();
+  if (bytes.size() > kMaxModelBytes) {  // e.g. ViT-L in fp32 (1.2 GB)
+    return with_path(onnx_path, error(StatusCode::kUnsupported,
+                                      format("the converted model has %zu bytes (%.2f GB), more than the %zu bytes "
+                                             "(1 GiB) an edgeclr model may have", bytes.size(), bytes.size() / 1e9,
+                                             kMaxModelBytes)));
+  }
   // What we write must load: the runtime's verifier is the final check.
   auto model = Model::open_buffer(bytes.data(), bytes.size(), "converted model");
   if (!model.ok()) return with_path(onnx_path, error(StatusCode::kInternal, model.status().message()));
