@@ -99,6 +99,9 @@ def run(model, head, files, out, workers, shard_size, threads=1):
     jobs = [(i, files[s:s + shard_size], out) for i, s in enumerate(range(0, len(files), shard_size))]
     todo = [j for j in jobs if not (pathlib.Path(out) / f"shard-{j[0]:05d}.npy").exists()]
     done = 0
+    # A model or head that does not open fails here, once: in a worker's initializer the
+    # pool would start a new worker after each failure, for ever.
+    _open_encoder(model, head, threads)
     with multiprocessing.get_context("spawn").Pool(workers, _open_encoder, (model, head, threads)) as pool:
         for index, count, skipped in pool.imap_unordered(embed_shard, todo):
             done += 1
@@ -121,7 +124,11 @@ def main():
     args = parser.parse_args()
     files = list_images(args.images, args.list)
     start = time.monotonic()
-    shards = run(args.model, args.head, files, args.out, args.workers, args.shard_size)
+    import edgeclr
+    try:
+        shards = run(args.model, args.head, files, args.out, args.workers, args.shard_size)
+    except edgeclr.Error as e:
+        sys.exit(f"bulk_embed: {e}")
     seconds = time.monotonic() - start
     print(f"bulk: {len(files)} files in {shards} shards by {args.workers} worker processes, {seconds:.1f} s")
 

@@ -43,4 +43,11 @@ with tempfile.TemporaryDirectory() as tmp:
     check("20/20 the same up to ties" in r.stdout, "FAISS and the gallery disagree")
     shards = sorted(n for n in os.listdir(os.path.join(tmp, "bulk", "shards")) if n.endswith(".npy"))
     check(len(shards) >= 2, f"shards {shards}")
+    # A model that does not open is an error at once, not a pool restarting workers for ever.
+    missing = os.path.join(tmp, "missing.eclr")
+    r = subprocess.run([sys.executable, os.path.join(SOURCE, "examples", "python", "bulk_embed.py"), "--model", missing,
+                        "--images", images, "--out", os.path.join(tmp, "never"), "--workers", "2"],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 1 and "missing.eclr" in r.stderr and "cannot open" in r.stderr,
+          f"bulk_embed with a missing model: exit {r.returncode}: {r.stderr[-500:]!r}")
 cli_check.finish()
