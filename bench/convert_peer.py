@@ -26,7 +26,8 @@ def main():
         spec = json.load(f)
     job = Job(name=name, precision=precision, onnx=os.path.join(models_dir, f"{name}.onnx"),
               torch_module=lambda: models.torch_module(name, models_dir),
-              calibration=models.calibration(models_dir, spec), out_dir=out_dir)
+              calibration=models.calibration(models_dir, spec), out_dir=out_dir,
+              int8_scheme=models.int8_scheme(name))
     os.makedirs(out_dir, exist_ok=True)
     start = time.time()
     try:

@@ -25,8 +25,11 @@ Models, each an ONNX file with input "image" float32 [1, C, H, W] and one output
             14), cut, with the input renamed "image" and its batch fixed to 1.
   tiny      (smoke test only) two conv layers and a Linear on 28x28 grey, random weights,
             BatchNorm statistics from the Fashion-MNIST images below.
-The transformers (TRANSFORMERS) are measured in fp32 only (precisions()): their int8 is
-not done yet. edgeclr runs them on XNNPACK 2024 (Debian 13) only.
+Every model is measured in fp32 and int8 (precisions()). int8 is static for the CNNs and
+dynamic for the transformers (TRANSFORMERS; int8_scheme()): each runtime quantizes a
+transformer the way it recommends for transformers, int8 weights and activations
+quantized when the model runs (bench/peers/*.py say how). edgeclr runs the transformers on
+XNNPACK 2024 (Debian 13) only.
 
 Images (real, the same for every runtime):
   calib-224/NNN.png   RGB 224x224 views of the photo corpus (build/photos/corpus): per
@@ -68,7 +71,6 @@ FASHION_IMAGES = 300
 ZOO = ("resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small")
 TRANSFORMERS = ("vit_b_16", "dinov2")
 ALL = ZOO + ("photo", "fashion") + TRANSFORMERS
-FP32_ONLY = "int8 of transformers is the next issue, not measured yet"  # why precisions() has no int8
 # Printed under a model's table in docs/benchmarks.md.
 NOTES = {
     "vit_b_16": "ONNX file at opset 14 (torch's scaled_dot_product_attention has no opset-13 export).",
@@ -221,8 +223,16 @@ def zoo_entry(name):
 
 
 def precisions(name):
-    """The precisions bench/run measures `name` in (FP32_ONLY says why not int8)."""
-    return ("fp32",) if name in TRANSFORMERS else ("fp32", "int8")
+    """The precisions bench/run measures `name` in."""
+    return ("fp32", "int8")
+
+
+def int8_scheme(name):
+    """How `name`'s int8 is made: "static" (calibrated activation ranges: the CNNs) or
+    "dynamic" (the transformers: int8 weights, activations quantized when the model runs,
+    which is what every runtime here recommends for transformers; static int8 of a ViT's
+    activations breaks on their outlier channels)."""
+    return "dynamic" if name in TRANSFORMERS else "static"
 
 
 def export_zoo(name, out):

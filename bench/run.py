@@ -9,10 +9,13 @@ process (bench/spawn.py) loads the model, runs the input once (its output goes t
 cosine against PyTorch), then times runs of the model alone for about --seconds
 (edgeclr: edgeclr_encode_tensor, the backbone and head without preprocessing; the
 peers: their own run call). Rounds are interleaved: every configuration once per round,
-medians over rounds, so the machine's drift hits every runtime alike. The transformers
-(bench/models.py's TRANSFORMERS) are measured in fp32 only; a runtime that cannot convert or
-run a model (Debian 12's edgeclr refuses the transformers: they need XNNPACK 2024) gets its
-reason in the table instead of figures.
+medians over rounds, so the machine's drift hits every runtime alike. int8 is static for the
+CNNs and dynamic for the transformers (bench/models.py's TRANSFORMERS: int8 weights,
+activations quantized when the model runs, each runtime's own recipe for transformers,
+bench/peers/*.py); their tables add each runtime's int8 output against its own fp32 output
+and their targets table the ones of issue 26. A runtime that cannot convert or run a model
+(Debian 12's edgeclr refuses the transformers: they need XNNPACK 2024) gets its reason in
+the table instead of figures.
 
 The figures, per configuration: p50 and p90 latency; process start to first result (exec,
 interpreter and imports included: a Python peer pays its interpreter there); load + first
@@ -46,6 +49,27 @@ BUILDS = {  # runtime key -> (label, build folder, runs inside the trixie root)
     "edgeclr-d13": ("edgeclr (Debian 13)", "build/trixie/build", True),
 }
 BEGIN, END = "<!-- bench/run: begin -->", "<!-- bench/run: end -->"
+
+
+def markers(section):
+    """The comments around the text a run writes into --doc: BEGIN and END, or, for a named
+    --section, "<!-- bench/run SECTION: begin -->" and its end."""
+    return (BEGIN, END) if not section else (f"<!-- bench/run {section}: begin -->", f"<!-- bench/run {section}: end -->")
+# How each runtime makes the transformers' int8 (bench/models.py int8_scheme "dynamic"); the
+# peers' docstrings have the details. Printed in the run's header when a transformer is measured.
+DYNAMIC_RECIPES = (
+    "edgeclr: `convert --int8` (every fully connected layer: int8 weights, symmetric per channel, its fp32 input "
+    "quantized per token when it runs on XNNPACK 2024's qdint8 kernels; the patch embedding convolution static "
+    "int8, calibrated on the same 200 images; LayerNorm, softmax, GELU, attention products and residual adds fp32; "
+    "the converter's default fidelity search, target 0.99, as for the CNNs). ONNX Runtime: `quantize_dynamic`, "
+    "per_channel=True (MatMul weights per channel, the Conv's per tensor), QInt8 weights, QUInt8 activations "
+    "quantized per tensor when the model runs (U8S8, the form its x86 GEMM runs on VNNI; no reduce_range, which it "
+    "advises only for x86 without VNNI). LiteRT: dynamic-range quantization through litert-torch's PT2E "
+    "quantizer (`get_symmetric_quantization_config(is_per_channel=True, is_dynamic=True)`): int8 weights, float "
+    "activations quantized inside each op. ExecuTorch: `XNNPACKQuantizer` with "
+    "`get_symmetric_quantization_config(is_per_channel=True, is_dynamic=True)`: linear and conv layers int8 "
+    "weights, inputs quantized per token in XNNPACK. MNN: `MNNConvert --weightQuantBits 8` run in memory mode low (weights kept "
+    "int8, inputs quantized when the layer runs). ncnn: none (its int8 tools are not on PyPI).")
 # Published: ncnn's benchmark/README.md (github.com/Tencent/ncnn, commit b5997bc8),
 # "Raspberry Pi 4 Model B Broadcom BCM2711B0, Cortex-A72 (ARMv8) (1.8GHz x 4)", benchncnn
 # avg ms, fp32: {model: (1 thread, 4 threads)}. No Raspberry Pi 5 figures are published there.
@@ -159,9 +183,15 @@ class Peer:
         self.key, self.label = key, PEER_NAMES[key]
 
     def convert(self, name, precision, models_dir, out_dir, reconvert):
+        """The runtime's file for (name, precision); cached in out_dir until the ONNX file or
+        the code that converts it (the peer's module, bench/peers/__init__.py,
+        bench/convert_peer.py, bench/models.py: the PyTorch modules) is newer."""
         record = os.path.join(out_dir, "result.json")
         onnx = os.path.join(models_dir, f"{name}.onnx")
-        if (not reconvert and os.path.exists(record) and os.path.getmtime(record) >= os.path.getmtime(onnx)):
+        sources = [onnx] + [os.path.join(HERE, f) for f in (f"peers/{self.key}.py", "peers/__init__.py",
+                                                            "convert_peer.py", "models.py")]
+        newest_input = max(os.path.getmtime(f) for f in sources)
+        if (not reconvert and os.path.exists(record) and os.path.getmtime(record) >= newest_input):
             result = json.load(open(record))
             if "unavailable" in result or os.path.exists(result["artifact"]):
                 return result
@@ -232,6 +262,11 @@ def cosine(a, b):
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30))
 
 
+def cell_text(text):
+    """`text` as one Markdown table cell: a failure's stderr lines are joined with " | " (bench/spawn.py)."""
+    return text.replace("|", "\\|")
+
+
 def shown(value, spec, suffix=""):
     """A table cell: the value formatted, or "-" when there is none (not measured)."""
     return "-" if value is None else f"{value:{spec}}{suffix}"
@@ -254,6 +289,8 @@ def main():
     parser.add_argument("--work", default=os.path.join(REPO, "build/bench"), help="models, conversions, outputs")
     parser.add_argument("--doc", default=os.path.join(REPO, "docs/benchmarks.md"),
                         help="file whose bench/run section is replaced ('-': print only)")
+    parser.add_argument("--section", help="write between <!-- bench/run SECTION: begin/end --> in --doc instead "
+                                          "of the main section (e.g. transformers)")
     parser.add_argument("--reconvert", action="store_true", help="convert the peers' models again")
     parser.add_argument("--no-peak", action="store_true", help="skip the machine peak (no MAC/s column)")
     parser.add_argument("--edgeclr-build", help="the Debian 12 build's folder (default: build)")
@@ -322,8 +359,13 @@ def main():
                 if "error" not in result and r == 0:
                     reference = (np.load(os.path.join(models_dir, f"{name}.reference.npy"))
                                  if name != "peak" else None)
-                    out = read_output(output + (".npy" if isinstance(runtime, Peer) else ""))
+                    suffix = ".npy" if isinstance(runtime, Peer) else ""
+                    out = read_output(output + suffix)
                     result["cosine"] = cosine(out, reference) if reference is not None else None
+                    own_fp32 = os.path.join(outputs_dir, f"{key}-{name}-fp32-{threads}") + suffix
+                    if precision == "int8" and os.path.exists(own_fp32) and any(
+                            "error" not in s for s in samples.get((key, name, "fp32", threads), [])):
+                        result["cosine_own_fp32"] = cosine(out, read_output(own_fp32))
                 samples.setdefault((key, name, precision, threads), []).append(result)
     for build in builds:
         build.close()
@@ -334,7 +376,7 @@ def main():
     text = report.markdown(started)
     print(text)
     if args.doc != "-":
-        replace_section(args.doc, text)
+        replace_section(args.doc, text, *markers(args.section))
         log(f"wrote {args.doc}")
     failures = [(k, s["error"]) for k, v in samples.items() for s in v if "error" in s]
     for k, e in failures[:20]:
@@ -350,7 +392,6 @@ class Report:
         self.skipped, self.artifacts, self.samples, self.versions = skipped, artifacts, samples, versions
         self.models_dir, self.args = models_dir, args
         self.outside_changed = []
-        self.blanks = len(threads_list) + 4  # cells after a row's one-cell reason
         self.macs = {n: models.macs(os.path.join(models_dir, f"{n}.onnx"))
                      for n in names + ([] if args.no_peak else ["peak"])}
         self.peak = {}  # (threads, precision) -> best GMAC/s of the peak model over the builds
@@ -368,14 +409,17 @@ class Report:
 
     def row(self, key, name, precision):
         label = self.runtimes[key].label
+        dynamic = models.int8_scheme(name) == "dynamic"
+        blanks = len(self.threads_list) + 4 + dynamic  # cells after a row's one-cell reason
         artifact = self.artifacts.get((key, name, precision), {})
         if "artifact" not in artifact:
-            return f"| {label} | {precision} | unavailable: {artifact.get('unavailable', '?')} |" + " |" * self.blanks
+            reason = cell_text(artifact.get('unavailable', '?'))
+            return f"| {label} | {precision} | unavailable: {reason} |" + " |" * blanks
         t0 = self.threads_list[0]
         rounds = self.samples.get((key, name, precision, t0), [])
         errors = [s["error"] for s in rounds if "error" in s]
         if errors and len(errors) == len(rounds):
-            return f"| {label} | {precision} | failed: {errors[0][:200]} |" + " |" * self.blanks
+            return f"| {label} | {precision} | failed: {cell_text(errors[0][:200])} |" + " |" * blanks
         cells = []
         for t in self.threads_list:
             p50, p90 = self.cell(key, name, precision, t, "p50_ms"), self.cell(key, name, precision, t, "p90_ms")
@@ -387,20 +431,25 @@ class Report:
         fraction = self.macs[name] / (p50 * 1e6) / peak if p50 and peak else None
         extra = [shown(self.cell(key, name, precision, t0, field), ".1f")
                  for field in ("load_first_ms", "spawn_to_first_ms", "peak_rss_mb")]
-        extra += [shown(cos, ".5f"), shown(None if fraction is None else 100 * fraction, ".0f", "%")]
+        extra.append(shown(cos, ".5f"))
+        if dynamic:
+            extra.append(shown(first.get("cosine_own_fp32"), ".5f"))
+        extra.append(shown(None if fraction is None else 100 * fraction, ".0f", "%"))
         return f"| {label} | {precision} | " + " | ".join(cells + extra) + " |"
 
     def table(self, name):
         t0 = self.threads_list[0]
+        dynamic = models.int8_scheme(name) == "dynamic"
         head = " | ".join(f"p50 / p90 ms, {t} thread{'s' if t > 1 else ''}" for t in self.threads_list)
+        own = f"int8 vs its own fp32 (cosine, {t0} thread) | " if dynamic else ""
         lines = [f"#### {name} ({self.macs[name] / 1e6:.3g} MMAC)", "",
                  f"| runtime | precision | {head} | load + first ms | process start to first ms | peak RSS MB | "
-                 f"cosine to PyTorch | MAC/s of peak ({t0} thread) |",
-                 "|---|---|" + "---|" * (len(self.threads_list) + 5)]
+                 f"cosine to PyTorch | {own}MAC/s of peak ({t0} thread) |",
+                 "|---|---|" + "---|" * (len(self.threads_list) + 5 + dynamic)]
         for precision in models.precisions(name):
             for key in self.runtimes:
                 lines.append(self.row(key, name, precision))
-        notes = [] if "int8" in models.precisions(name) else [f"fp32 only: {models.FP32_ONLY}."]
+        notes = [self.fidelity_note(name)] if dynamic else []
         notes += [models.NOTES[name]] if name in models.NOTES else []
         reference = self.reference(name)
         if reference != "PyTorch":
@@ -417,6 +466,32 @@ class Report:
         values = [(v, k) for k in keys if (v := self.cell(k, name, precision, threads, field)) is not None]
         return min(values) if values else (None, None)
 
+    def converter_report(self, key, name):
+        """The --json report of edgeclr's int8 conversion of `name` by the build `key` (bench/run
+        keeps it beside the .eclr), or None."""
+        artifact = self.artifacts.get((key, name, "int8"), {}).get("artifact")
+        path = artifact + ".convert.json" if artifact else None
+        if not path or not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    def fidelity_note(self, name):
+        """Under a transformer's table: what edgeclr's converter measured on the held-out images
+        (more than the one timed photo) and what its fp32 search kept."""
+        notes = []
+        for key in [k for k in self.runtimes if k in BUILDS]:
+            report = self.converter_report(key, name)
+            if report is None or "mean_cosine" not in report:
+                continue
+            kept = report.get("kept_by_search") or []
+            notes.append(f"{self.runtimes[key].label} int8 on the {report.get('holdout_images', '?')} held-out images "
+                         f"(the converter's report): cosine to its fp32 mean {report['mean_cosine']:.5f}, min "
+                         f"{report['min_cosine']:.5f}; {100 * report.get('int8_mac_share', 0):.1f}% of the MACs in "
+                         f"int8; kept in fp32 by its search (target {report.get('target_cosine', '?')}): "
+                         f"{', '.join(str(k) for k in kept) if kept else 'none'}.")
+        return " ".join(notes) if notes else "edgeclr int8: no converter report."
+
     def targets(self):
         """Per model: edgeclr's best against the fastest peer, as ratios (> 1: edgeclr slower)."""
         t0 = self.threads_list[0]
@@ -425,7 +500,7 @@ class Report:
         lines = [f"| model | int8: edgeclr / fastest peer (target <= 1) | fp32: edgeclr / fastest peer (target "
                  f"<= 1.3) | load + first: edgeclr / best peer (target < 1) | peak RSS: edgeclr / lowest peer "
                  f"(target < 1) |", "|---|---|---|---|---|"]
-        for name in self.names:
+        for name in [n for n in self.names if models.int8_scheme(n) == "static"]:
             cells = []
             for precision, field in (("int8", "p50_ms"), ("fp32", "p50_ms"), ("int8", "load_first_ms"),
                                      ("int8", "peak_rss_mb")):
@@ -445,10 +520,46 @@ class Report:
                     cells.append(f"**{mine / theirs:.2f}** ({self.runtimes[mk].label} {mine:.3g} vs "
                                  f"{self.runtimes[tk].label} {theirs:.3g})")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        fp32_only = [n for n in self.names if "int8" not in models.precisions(n)]
-        if fp32_only:
-            lines += ["", f"{', '.join(fp32_only)}: fp32 only ({models.FP32_ONLY}); their load + first and peak RSS "
-                          "are fp32's."]
+        return "\n".join(lines)
+
+    def transformer_targets(self):
+        """Per transformer and thread count, issue 26's targets as ratios: edgeclr's int8 against
+        the fastest peer's int8 (<= 1) and against edgeclr's own fp32 (a speed-up >= 2.5),
+        edgeclr's fp32 against the fastest peer's fp32 (<= 1.1), edgeclr's int8 load + first
+        and peak RSS against the lowest of any peer in either precision (< 1), and the
+        fidelity edgeclr's converter measured on the held-out images (mean >= 0.999,
+        min >= 0.995)."""
+        ours = [k for k in self.runtimes if k in BUILDS]
+        peers = [k for k in self.runtimes if k not in BUILDS]
+        label = lambda k: self.runtimes[k].label  # noqa: E731
+        lines = ["| model | threads | int8: edgeclr / fastest peer's int8 (target <= 1) | int8 speed-up: edgeclr fp32 / "
+                 "edgeclr int8 (target >= 2.5) | fp32: edgeclr / fastest peer (target <= 1.1) | load + first: edgeclr "
+                 "int8 / best peer (target < 1) | peak RSS: edgeclr int8 / lowest peer (target < 1) | int8 vs fp32 on "
+                 "the held-out images, mean / min (target >= 0.999 / 0.995) |", "|---|---|---|---|---|---|---|---|"]
+
+        def ratio(mine, theirs):
+            if mine[0] is None or theirs[0] is None:
+                return "-"
+            return f"**{mine[0] / theirs[0]:.2f}** ({label(mine[1])} {mine[0]:.3g} vs {label(theirs[1])} {theirs[0]:.3g})"
+
+        def lowest_peer(name, field, threads):
+            found = [x for x in (self.best(peers, name, p, field, threads) for p in ("int8", "fp32")) if x[0] is not None]
+            return min(found, default=(None, None))
+
+        for name in [n for n in self.names if models.int8_scheme(n) == "dynamic"]:
+            for t in self.threads_list:
+                int8 = self.best(ours, name, "int8", "p50_ms", t)
+                cells = [ratio(int8, self.best(peers, name, "int8", "p50_ms", t))]
+                fp32_of_int8 = self.cell(int8[1], name, "fp32", t, "p50_ms") if int8[1] else None
+                cells.append(f"**{fp32_of_int8 / int8[0]:.2f}x** ({label(int8[1])} {fp32_of_int8:.3g} / {int8[0]:.3g})"
+                             if fp32_of_int8 else "-")
+                cells.append(ratio(self.best(ours, name, "fp32", "p50_ms", t), self.best(peers, name, "fp32", "p50_ms", t)))
+                for field in ("load_first_ms", "peak_rss_mb"):
+                    cells.append(ratio(self.best(ours, name, "int8", field, t), lowest_peer(name, field, t)))
+                fidelity = [r for k in ours if (r := self.converter_report(k, name)) and "mean_cosine" in r]
+                cells.append("; ".join(f"**{r['mean_cosine']:.4f} / {r['min_cosine']:.4f}** ({r.get('holdout_images')} "
+                                       f"images)" for r in fidelity) or "-")
+                lines.append(f"| {name} | {t} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def markdown(self, started):
@@ -457,7 +568,9 @@ class Report:
         peak = ", ".join(f"{prec} {t} thread{'s' if t > 1 else ''}: {self.peak[(t, prec)]:.1f} GMAC/s"
                          for t in self.threads_list for prec in ("fp32", "int8") if self.peak.get((t, prec)))
         argv = " ".join(["bench/run"] + sys.argv[1:])
-        out = [BEGIN, "", "### The latest run", "",
+        begin, end = markers(self.args.section)
+        heading = "### The latest run" + (f" ({self.args.section})" if self.args.section else "")
+        out = [begin, "", heading, "",
                f"Made by `{argv}` on {started:%Y-%m-%d %H:%M} UTC (after `make` and `make build-trixie`, "
                "`bench/setup`).", "",
                f"- CPU: {model}, {os.cpu_count()} cores; flags: {' '.join(flags)}; {platform.platform()}.",
@@ -472,16 +585,35 @@ class Report:
                "start to first: from exec (a Python peer's interpreter and imports included). Peak RSS: the "
                f"process's own VmHWM (a Python peer's interpreter and imports included). Cosine: the output against PyTorch's on the same input. Columns after "
                f"the latencies are for {t0} thread.",
-               "- int8: static, calibrated on the same 200 real images for every runtime (bench/models.py).", ""]
+               "- int8: static, calibrated on the same 200 real images for every runtime (bench/models.py)."]
+        transformers = [n for n in self.names if models.int8_scheme(n) == "dynamic"]
+        if transformers and len(transformers) == len(self.names):
+            out.pop()  # no CNN in this run
+        elif transformers:
+            out[-1] = out[-1][:-1] + " for the CNNs."
+        if transformers:
+            out.append(f"- int8 of the transformers ({', '.join(transformers)}): dynamic, each runtime's recipe for "
+                       "transformers: int8 weights per output channel, activations quantized when the model runs "
+                       "(bench/peers/*.py say how). " + DYNAMIC_RECIPES + " Each int8 row also gives the cosine of its "
+                       "output to the same runtime's fp32 output on the timed photo.")
+        out.append("")
         for key, why in self.skipped.items():
             out.append(f"- {BUILDS[key][0]}: not measured: {why}.")
         out.append("- Python packages outside build/bench-venv: " +
                    (f"CHANGED during the run: {', '.join(self.outside_changed)}" if self.outside_changed
                     else "unchanged by the run (checked before and after)."))
-        out += ["", f"#### Targets ({t0} thread)", "", self.targets(), ""]
+        if len(transformers) < len(self.names):
+            out += ["", f"#### Targets ({t0} thread)", "", self.targets(), ""]
+        if transformers:
+            out += ["", "#### Targets of the transformers (issue 26)", "", self.transformer_targets(), "",
+                    "Load + first and peak RSS: edgeclr's int8 against the lowest of every peer in either precision "
+                    "(ncnn has fp32 only). The held-out figures are the converter's report (`edgeclr convert --int8 "
+                    "--json`) on the images it did not calibrate on.", ""]
         for name in self.names:
             out += [self.table(name), ""]
-        out += [self.pi_estimate(), "", END]
+        if len(transformers) < len(self.names):  # ncnn publishes Pi figures of CNNs only
+            out += [self.pi_estimate(), ""]
+        out.append(end)
         return "\n".join(out)
 
     def pi_estimate(self):
@@ -509,11 +641,11 @@ class Report:
         return "\n".join(lines)
 
 
-def replace_section(path, text):
-    """Replaces the text between BEGIN and END in `path` (appends it when absent)."""
+def replace_section(path, text, begin=BEGIN, end=END):
+    """Replaces the text between `begin` and `end` in `path` (appends it when absent)."""
     old = open(path).read() if os.path.exists(path) else ""
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + text + old[old.index(END) + len(END):]
+    if begin in old and end in old:
+        new = old[:old.index(begin)] + text + old[old.index(end) + len(end):]
     else:
         new = old.rstrip() + "\n\n" + text + "\n"
     with open(path + ".tmp", "w") as f:

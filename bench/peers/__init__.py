@@ -45,8 +45,12 @@ def torch_input(image):
 class Job:
     name: str                 # model: resnet18, resnet50, mobilenet_v2, mobilenet_v3_small, photo, fashion,
                               # vit_b_16, dinov2 (bench/models.py)
-    precision: str            # "fp32" or "int8" (static, per-channel where the runtime has it)
+    precision: str            # "fp32" or "int8"
     onnx: str                 # the model as ONNX: input "image" float32 [1, C, H, W], one output
     torch_module: Callable    # () -> torch.nn.Module, fp32, eval mode, the same function as onnx
     calibration: np.ndarray   # float32 (N, C, H, W): real images, preprocessed (int8; [0] is the example)
     out_dir: str              # where this runtime's files for this job go (exists, empty)
+    int8_scheme: str = "static"  # int8 only: "static" (calibrated activation ranges, per-channel
+                                 # weights where the runtime has them: the CNNs) or "dynamic"
+                                 # (int8 weights, activations quantized when the model runs: the
+                                 # transformers; bench/models.py int8_scheme)

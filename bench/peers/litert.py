@@ -11,6 +11,14 @@ Recipe (convert):
         -> feed job.calibration one image at a time -> convert_pt2e(fold_quantize=False)
         -> litert_torch.convert(..., quant_config=QuantConfig(pt2e_quantizer=...)), which
         turns the Q/DQ pairs into integer TFLite ops.
+  int8 of a transformer (job.int8_scheme "dynamic"): dynamic-range quantization, the same
+        PT2E path with get_symmetric_quantization_config(is_per_channel=True,
+        is_dynamic=True): the quantizer annotates weights only (int8, symmetric, per output
+        channel) of linear, addmm and conv layers, and litert-torch converts with
+        qdq_conversion_mode "DYNAMIC" (QuantConfig sees is_dynamic) into TFLite's
+        dynamic-range ops (FULLY_CONNECTED and CONV_2D with float input, int8 weights with
+        one scale per output channel, the input quantized when the op runs). No calibration
+        (no activation observers); one example run. The model keeps float input and output.
 
 Run (load): ai_edge_litert.interpreter.Interpreter(model_path, num_threads=threads); the
 thread count reaches the XNNPACK delegate the interpreter applies by default.
@@ -59,7 +67,9 @@ def convert(job):
             if job.precision == "fp32":
                 model = litert_torch.convert(module, example)
             else:
-                quantized, quant_config = _quantize(module, example, job.calibration)
+                calibration = job.calibration[:1] if job.int8_scheme == "dynamic" else job.calibration
+                quantized, quant_config = _quantize(module, example, calibration,
+                                                    dynamic=job.int8_scheme == "dynamic")
                 model = litert_torch.convert(quantized, example, quant_config=quant_config)
     except Exception as e:  # export, quantization or conversion refused the model
         raise Unavailable(_why(e)) from e
@@ -68,7 +78,7 @@ def convert(job):
     return path
 
 
-def _quantize(module, example, calibration):
+def _quantize(module, example, calibration, dynamic):
     import torch
     from litert_torch.quantize.pt2e_quantizer import (
         PT2EQuantizer, get_symmetric_quantization_config)
@@ -77,7 +87,7 @@ def _quantize(module, example, calibration):
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     quantizer = PT2EQuantizer().set_global(
-        get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
+        get_symmetric_quantization_config(is_per_channel=True, is_dynamic=dynamic))
     prepared = prepare_pt2e(torch.export.export(module, example).module(), quantizer)
     move_exported_model_to_eval(prepared)
     for image in calibration:

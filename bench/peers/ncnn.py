@@ -11,7 +11,9 @@ int8: Unavailable. ncnn's int8 path is ncnn2table (calibration) + ncnn2int8 (rew
   Convolution/InnerProduct with int8 weights and scales); neither is in the ncnn wheel
   (only the runtime: Option.use_int8_inference, quantize_to_int8 for a Mat) nor in the
   pnnx wheel (pnnx's options are fp16=0/1 only; it reads PyTorch-quantized modules into its
-  own IR but its ncnn writer has no int8 layers).
+  own IR but its ncnn writer has no int8 layers). The same for the transformers: ncnn has
+  no weight-only or run-time-quantized int8 mode that works without ncnn2int8 rewriting
+  the weights first, so they are fp32 only here too.
 load: net.opt.num_threads = threads, set before load_param; fp16/bf16 storage, packing and
   arithmetic off, so the fp32 row is fp32 throughout (ncnn turns fp16 storage, packing and
   arithmetic on by default; on this CPU that moved resnet18's output by up to 6.6e-4,
@@ -51,7 +53,9 @@ def _pnnx_exe():
 def convert(job):
     if job.precision == "int8":
         raise Unavailable("ncnn's int8 tools (ncnn2table, ncnn2int8) are in neither the ncnn "
-                          "nor the pnnx PyPI wheel, and pnnx has no int8 option")
+                          "nor the pnnx PyPI wheel, and pnnx has no int8 option"
+                          + ("; without them ncnn has no dynamic or weight-only int8 either"
+                             if job.int8_scheme == "dynamic" else ""))
     if job.precision != "fp32":
         raise Unavailable(f"no {job.precision} recipe for ncnn")
     import onnx

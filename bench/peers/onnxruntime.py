@@ -14,6 +14,25 @@ int8: static post-training quantization with ORT's own tool:
   DequantizeLinear/QuantizeLinear, about 3x slower than U8S8 here (1 thread, short check).
   quant_pre_process changes nothing on the zoo models (BatchNorm is already folded) and is
   kept for models that need its shape inference.
+int8 of a transformer (job.int8_scheme "dynamic"): dynamic quantization, which ORT's
+  quantization guide recommends for transformer-based models (static for CNNs):
+  1. quant_pre_process with skip_symbolic_shape=True: its symbolic shape inference fails on
+     vit_b_16 (AssertionError in symbolic_shape_infer.py _infer_Reshape, `assert
+     is_literal(shape_rank)`, on the attention's reshapes); the models have fixed shapes, so
+     ONNX's own shape inference and ORT's graph optimizations (the rest of the step) do;
+  2. quantize_dynamic(per_channel=True, reduce_range=False, weight_type=QInt8) with ORT's
+     defaults otherwise: every MatMul by constant weights (MatMulConstBOnly) gets int8
+     weights, symmetric, per output channel (MatMulInteger), and the Conv (the patch
+     embedding) int8 weights per tensor (ConvInteger takes one weight zero point, so
+     per_channel does not reach it); their inputs are quantized when the model runs
+     (DynamicQuantizeLinear: uint8, asymmetric, one scale and zero point per tensor, not
+     per token). QInt8 is quantize_dynamic's default weight type, and uint8 x int8 (U8S8)
+     is the form ORT's x86 integer GEMM takes to the VNNI dot-product instructions (other
+     pairs are sign-flipped into it). reduce_range (7-bit weights) is for x86 without VNNI,
+     whose U8S8 instruction can saturate; the machines bench/run was run on have VNNI (its
+     CPU line lists the flags). The CPU provider fuses the quantize + MatMulInteger
+     + scale into DynamicQuantizeMatMul / MatMulIntegerToFloat when it loads the model.
+     No calibration: nothing is static.
 load: intra_op_num_threads=threads, inter_op_num_threads=1, sequential execution,
 ORT_ENABLE_ALL graph optimizations, CPU provider only.
 
@@ -65,10 +84,16 @@ def convert(job):
     if job.calibration is None or len(job.calibration) == 0:
         raise Unavailable("int8 needs calibration inputs")
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
+                                          quantize_dynamic, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
     pre = os.path.join(job.out_dir, job.name + ".pre.onnx")
-    quant_pre_process(job.onnx, pre)
+    dynamic = job.int8_scheme == "dynamic"
+    quant_pre_process(job.onnx, pre, skip_symbolic_shape=dynamic)
+    if dynamic:
+        path = os.path.join(job.out_dir, job.name + ".int8-dynamic.onnx")
+        quantize_dynamic(pre, path, per_channel=True, reduce_range=False, weight_type=QuantType.QInt8)
+        os.remove(pre)
+        return path
     input_name = ort.InferenceSession(pre, providers=["CPUExecutionProvider"]).get_inputs()[0].name
     path = os.path.join(job.out_dir, job.name + ".int8.onnx")
     quantize_static(pre, path, _Calibration(job.calibration, input_name),
