@@ -135,6 +135,32 @@ def write_edits(originals, out):
     return pairs
 
 
+def evaluation_sets(build, limit=0):
+    """The two tasks' files (BUILD as main's): (groups, database, labels, originals,
+    edit_files, sources). database: every group file, then the corpus photos not in a
+    group (label -1, distractors); labels: group index per database file; sources: the
+    index in originals of each edit's photo. limit > 0: the first `limit` originals and
+    max(2, limit // 4) groups only. Writes the edits on first use."""
+    photos = os.path.join(build, "photos")
+    originals = [l.strip() for l in open(os.path.join(photos, "corpus.txt")) if l.strip()]
+    originals = originals[:limit] if limit else originals
+    groups = size_groups(os.path.join(photos, "root"))
+    if limit:
+        groups = dict(list(groups.items())[:max(2, limit // 4)])
+    database, labels = [], []
+    for g, files in enumerate(groups.values()):
+        database += files
+        labels += [g] * len(files)
+    seen = {os.path.realpath(f) for f in database}
+    for f in originals:
+        if os.path.realpath(f) not in seen:
+            database.append(f)
+            labels.append(-1)
+    pairs = write_edits(originals, os.path.join(build, "photo", "neardup", "edits"))
+    return (groups, database, np.asarray(labels), originals, [f for f, _ in pairs],
+            np.asarray([i for _, i in pairs]))
+
+
 def embed_edgeclr(edgeclr, model, files, feature):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "v.npy")
@@ -236,24 +262,7 @@ def main():
     args = parser.parse_args()
     build = os.path.abspath(args.build)
     edgeclr = args.edgeclr or os.path.join(build, "tools", "edgeclr")
-    photos = os.path.join(build, "photos")
-    originals = [l.strip() for l in open(os.path.join(photos, "corpus.txt")) if l.strip()]
-    originals = originals[:args.limit] if args.limit else originals
-    groups = size_groups(os.path.join(photos, "root"))
-    if args.limit:
-        groups = dict(list(groups.items())[:max(2, args.limit // 4)])
-    database, labels = [], []
-    for g, files in enumerate(groups.values()):
-        database += files
-        labels += [g] * len(files)
-    seen = {os.path.realpath(f) for f in database}
-    for f in originals:
-        if os.path.realpath(f) not in seen:
-            database.append(f)
-            labels.append(-1)
-    labels = np.asarray(labels)
-    pairs = write_edits(originals, os.path.join(build, "photo", "neardup", "edits"))
-    edit_files, sources = [f for f, _ in pairs], np.asarray([i for _, i in pairs])
+    groups, database, labels, originals, edit_files, sources = evaluation_sets(build, args.limit)
 
     rows = []
     for name in args.models.split(","):
