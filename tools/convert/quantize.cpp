@@ -103,6 +103,12 @@ bool has_tensor_operator(const Model& m) {
   return false;
 }
 
+// Whether quantize_model gives `fp32`'s fully connected layers dynamically quantized inputs
+// (QuantizeOptions::dynamic_for_transformers).
+bool uses_dynamic_int8(const Model& fp32, const QuantizeOptions& options) {
+  return options.dynamic_for_transformers && options.xnnpack_api >= 2024 && has_tensor_operator(fp32);
+}
+
 class Quantizer {
  public:
   Quantizer(const Model& m, const Calibration& c, const QuantizeOptions& o)
@@ -393,10 +399,6 @@ Result<ModelBuilder> Quantizer::run() {
 }
 
 }  // namespace
-
-bool uses_dynamic_int8(const Model& fp32, const QuantizeOptions& options) {
-  return options.dynamic_for_transformers && options.xnnpack_api >= 2024 && has_tensor_operator(fp32);
-}
 
 Result<ModelBuilder> quantize_model(const Model& fp32, const Calibration& calibration, const QuantizeOptions& options) {
   return Quantizer(fp32, calibration, options).run();

@@ -74,9 +74,6 @@ struct QuantizeOptions {
   bool dynamic_for_transformers = true;
 };
 
-// True when quantize_model gives `fp32`'s fully connected layers dynamically quantized
-// inputs (QuantizeOptions::dynamic_for_transformers).
-bool uses_dynamic_int8(const Model& fp32, const QuantizeOptions& options);
 
 Result<ModelBuilder> quantize_model(const Model& fp32, const Calibration& calibration, const QuantizeOptions& options);
 

@@ -41,13 +41,6 @@ void PackedWeights::finalize() {
   finalized_ = true;
 }
 
-size_t PackedWeights::packed_bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  size_t total = 0;
-  for (size_t s : sizes_) total += s;
-  return total;
-}
-
 // Every weight is packed afresh: a runtime's weights are not shared with another.
 size_t PackedWeights::look_up(void*, const xnn_weights_cache_look_up_key*) { return kNotFound; }
 
@@ -61,13 +54,12 @@ void* PackedWeights::reserve_space(void* context, size_t n) {
 }
 
 size_t PackedWeights::look_up_or_insert(void* context, const xnn_weights_cache_look_up_key* key, void* ptr,
-                                        size_t size) {
+                                        size_t /*size*/) {
   PackedWeights& c = self(context);
   {
     std::lock_guard<std::mutex> lock(c.mutex_);
     if (c.finalized_ || ptr == nullptr || ptr != c.reserved_) return kNotFound;  // XNNPACK reports the failure
     c.blocks_.push_back(ptr);
-    c.sizes_.push_back(size);
     c.reserved_ = nullptr;
   }
   if (key != nullptr) {

@@ -36,7 +36,6 @@ class PackedWeights {
   // For xnn_create_runtime_v3; then finalize() before the runtime is set up.
   xnn_weights_cache_t provider() { return &provider_; }
   void finalize();
-  size_t packed_bytes() const;
 
  private:
   static size_t look_up(void* context, const xnn_weights_cache_look_up_key* key);
@@ -52,7 +51,6 @@ class PackedWeights {
   xnn_weights_cache_provider provider_{};
   mutable std::mutex mutex_;
   std::vector<void*> blocks_;  // the "offset" XNNPACK keeps is an index into this
-  std::vector<size_t> sizes_;
   void* reserved_ = nullptr;   // handed out by reserve_space, not yet inserted
   std::map<const void*, size_t> sources_;  // data -> bytes of the constants to release
   bool finalized_ = false;
