@@ -45,6 +45,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -148,8 +149,18 @@ class ReferenceRunner {
     return std::vector<float>(s->begin(), s->end());
   }
 
-  const Value& input(const schema::Operator& op, uint32_t i) const {
-    const Value& v = values_.at(op.inputs()->Get(i));
+  // An operator's input: a value an earlier operator wrote, or an fp32 constant (exact).
+  const Value& input(const schema::Operator& op, uint32_t i) {
+    const uint32_t t = op.inputs()->Get(i);
+    Value& v = values_.at(t);
+    const TensorInfo& info = model_.tensors()[t];
+    if (v.err.empty() && info.is_constant && info.dtype == schema::DType_FLOAT32) {
+      v.dims = dims_of(info);
+      v.f32.resize(info.elements);
+      std::memcpy(v.f32.data(), info.data, info.elements * sizeof(float));
+      v.real = v.f32;
+      v.err.assign(info.elements, 0.0);
+    }
     if (v.err.empty()) throw std::invalid_argument("reference: operator reads a tensor nobody wrote");
     return v;
   }

@@ -170,6 +170,13 @@ class TensorGraph {
     o.input_quantization = schema::InputQuantization_DYNAMIC_PER_ROW;
     return op(schema::OpOptions_FullyConnectedOptions, o, {in, wt, bt}, out);
   }
+  // A learned fp32 constant, e.g. a class token [1, 1, C].
+  uint32_t constant(Dims d) {
+    const uint32_t t = b_.add_constant_fp32("c" + std::to_string(next_++), d,
+                                            uniform(rng_, reference::element_count(d), -1.0f, 1.0f));
+    dims_[t] = d;
+    return t;
+  }
   uint32_t add(uint32_t a, uint32_t b) {
     return op(schema::OpOptions_AddOptions, schema::AddOptionsT{}, {a, b}, dims(a));
   }
@@ -359,16 +366,17 @@ TEST_CASE("backbone fully connected on a token tensor keeps every leading axis")
 namespace {
 
 // A pre-norm transformer block on tokens [1, T, C] with H heads of D = C / H, as ViTs
-// write it: x + proj(attention(LN(x))), then + FC(GELU(FC(LN(.)))), then the mean token.
+// write it: a constant class token joined in front of the patch tokens, x +
+// proj(attention(LN(x))), then + FC(GELU(FC(LN(.)))); the feature is the class token.
 // `dynamic_int8`: every fully connected layer in int8 with its input quantized per token.
 std::vector<uint8_t> transformer_block(uint32_t tokens_h, uint32_t tokens_w, uint32_t heads, uint32_t head_dim,
                                        uint32_t seed, bool dynamic_int8 = false) {
-  const uint32_t c = heads * head_dim, t = tokens_h * tokens_w;
+  const uint32_t c = heads * head_dim, patches = tokens_h * tokens_w, t = patches + 1;
   TensorGraph g(tokens_h, tokens_w, 3, seed);
   const auto fc = [&](uint32_t in, uint32_t out_f) {
     return dynamic_int8 ? g.fully_connected_dynamic(in, out_f) : g.fully_connected(in, out_f);
   };
-  const uint32_t x = fc(g.reshape(g.input(), {1, t, 3}), c);
+  const uint32_t x = g.concat({g.constant({1, 1, c}), fc(g.reshape(g.input(), {1, patches, 3}), c)}, 1);
   const uint32_t n1 = g.layer_norm(x, true);
   const auto heads_of = [&](uint32_t in) {  // [1,T,C] -> [1,H,T,D]
     return g.transpose(g.reshape(fc(in, c), {1, t, heads, head_dim}), {0, 2, 1, 3});
@@ -379,7 +387,7 @@ std::vector<uint8_t> transformer_block(uint32_t tokens_h, uint32_t tokens_w, uin
   const uint32_t merged = g.reshape(g.transpose(context, {0, 2, 1, 3}), {1, t, c});
   const uint32_t x1 = g.add(x, fc(merged, c));
   const uint32_t mlp = fc(g.gelu(fc(g.layer_norm(x1, true), 2 * c), false), c);
-  return g.finish(g.mean(g.add(x1, mlp), {1}, false));
+  return g.finish(g.slice(g.add(x1, mlp), {0, 0, 0}, {1, 1, c}));
 }
 
 }  // namespace

@@ -84,6 +84,12 @@ class XnnpackBackbone final : public Backbone {
   // and fully-connected weights and biases). Other constants it reads where they lie,
   // with vector loads up to XNN_EXTRA_BYTES past the end, so those get a padded copy.
   Status define_value(uint32_t tensor, uint32_t* id, bool packed = false);
+  // The XNNPACK value of `tensor`'s type and quantization with these dims and data.
+  xnn_status define_xnn_value(uint32_t tensor, const std::vector<size_t>& dims, const void* data, uint32_t external,
+                              uint32_t flags, uint32_t* id);
+  // `tensor` as a concatenation input: activations as they are; a constant [1, ...] joined
+  // to activations needs the batch they carry, so it becomes one copy per image.
+  Result<NodeValue> concat_input(uint32_t tensor);
   Status define_depthwise_filter(uint32_t tensor, uint32_t* id);
   Status define_operator(const schema::Operator& op, uint32_t index);
   // The tensor operators of format 3; `in`, `out`: the op's first input and its output.
@@ -129,13 +135,31 @@ std::vector<size_t> xnn_dims(const TensorInfo& t, uint32_t batch) {
   return dims;
 }
 
+xnn_status XnnpackBackbone::define_xnn_value(uint32_t tensor, const std::vector<size_t>& dims, const void* data,
+                                             uint32_t external, uint32_t flags, uint32_t* id) {
+  const TensorInfo& t = model_.tensors()[tensor];
+  const schema::Tensor& st = *model_.backbone().tensors()->Get(tensor);
+  if (t.dtype == schema::DType_FLOAT32) {
+    return xnn_define_tensor_value(subgraph_, xnn_datatype_fp32, dims.size(), dims.data(), data, external, flags, id);
+  }
+  if (t.per_channel) {
+    const auto type = t.dtype == schema::DType_INT8 ? xnn_datatype_qcint8 : xnn_datatype_qcint32;
+    return xnn_define_channelwise_quantized_tensor_value(subgraph_, type, st.quantization()->scale()->data(),
+                                                         dims.size(), static_cast<size_t>(t.quant_axis), dims.data(),
+                                                         data, external, flags, id);
+  }
+  const auto type = t.dtype == schema::DType_INT8 ? xnn_datatype_qint8 : xnn_datatype_qint32;
+  return xnn_define_quantized_tensor_value(subgraph_, type, st.quantization()->zero_point()->Get(0),
+                                           st.quantization()->scale()->Get(0), dims.size(), dims.data(), data,
+                                           external, flags, id);
+}
+
 Status XnnpackBackbone::define_value(uint32_t tensor, uint32_t* id, bool packed) {
   if (value_ids_[tensor] != XNN_INVALID_VALUE_ID) {
     *id = value_ids_[tensor];
     return Status::Ok();
   }
   const TensorInfo& t = model_.tensors()[tensor];
-  const schema::Tensor& st = *model_.backbone().tensors()->Get(tensor);
   const std::vector<size_t> dims = xnn_dims(t, options_.batch);
   uint32_t external = XNN_INVALID_VALUE_ID;
   uint32_t flags = 0;
@@ -163,20 +187,7 @@ Status XnnpackBackbone::define_value(uint32_t tensor, uint32_t* id, bool packed)
     std::memcpy(owned_weights_.back().data(), t.data, bytes);
     data = owned_weights_.back().data();
   }
-  xnn_status status;
-  if (t.dtype == schema::DType_FLOAT32) {
-    status = xnn_define_tensor_value(subgraph_, xnn_datatype_fp32, dims.size(), dims.data(), data, external, flags, id);
-  } else if (t.per_channel) {
-    const auto type = t.dtype == schema::DType_INT8 ? xnn_datatype_qcint8 : xnn_datatype_qcint32;
-    status = xnn_define_channelwise_quantized_tensor_value(subgraph_, type, st.quantization()->scale()->data(),
-                                                           dims.size(), static_cast<size_t>(t.quant_axis),
-                                                           dims.data(), data, external, flags, id);
-  } else {
-    const auto type = t.dtype == schema::DType_INT8 ? xnn_datatype_qint8 : xnn_datatype_qint32;
-    status = xnn_define_quantized_tensor_value(subgraph_, type, st.quantization()->zero_point()->Get(0),
-                                               st.quantization()->scale()->Get(0), dims.size(), dims.data(), data,
-                                               external, flags, id);
-  }
+  const xnn_status status = define_xnn_value(tensor, dims, data, external, flags, id);
   if (status != xnn_status_success) {
     return error(StatusCode::kUnsupported, format("failed to create backbone for '%s': tensor %u %s %s: %s",
                                                   model_.name().c_str(), tensor, dtype_name(t.dtype),
@@ -382,6 +393,27 @@ Result<NodeValue> XnnpackBackbone::node_value(uint32_t tensor) {
   return NodeValue{id, xnn_dims(model_.tensors()[tensor], options_.batch)};
 }
 
+Result<NodeValue> XnnpackBackbone::concat_input(uint32_t tensor) {
+  const TensorInfo& t = model_.tensors()[tensor];
+  if (!t.is_constant || options_.batch == 1) return node_value(tensor);
+  const size_t bytes = t.elements * dtype_size(t.dtype);
+  std::vector<uint8_t> repeated(bytes * options_.batch + XNN_EXTRA_BYTES, uint8_t{0});
+  for (uint32_t b = 0; b < options_.batch; ++b) std::memcpy(&repeated[b * bytes], t.data, bytes);
+  owned_weights_.push_back(std::move(repeated));
+  std::vector<size_t> dims = xnn_dims(t, 1);
+  dims[0] *= options_.batch;
+  uint32_t id = XNN_INVALID_VALUE_ID;
+  const xnn_status status =
+      define_xnn_value(tensor, dims, owned_weights_.back().data(), XNN_INVALID_VALUE_ID, 0, &id);
+  if (status != xnn_status_success) {
+    return error(StatusCode::kUnsupported,
+                 format("failed to create backbone for '%s': tensor %u %s repeated for batch %u: %s",
+                        model_.name().c_str(), tensor, shape_string(t).c_str(), options_.batch,
+                        xnn_status_name(status)));
+  }
+  return NodeValue{id, dims};
+}
+
 Status XnnpackBackbone::define_tensor_operator(const schema::Operator& op, uint32_t index, const NodeValue& in,
                                                const NodeValue& out) {
   xnn_status status = xnn_status_success;
@@ -391,7 +423,7 @@ Status XnnpackBackbone::define_tensor_operator(const schema::Operator& op, uint3
     case schema::OpOptions_ConcatOptions: {
       std::vector<NodeValue> inputs;
       for (uint32_t t : *op.inputs()) {
-        auto value = node_value(t);
+        auto value = concat_input(t);
         if (!value.ok()) return value.status();
         inputs.push_back(value.value());
       }
