@@ -295,7 +295,8 @@ TEST_CASE("MACs: MobileNetV3-Small at 224x224 is about 56M in its convolutions")
 // time, the residual adds and everything between in fp32, the report covering the new
 // layers. On XNNPACK 2022 the model cannot run, so it cannot be calibrated: an error
 // naming what it needs.
-TEST_CASE("int8 of a transformer: fully connected layers quantize their input per token, residual adds stay fp32") {
+TEST_CASE("int8 of a transformer: fully connected layers quantize their input per token, residual adds and the "
+          "patch embedding stay fp32") {
   const char* zoo = std::getenv("EDGECLR_ZOO_FAMILIES_DIR");
   if (zoo == nullptr) zoo = EDGECLR_ZOO_FAMILIES_DIR;
   convert::LowerOptions lower;
@@ -320,6 +321,10 @@ TEST_CASE("int8 of a transformer: fully connected layers quantize their input pe
   CHECK(count("fully_connected") == 0);
   std::set<std::string> dynamic;
   for (const schema::Operator* op : *m.backbone().operators()) {
+    if (op->options_type() == schema::OpOptions_Conv2DOptions) {  // the patch embedding reads the image
+      CHECK(op->inputs()->Get(0) == m.backbone().input());
+      CHECK(m.tensors()[op->inputs()->Get(1)].dtype == schema::DType_FLOAT32);
+    }
     if (op->options_type() == schema::OpOptions_AddOptions) {
       CHECK_MESSAGE(m.tensors()[op->outputs()->Get(0)].dtype == schema::DType_FLOAT32, op->name()->str());
     }
@@ -329,7 +334,9 @@ TEST_CASE("int8 of a transformer: fully connected layers quantize their input pe
   for (const auto& layer : r->after.layers) reported += dynamic.count(layer.op);
   CHECK(reported == 48);
   MESSAGE("int8 vs fp32 embedding cosine: mean ", r->after.mean_cosine, ", min ", r->after.min_cosine);
-  CHECK(r->int8_mac_share > 0.99);
+  // All but the patch embedding (32x32x3 -> 768 on 7x7 patches: 115.6M of 4.37G MACs).
+  CHECK(r->int8_mac_share > 0.97);
+  CHECK(r->int8_mac_share < 0.98);
   CHECK(r->after.mean_cosine >= 0.999);
   CHECK(r->after.min_cosine >= 0.995);
 }
