@@ -123,12 +123,15 @@ test-trixie: build-trixie dinov2-model
 	$(in-trixie) "ctest --test-dir $(TRIXIE) --output-on-failure -j$(JOBS) $(TRIXIE_CTEST_ARGS)"
 
 # Raspberry Pi OS trixie: trixie's aarch64 cross compiler and :arm64 packages, in the same root.
+# Its suite compares the DINOv2 ViT under qemu with the native Debian 13 build's CLI
+# (dinov2.arch_agreement, tests/dinov2), so it needs that build and the model.
 build-pi64-trixie: photo-model
 	$(in-trixie) "scripts/pi-sysroot aarch64 $(BUILD)/trixie/sysroot/aarch64 && \
 	  $(trixie-cmake) -S . -B $(TRIXIE_PI64) -DCMAKE_TOOLCHAIN_FILE=platforms/raspberrypi-aarch64.cmake \
-	    -DEDGECLR_PI_SYSROOT=$(abspath $(BUILD))/trixie/sysroot/aarch64 && cmake --build $(TRIXIE_PI64) -j$(JOBS)"
+	    -DEDGECLR_PI_SYSROOT=$(abspath $(BUILD))/trixie/sysroot/aarch64 \
+	    -DEDGECLR_HOST_CLI=$(abspath $(TRIXIE))/tools/edgeclr && cmake --build $(TRIXIE_PI64) -j$(JOBS)"
 
-test-pi64-trixie: build-pi64-trixie
+test-pi64-trixie: build-pi64-trixie dinov2-model
 	$(in-trixie) "ctest --test-dir $(TRIXIE_PI64) --output-on-failure -j$(JOBS) $(PI_CTEST_ARGS)"
 
 test: test-fast test-sanitize test-tsan test-fuzz test-trixie

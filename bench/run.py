@@ -59,8 +59,8 @@ def markers(section):
 # peers' docstrings have the details. Printed in the run's header when a transformer is measured.
 DYNAMIC_RECIPES = (
     "edgeclr: `convert --int8` (every fully connected layer: int8 weights, symmetric per channel, its fp32 input "
-    "quantized per token when it runs on XNNPACK 2024's qdint8 kernels; the patch embedding convolution static "
-    "int8, calibrated on the same 200 images; LayerNorm, softmax, GELU, attention products and residual adds fp32; "
+    "quantized per token when it runs on XNNPACK 2024's qdint8 kernels; the patch embedding convolution (it reads "
+    "the image) fp32 too, calibration on the same 200 images for the bias correction; LayerNorm, softmax, GELU, attention products and residual adds fp32; "
     "the converter's default fidelity search, target 0.99, as for the CNNs). ONNX Runtime: `quantize_dynamic`, "
     "per_channel=True (MatMul weights per channel, the Conv's per tensor), QInt8 weights, QUInt8 activations "
     "quantized per tensor when the model runs (U8S8, the form its x86 GEMM runs on VNNI; no reduce_range, which it "
