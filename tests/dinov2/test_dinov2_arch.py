@@ -9,17 +9,25 @@ HOST_BINARY the native Debian 13 build's CLI (XNNPACK 2024 too), run directly, o
 same model files (SHARED_BUILD/dinov2, `make dinov2-model`) and the same photos: the first
 PHOTOS of the 20 held-out corpus photos, whole files through each build's own decode.
 
-What must hold, and why it is not bit-exact (unlike the CNNs' static int8 features in
+What must hold, and why int8 is not bit-exact (unlike the CNNs' static int8 features in
 cli.arch_agreement): every operator of the ViT but its fully connected layers is fp32
 (layer norm, softmax, GELU, attention), and each dynamic int8 fully connected layer
-quantizes its fp32 input per token with a scale from that row's range, so the ISAs'
-different fp32 summation orders reach the int8 rounding. Checked:
+quantizes its fp32 input per token with a scale from that row's range. Rounding to int8
+is discontinuous: the ISAs' different fp32 summation orders (fp32 features 1e-5 apart)
+flip some roundings, and twelve blocks carry the flips on, so the Pi's int8 output and
+x86's differ by about as much as each differs from fp32 (cosine ~0.999 between them; on
+x86 alone, one pixel changed by one level moves the int8 class token as far, and the
+fp32 one by 4e-5). So the checks are:
   - fp32 features (class token): |Pi - x86| within 2 * N_TERMS * 2^-24 * max|x86|, the
     bound for two machines each summing N_TERMS-term chains in another order (as in
-    test_arch_agreement.py);
-  - int8 features and both models' embeddings: cosine to x86's >= MIN_COSINE, an order
-    of magnitude closer than int8 is to fp32 on x86 (held-out min 0.998, MODEL_CARD.md),
-    and the Pi's int8 as faithful to x86's fp32 as x86's own int8 is (within 1e-4).
+    test_arch_agreement.py); fp32 embeddings: cosine >= FP32_MIN_COSINE;
+  - the Pi's int8 is as faithful an int8 of the model as x86's: its features' and
+    embeddings' cosine to fp32 (x86's, which the Pi's fp32 equals to the bound above) has
+    a minimum >= 0.995 (issue 26's floor) and a mean at most MEAN_SLACK below x86's own
+    int8 on the same photos (issue 26's mean target, 0.999, is over the 20 held-out
+    photos; on these 4 x86's embedding mean is 0.99899 itself). Measured: the two means
+    differ by 3e-5 to 1.3e-4; a wrong kernel costs far more (static int8 of the patch
+    embedding alone took the held-out minimum from 0.99894 to 0.99666).
 The largest differences are printed for docs/benchmarks.md ("Agreement with x86-64").
 """
 import os
@@ -43,8 +51,9 @@ PHOTOS = 4    # under qemu one photo takes seconds per model
 # rounded up to 65,536.
 N_TERMS = 65536
 EPS = 2.0 ** -24
-MIN_COSINE = 0.9999
-FAITHFULNESS_SLACK = 1e-4
+FP32_MIN_COSINE = 0.99999
+INT8_MIN_COSINE = 0.995  # issue 26's floor, int8 vs fp32
+MEAN_SLACK = 5e-4
 
 
 def run(binary, args, emulated):
@@ -88,16 +97,21 @@ for precision, model in MODELS.items():
         print(f"{precision} {space}: Pi vs x86-64 on {PHOTOS} photos: largest |difference| {diff:.3g} "
               f"(largest |value| {np.abs(x86).max():.3g}), cosine min {c.min():.8f}, "
               f"bit-exact rows {int((pi == x86).all(1).sum())}/{PHOTOS}")
-        check(c.min() >= MIN_COSINE, f"{precision} {space}: cosine {c.min():.6f} < {MIN_COSINE}")
+        if precision == "fp32":
+            check(c.min() >= FP32_MIN_COSINE, f"fp32 {space}: cosine {c.min():.8f} < {FP32_MIN_COSINE}")
         if precision == "fp32" and space == "feature":
             bound = 2 * N_TERMS * EPS * np.abs(x86).max()
             check(diff <= bound, f"fp32 feature: |difference| {diff:.3g} > bound {bound:.3g}")
 
-if ("int8", "feature") in got and ("fp32", "feature") in got:
-    pi8, x86_8 = got["int8", "feature"]
-    x86_32 = got["fp32", "feature"][1]
+for space in ("feature", "embedding"):
+    if ("int8", space) not in got or ("fp32", space) not in got:
+        continue
+    (pi8, x86_8), x86_32 = got["int8", space], got["fp32", space][1]
     on_pi, on_x86 = cosines(pi8, x86_32), cosines(x86_8, x86_32)
-    print(f"int8 vs x86-64 fp32 feature: cosine on the Pi {on_pi.min():.5f}..{on_pi.max():.5f}, "
-          f"on x86-64 {on_x86.min():.5f}..{on_x86.max():.5f}")
-    check(np.all(on_pi >= on_x86 - FAITHFULNESS_SLACK), f"the Pi's int8 is less faithful: {on_pi} vs {on_x86}")
+    print(f"int8 {space} vs x86-64 fp32: cosine on the Pi mean {on_pi.mean():.5f} min {on_pi.min():.5f}; "
+          f"on x86-64 mean {on_x86.mean():.5f} min {on_x86.min():.5f}")
+    check(on_pi.min() >= INT8_MIN_COSINE, f"the Pi's int8 {space}: cosine to fp32 min {on_pi.min():.5f} < "
+          f"{INT8_MIN_COSINE}")
+    check(on_pi.mean() >= on_x86.mean() - MEAN_SLACK, f"the Pi's int8 {space}: cosine to fp32 mean "
+          f"{on_pi.mean():.5f}, x86-64's {on_x86.mean():.5f}")
 cli_check.finish()
