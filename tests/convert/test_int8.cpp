@@ -334,7 +334,7 @@ TEST_CASE("int8 of a transformer: fully connected layers quantize their input pe
   for (const auto& layer : r->after.layers) reported += dynamic.count(layer.op);
   CHECK(reported == 48);
   MESSAGE("int8 vs fp32 embedding cosine: mean ", r->after.mean_cosine, ", min ", r->after.min_cosine);
-  // All but the patch embedding (32x32x3 -> 768 on 7x7 patches: 115.6M of 4.37G MACs).
+  // All but the patch embedding (32x32x3 -> 768 on 7x7 patches: 115.6M of 4.36G MACs).
   CHECK(r->int8_mac_share > 0.97);
   CHECK(r->int8_mac_share < 0.98);
   CHECK(r->after.mean_cosine >= 0.999);

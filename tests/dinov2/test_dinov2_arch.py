@@ -18,16 +18,17 @@ flip some roundings, and twelve blocks carry the flips on, so the Pi's int8 outp
 x86's differ by about as much as each differs from fp32 (cosine ~0.999 between them; on
 x86 alone, one pixel changed by one level moves the int8 class token as far, and the
 fp32 one by 4e-5). So the checks are:
-  - fp32 features (class token): |Pi - x86| within 2 * N_TERMS * 2^-24 * max|x86|, the
-    bound for two machines each summing N_TERMS-term chains in another order (as in
-    test_arch_agreement.py); fp32 embeddings: cosine >= FP32_MIN_COSINE;
+  - fp32 features and embeddings: |Pi - x86| <= FP32_RELATIVE * max|x86|. The worst-case
+    bound of test_arch_agreement.py (two machines each summing N_TERMS-term chains in
+    another order, 2 * N_TERMS * 2^-24) is 6.7e-3 here, loose because it adds up every
+    layer's worst case; measured 1.2e-6 (class token) and 4.7e-7 (embedding), so 1e-4
+    keeps an 80-fold margin and still fails a wrong kernel, which is off by O(1);
   - the Pi's int8 is as faithful an int8 of the model as x86's: its features' and
     embeddings' cosine to fp32 (x86's, which the Pi's fp32 equals to the bound above) has
     a minimum >= 0.995 (issue 26's floor) and a mean at most MEAN_SLACK below x86's own
     int8 on the same photos (issue 26's mean target, 0.999, is over the 20 held-out
     photos; on these 4 x86's embedding mean is 0.99899 itself). Measured: the two means
-    differ by 3e-5 to 1.3e-4; a wrong kernel costs far more (static int8 of the patch
-    embedding alone took the held-out minimum from 0.99894 to 0.99666).
+    differ by 3e-5 (embedding) and 1.3e-4 (class token); MEAN_SLACK is about twice that.
 The largest differences are printed for docs/benchmarks.md ("Agreement with x86-64").
 """
 import os
@@ -45,15 +46,15 @@ MODELS = {p: os.path.join(BUILD, "dinov2", f"dinov2-{p}.eclr") for p in ("fp32",
 CORPUS = os.path.join(BUILD, "photos", "corpus")
 HOLDOUT = 20  # models/dinov2/build.sh: the last 20 corpus photos are held out
 PHOTOS = 4    # under qemu one photo takes seconds per model
-# Reduction lengths along the ViT-S/14 to its class token: patch embedding 588; per block
-# (12): layer norm 384 x 2, q/k/v 384, scores 64, context 257, projection 384, layer norm
-# 384 x 2, fc1 384, fc2 1536; final layer norm 384 x 2: 588 + 12 * 4,761 + 768 = 58,488,
-# rounded up to 65,536.
-N_TERMS = 65536
+# Reduction lengths along the ViT-S/14 to its class token, for the worst-case bound the
+# docstring quotes: patch embedding 588; per block (12): layer norm 384 x 2, q/k/v 384,
+# scores 64, context 257, projection 384, layer norm 384 x 2, fc1 384, fc2 1536; final
+# layer norm 384 x 2: 588 + 12 * 4,545 + 768 = 55,896.
+N_TERMS = 55896
 EPS = 2.0 ** -24
-FP32_MIN_COSINE = 0.99999
+FP32_RELATIVE = 1e-4
 INT8_MIN_COSINE = 0.995  # issue 26's floor, int8 vs fp32
-MEAN_SLACK = 5e-4
+MEAN_SLACK = 3e-4
 
 
 def run(binary, args, emulated):
@@ -98,10 +99,9 @@ for precision, model in MODELS.items():
               f"(largest |value| {np.abs(x86).max():.3g}), cosine min {c.min():.8f}, "
               f"bit-exact rows {int((pi == x86).all(1).sum())}/{PHOTOS}")
         if precision == "fp32":
-            check(c.min() >= FP32_MIN_COSINE, f"fp32 {space}: cosine {c.min():.8f} < {FP32_MIN_COSINE}")
-        if precision == "fp32" and space == "feature":
-            bound = 2 * N_TERMS * EPS * np.abs(x86).max()
-            check(diff <= bound, f"fp32 feature: |difference| {diff:.3g} > bound {bound:.3g}")
+            bound = FP32_RELATIVE * np.abs(x86).max()
+            print(f"  worst-case summation bound {2 * N_TERMS * EPS:.2g} of the largest value; required {bound:.3g}")
+            check(diff <= bound, f"fp32 {space}: |difference| {diff:.3g} > {bound:.3g}")
 
 for space in ("feature", "embedding"):
     if ("int8", space) not in got or ("fp32", space) not in got:

@@ -165,6 +165,21 @@ for what, extra in (("embedding", ()), ("feature (class token)", ("--feature",))
     print(f"{what}: int8 vs fp32 cosine on {HOLDOUT} held-out photos: mean {c.mean():.5f}, min {c.min():.5f} ({worst})")
     check(c.mean() >= MIN_MEAN_COSINE, f"{what}: mean cosine {c.mean():.5f} < {MIN_MEAN_COSINE}")
     check(c.min() >= MIN_COSINE, f"{what}: min cosine {c.min():.5f} ({worst}) < {MIN_COSINE}")
+# Batches: `search --gallery` encodes the gallery 16 images per call and the query alone,
+# so each photo must find itself at similarity 1 (the class token is a constant joined to
+# the batch's patch tokens; a batch that mixed or dropped it would not).
+with tempfile.TemporaryDirectory() as gallery:
+    for path in held_out[:3]:
+        os.symlink(path, os.path.join(gallery, os.path.basename(path)))
+    for model in (FP32, INT8):
+        r = run_ok("search", model, *held_out[:3], "--gallery", gallery, "--json", "--k", "1")
+        found = json.loads(r.stdout) if r.returncode == 0 else []
+        for query in found:
+            best = query["neighbours"][0]
+            check(os.path.basename(best["gallery"]) == os.path.basename(query["file"]) and
+                  best["similarity"] >= 0.99999,
+                  f"{os.path.basename(model)} batched: {query['file']} found {best}")
+        check(len(found) == 3, f"{os.path.basename(model)} search --gallery: {len(found)} results")
 if "embedding" in results and reported:
     c = results["embedding"]
     check(abs(c.mean() - float(reported.group(1))) <= REPORT_AGREEMENT and

@@ -120,7 +120,9 @@ double int8_output_error(int8_t q_ref, double v, double delta, AffineQuant q, re
 
 class ReferenceRunner {
  public:
-  explicit ReferenceRunner(const Model& model) : model_(model), values_(model.tensors().size()) {}
+  explicit ReferenceRunner(const Model& model) : model_(model), values_(model.tensors().size()) {
+    load_fp32_constants();
+  }
 
   void run(const float* image, std::vector<float>* feature, std::vector<double>* tolerance) {
     const uint32_t input = model_.backbone().input();
@@ -149,20 +151,26 @@ class ReferenceRunner {
     return std::vector<float>(s->begin(), s->end());
   }
 
-  // An operator's input: a value an earlier operator wrote, or an fp32 constant (exact).
-  const Value& input(const schema::Operator& op, uint32_t i) {
-    const uint32_t t = op.inputs()->Get(i);
-    Value& v = values_.at(t);
-    const TensorInfo& info = model_.tensors()[t];
-    if (v.err.empty() && info.is_constant && info.dtype == schema::DType_FLOAT32) {
+  // An operator's input: a value an earlier operator wrote, or an fp32 constant.
+  const Value& input(const schema::Operator& op, uint32_t i) const {
+    const Value& v = values_.at(op.inputs()->Get(i));
+    if (v.err.empty()) throw std::invalid_argument("reference: operator reads a tensor nobody wrote");
+    return v;
+  }
+
+  // fp32 constants as exact values, for the operators that read them as activations (a
+  // concatenated class token, an added position embedding).
+  void load_fp32_constants() {
+    for (uint32_t t = 0; t < model_.tensors().size(); ++t) {
+      const TensorInfo& info = model_.tensors()[t];
+      if (!info.is_constant || info.dtype != schema::DType_FLOAT32) continue;
+      Value& v = values_[t];
       v.dims = dims_of(info);
       v.f32.resize(info.elements);
       std::memcpy(v.f32.data(), info.data, info.elements * sizeof(float));
       v.real = v.f32;
       v.err.assign(info.elements, 0.0);
     }
-    if (v.err.empty()) throw std::invalid_argument("reference: operator reads a tensor nobody wrote");
-    return v;
   }
 
   // Real-valued weights (O, ...) and bias (O) of a conv / fully connected, dequantized for int8.

@@ -392,10 +392,10 @@ std::vector<uint8_t> transformer_block(uint32_t tokens_h, uint32_t tokens_w, uin
 
 }  // namespace
 
-TEST_CASE("backbone a transformer block matches the reference, and batch 3 matches three single runs") {
-  const Opened m = open(transformer_block(3, 5, 3, 5, 61));
-  expect_matches_reference(m, "transformer block");
-  if (!runs_tensor_ops()) return;  // the refusal was checked above
+namespace {
+
+// Runs `m` at batch 3 and checks each image against the reference of a single run.
+void expect_batch_of_three_matches_reference(const Opened& m) {
   BackboneOptions options;
   options.batch = 3;
   auto batched = Backbone::create(*m.model, options);
@@ -411,6 +411,15 @@ TEST_CASE("backbone a transformer block matches the reference, and batch 3 match
                     "image " << i << " element " << j);
     }
   }
+}
+
+}  // namespace
+
+TEST_CASE("backbone a transformer block matches the reference, and batch 3 matches three single runs") {
+  const Opened m = open(transformer_block(3, 5, 3, 5, 61));
+  expect_matches_reference(m, "transformer block");
+  if (!runs_tensor_ops()) return;  // the refusal was checked above
+  expect_batch_of_three_matches_reference(m);
 }
 
 TEST_CASE("backbone fully connected with its input quantized per token at run time (format 4)") {
@@ -434,8 +443,12 @@ TEST_CASE("backbone fully connected with its input quantized per token at run ti
   CHECK_MESSAGE(moved > 1e-5 * largest, "largest change " << moved << " of " << largest << ": not quantized?");
 }
 
-TEST_CASE("backbone a transformer block with every fully connected layer in dynamic int8 matches the reference") {
-  expect_matches_reference(open(transformer_block(3, 5, 3, 8, 63, /*dynamic_int8=*/true)), "int8 transformer block");
+TEST_CASE("backbone a transformer block with every fully connected layer in dynamic int8 matches the reference, "
+          "at batch 1 and 3") {
+  const Opened m = open(transformer_block(3, 5, 3, 8, 63, /*dynamic_int8=*/true));
+  expect_matches_reference(m, "int8 transformer block");
+  if (!runs_tensor_ops()) return;  // the refusal was checked above
+  expect_batch_of_three_matches_reference(m);
 }
 
 TEST_CASE("model verifier refuses a dynamically quantized fully connected layer of the wrong precisions") {

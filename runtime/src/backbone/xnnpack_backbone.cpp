@@ -87,8 +87,11 @@ class XnnpackBackbone final : public Backbone {
   // The XNNPACK value of `tensor`'s type and quantization with these dims and data.
   xnn_status define_xnn_value(uint32_t tensor, const std::vector<size_t>& dims, const void* data, uint32_t external,
                               uint32_t flags, uint32_t* id);
-  // `tensor` as a concatenation input: activations as they are; a constant [1, ...] joined
-  // to activations needs the batch they carry, so it becomes one copy per image.
+  // `tensor` as a concatenation input: activations as they are; a constant joined to
+  // activations needs the batch they carry, so it becomes one copy per image. Its
+  // dims[0] is 1: the verifier makes concat inputs equal off the axis, check_batchable
+  // makes activations [1, ...] and refuses a concatenation over axis 0 (its output
+  // would not be). Per-channel constants (weights, never concatenated) are refused.
   Result<NodeValue> concat_input(uint32_t tensor);
   Status define_depthwise_filter(uint32_t tensor, uint32_t* id);
   Status define_operator(const schema::Operator& op, uint32_t index);
@@ -396,6 +399,11 @@ Result<NodeValue> XnnpackBackbone::node_value(uint32_t tensor) {
 Result<NodeValue> XnnpackBackbone::concat_input(uint32_t tensor) {
   const TensorInfo& t = model_.tensors()[tensor];
   if (!t.is_constant || options_.batch == 1) return node_value(tensor);
+  if (t.per_channel || t.dims[0] != 1) {
+    return error(StatusCode::kUnsupported,
+                 format("failed to create backbone for '%s' with batch %u: constant concatenation input %u %s",
+                        model_.name().c_str(), options_.batch, tensor, shape_string(t).c_str()));
+  }
   const size_t bytes = t.elements * dtype_size(t.dtype);
   std::vector<uint8_t> repeated(bytes * options_.batch + XNN_EXTRA_BYTES, uint8_t{0});
   for (uint32_t b = 0; b < options_.batch; ++b) std::memcpy(&repeated[b * bytes], t.data, bytes);
